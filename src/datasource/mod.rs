@@ -1,0 +1,140 @@
+//! Data sources: the DataFusion `SessionContext` that plain SQL runs on, and the databases in
+//! it. Each database is a schema of the default catalog, so `db.table` names a table: the
+//! built-in `files` and `demo`, and the `postgres`, `mysql` and `files` databases users create.
+//! This module attaches and detaches databases; it does not know about models.
+
+pub mod demo;
+mod files;
+mod remote;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::catalog::SchemaProvider;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use serde_json::{Map, Value};
+
+pub use files::FilesSchema;
+pub use remote::{DEFAULT_CONNECT_TIMEOUT, RemoteKind, RemoteSchema};
+
+use crate::catalog::DatabaseDef;
+use crate::error::{Error, Result, sqlstate};
+
+pub const DEFAULT_CATALOG: &str = "datafusion";
+pub const DEFAULT_SCHEMA: &str = "public";
+/// Names that users cannot take for their own databases.
+pub const BUILTIN_DATABASES: &[&str] = &[
+    "files",
+    "demo",
+    "mindsdb",
+    "public",
+    "information_schema",
+    "pg_catalog",
+];
+pub const ENGINES: &[&str] = &["postgres", "mysql", "files"];
+
+/// Builds the session context: case-preserving identifiers (as MindsDB: `userId` matches a
+/// column `userId`), information_schema, pg_catalog, and the built-in databases.
+pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
+        .with_target_partitions(2);
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let ctx = Arc::new(SessionContext::new_with_state(state));
+    setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
+        .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
+    let files_dir = data_dir.join("files");
+    std::fs::create_dir_all(&files_dir)
+        .map_err(|e| Error::io(&format!("cannot create {}", files_dir.display()), e))?;
+    register(
+        &ctx,
+        "files",
+        Arc::new(FilesSchema::new(files_dir, ctx.state())),
+    )?;
+    register(&ctx, "demo", Arc::new(demo::DemoSchema::new()))?;
+    Ok(ctx)
+}
+
+/// Makes `provider` visible as database `name`.
+pub fn register(ctx: &SessionContext, name: &str, provider: Arc<dyn SchemaProvider>) -> Result<()> {
+    let catalog = ctx
+        .catalog(DEFAULT_CATALOG)
+        .ok_or_else(|| Error::internal("the default catalog is missing"))?;
+    catalog.register_schema(name, provider)?;
+    Ok(())
+}
+
+/// Removes database `name` from the session.
+pub fn deregister(ctx: &SessionContext, name: &str) -> Result<()> {
+    if let Some(catalog) = ctx.catalog(DEFAULT_CATALOG) {
+        catalog.deregister_schema(name, true)?;
+    }
+    Ok(())
+}
+
+/// Connects to (or opens) the database a definition describes.
+pub async fn attach(
+    def: &DatabaseDef,
+    data_dir: &Path,
+    state: &datafusion::execution::SessionState,
+) -> Result<Arc<dyn SchemaProvider>> {
+    match def.engine.as_str() {
+        "postgres" => Ok(Arc::new(
+            RemoteSchema::connect(RemoteKind::Postgres, &def.parameters).await?,
+        )),
+        "mysql" => Ok(Arc::new(
+            RemoteSchema::connect(RemoteKind::MySql, &def.parameters).await?,
+        )),
+        "files" => {
+            let dir = files_path(&def.parameters, data_dir)?;
+            if !dir.is_dir() {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("files database path {} is not a directory", dir.display()),
+                ));
+            }
+            Ok(Arc::new(FilesSchema::new(dir, state.clone())))
+        }
+        other => Err(unknown_engine(other)),
+    }
+}
+
+pub fn unknown_engine(engine: &str) -> Error {
+    Error::invalid_value(format!("unknown database engine '{engine}'"))
+        .with_hint(format!("ENGINE must be one of: {}", ENGINES.join(", ")))
+}
+
+fn files_path(params: &Map<String, Value>, data_dir: &Path) -> Result<PathBuf> {
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "path") {
+        return Err(Error::invalid_value(format!(
+            "unknown PARAMETERS key \"{unknown}\" for a files database; the only key is \"path\""
+        )));
+    }
+    match params.get("path") {
+        None => Ok(data_dir.join("files")),
+        Some(Value::String(p)) => {
+            let p = PathBuf::from(p);
+            Ok(if p.is_absolute() { p } else { data_dir.join(p) })
+        }
+        Some(other) => Err(Error::invalid_value(format!(
+            "PARAMETERS \"path\" must be a string, found {other}"
+        ))),
+    }
+}
+
+/// PARAMETERS as SHOW DATABASES prints them: the password masked.
+pub fn masked_parameters(params: &Map<String, Value>) -> String {
+    let mut shown = params.clone();
+    if let Some(p) = shown.get_mut("password") {
+        *p = Value::String("******".into());
+    }
+    Value::Object(shown).to_string()
+}

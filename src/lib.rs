@@ -1,0 +1,16 @@
+//! recsql: a PostgreSQL wire-protocol server that trains and serves recommendation models
+//! with MindsDB's SQL, over DataFusion.
+//!
+//! Layers, each in its own module: `wire` (pgwire handlers) → `sql` (the dialect) →
+//! `session` (statement execution) → `catalog` / `datasource`. The binary in `main.rs` only
+//! parses the command line and calls [`server::run`].
+
+pub mod catalog;
+pub mod datasource;
+pub mod error;
+pub mod server;
+pub mod session;
+pub mod sql;
+pub mod wire;
+
+pub use error::{Error, Result};

@@ -1,0 +1,128 @@
+//! The `recsql` binary: command line and logging, then the library does the work.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use recsql::server::{self, Config};
+use recsql::wire::Credentials;
+use tracing_subscriber::EnvFilter;
+
+/// A PostgreSQL wire-protocol server that trains and serves recommendation models with
+/// MindsDB's SQL.
+#[derive(Parser, Debug)]
+#[command(name = "recsql", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server. Connect with: psql -h 127.0.0.1 -p 55432
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "RECSQL_LISTEN", default_value = "127.0.0.1:55432")]
+    listen: SocketAddr,
+    /// Directory for the catalog, models and the `files` database (created if missing).
+    #[arg(long, env = "RECSQL_DATA_DIR", default_value = "./recsql-data")]
+    data_dir: PathBuf,
+    /// Require this user name (with --password). Without it any user name is accepted with
+    /// no password.
+    #[arg(long, env = "RECSQL_USER", requires = "password")]
+    user: Option<String>,
+    /// The password of --user (sent by clients as a cleartext password message).
+    #[arg(
+        long,
+        env = "RECSQL_PASSWORD",
+        requires = "user",
+        hide_env_values = true
+    )]
+    password: Option<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("RECSQL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recsql: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let listener = match server::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(
+        "recsql {} listening on {addr}, data dir {}",
+        env!("CARGO_PKG_VERSION"),
+        args.data_dir.display()
+    );
+    let config = Config {
+        data_dir: args.data_dir,
+        credentials: match (args.user, args.password) {
+            (Some(user), Some(password)) => Some(Credentials { user, password }),
+            _ => None,
+        },
+    };
+    match server::run(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("signal received");
+}

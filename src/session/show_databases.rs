@@ -1,0 +1,59 @@
+//! `SHOW DATABASES`: the built-in and created databases with their engine and parameters,
+//! passwords masked.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::StringArray;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+
+use super::{Engine, Output};
+use crate::datasource;
+use crate::error::{Error, Result};
+
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("engine", DataType::Utf8, false),
+        Field::new("parameters", DataType::Utf8, false),
+    ]))
+}
+
+pub fn execute(engine: &Engine) -> Result<Output> {
+    let files_dir = engine.data_dir().join("files");
+    let mut rows: Vec<(String, String, String)> = vec![
+        (
+            "files".into(),
+            "files".into(),
+            serde_json::json!({ "path": files_dir.to_string_lossy() }).to_string(),
+        ),
+        ("demo".into(), "demo".into(), "{}".into()),
+    ];
+    for def in engine.catalog().databases() {
+        rows.push((
+            def.name.clone(),
+            def.engine.clone(),
+            datasource::masked_parameters(&def.parameters),
+        ));
+    }
+    let schema = schema();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.1.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.2.as_str()),
+            )),
+        ],
+    )
+    .map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Output::Rows {
+        schema,
+        batches: vec![batch],
+    })
+}

@@ -1,0 +1,388 @@
+//! The typed AST of recsql's dialect: MindsDB's model statements on top of sqlparser's AST.
+//!
+//! Every statement displays as SQL that parses back to the same value (tests check the round
+//! trip). This module only describes statements; it neither parses nor executes them.
+
+use std::fmt;
+
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Query};
+
+/// One statement of recsql's SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// SQL that is not recsql's own and has no model in it: DataFusion runs its original text.
+    Passthrough,
+    /// A query without USING; it goes to DataFusion, rewritten if it reads from a model.
+    Query(Box<Query>),
+    /// `SELECT ... USING k = v, ...`: a query on a model with prediction options.
+    SelectUsing {
+        query: Box<Query>,
+        using: Vec<UsingOption>,
+    },
+    CreateMlEngine {
+        name: Ident,
+        if_not_exists: bool,
+        handler: Ident,
+        using: Vec<UsingOption>,
+    },
+    ShowMlEngines,
+    DropMlEngine {
+        name: Ident,
+        if_exists: bool,
+    },
+    CreateDatabase {
+        name: Ident,
+        if_not_exists: bool,
+        engine: String,
+        parameters: Vec<(String, UsingValue)>,
+    },
+    ShowDatabases,
+    DropDatabase {
+        name: Ident,
+        if_exists: bool,
+    },
+    CreateModel {
+        name: ModelName,
+        or_replace: bool,
+        if_not_exists: bool,
+        source: Source,
+        predict: Ident,
+        using: Vec<UsingOption>,
+    },
+    /// `DESCRIBE [MODEL] name[.attribute]`; without MODEL a table of that name may be meant.
+    Describe {
+        explicit_model: bool,
+        name: ObjectName,
+    },
+    ShowModels {
+        project: Option<Ident>,
+        like: Option<String>,
+    },
+    DropModel {
+        name: ModelName,
+        if_exists: bool,
+    },
+    Retrain {
+        name: ModelName,
+        source: Option<Source>,
+        predict: Option<Ident>,
+        using: Vec<UsingOption>,
+    },
+    Finetune {
+        name: ModelName,
+        source: Source,
+        using: Vec<UsingOption>,
+    },
+    /// `SET model_active = [project.]name.version`
+    SetModelActive {
+        name: ModelName,
+    },
+}
+
+impl Statement {
+    /// The name of the statement kind, for command tags and "not implemented" messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Statement::Passthrough | Statement::Query(_) => "SELECT",
+            Statement::SelectUsing { .. } => "SELECT ... USING",
+            Statement::CreateMlEngine { .. } => "CREATE ML_ENGINE",
+            Statement::ShowMlEngines => "SHOW ML_ENGINES",
+            Statement::DropMlEngine { .. } => "DROP ML_ENGINE",
+            Statement::CreateDatabase { .. } => "CREATE DATABASE",
+            Statement::ShowDatabases => "SHOW DATABASES",
+            Statement::DropDatabase { .. } => "DROP DATABASE",
+            Statement::CreateModel { .. } => "CREATE MODEL",
+            Statement::Describe { .. } => "DESCRIBE",
+            Statement::ShowModels { .. } => "SHOW MODELS",
+            Statement::DropModel { .. } => "DROP MODEL",
+            Statement::Retrain { .. } => "RETRAIN",
+            Statement::Finetune { .. } => "FINETUNE",
+            Statement::SetModelActive { .. } => "SET",
+        }
+    }
+}
+
+/// `[project.]name[.version]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelName {
+    pub project: Option<Ident>,
+    pub name: Ident,
+    pub version: Option<u32>,
+}
+
+/// `FROM db (query)`: where training data comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub database: Ident,
+    pub query: Box<Query>,
+}
+
+/// `key = value` in a USING clause. Keys are lower-cased, as MindsDB does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsingOption {
+    pub key: String,
+    pub value: UsingValue,
+}
+
+/// A value in USING or PARAMETERS: a string, a number (kept as written), a boolean, NULL, a
+/// list or a JSON-like object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UsingValue {
+    Str(String),
+    Number(String),
+    Bool(bool),
+    Null,
+    List(Vec<UsingValue>),
+    Object(Vec<(String, UsingValue)>),
+}
+
+impl UsingValue {
+    /// The value as JSON, for storage in the catalog.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            UsingValue::Str(s) => Value::String(s.clone()),
+            UsingValue::Number(n) => serde_json::from_str::<serde_json::Number>(n)
+                .map(Value::Number)
+                .unwrap_or_else(|_| Value::String(n.clone())),
+            UsingValue::Bool(b) => Value::Bool(*b),
+            UsingValue::Null => Value::Null,
+            UsingValue::List(items) => Value::Array(items.iter().map(Self::to_json).collect()),
+            UsingValue::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A short name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            UsingValue::Str(_) => "a string",
+            UsingValue::Number(_) => "a number",
+            UsingValue::Bool(_) => "a boolean",
+            UsingValue::Null => "NULL",
+            UsingValue::List(_) => "a list",
+            UsingValue::Object(_) => "an object",
+        }
+    }
+
+    /// The value as plain text: strings unquoted, everything else as written.
+    pub fn as_text(&self) -> String {
+        match self {
+            UsingValue::Str(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    write!(f, "'{}'", s.replace('\'', "''"))
+}
+
+impl fmt::Display for UsingValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsingValue::Str(s) => write_quoted(f, s),
+            UsingValue::Number(n) => f.write_str(n),
+            UsingValue::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
+            UsingValue::Null => f.write_str("NULL"),
+            UsingValue::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            UsingValue::Object(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write_quoted(f, k)?;
+                    write!(f, ": {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for UsingOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.key, self.value)
+    }
+}
+
+impl fmt::Display for ModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.project {
+            write!(f, "{p}.")?;
+        }
+        write!(f, "{}", self.name)?;
+        if let Some(v) = self.version {
+            write!(f, ".{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FROM {} ({})", self.database, self.query)
+    }
+}
+
+fn write_using(f: &mut fmt::Formatter<'_>, using: &[UsingOption]) -> fmt::Result {
+    if using.is_empty() {
+        return Ok(());
+    }
+    f.write_str(" USING ")?;
+    for (i, o) in using.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{o}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::Passthrough => f.write_str("-- passthrough"),
+            Statement::Query(q) => write!(f, "{q}"),
+            Statement::SelectUsing { query, using } => {
+                write!(f, "{query}")?;
+                write_using(f, using)
+            }
+            Statement::CreateMlEngine {
+                name,
+                if_not_exists,
+                handler,
+                using,
+            } => {
+                f.write_str("CREATE ML_ENGINE ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{name} FROM {handler}")?;
+                write_using(f, using)
+            }
+            Statement::ShowMlEngines => f.write_str("SHOW ML_ENGINES"),
+            Statement::DropMlEngine { name, if_exists } => {
+                f.write_str("DROP ML_ENGINE ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::CreateDatabase {
+                name,
+                if_not_exists,
+                engine,
+                parameters,
+            } => {
+                f.write_str("CREATE DATABASE ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{name} WITH ENGINE = ")?;
+                write_quoted(f, engine)?;
+                if !parameters.is_empty() {
+                    write!(
+                        f,
+                        ", PARAMETERS = {}",
+                        UsingValue::Object(parameters.clone())
+                    )?;
+                }
+                Ok(())
+            }
+            Statement::ShowDatabases => f.write_str("SHOW DATABASES"),
+            Statement::DropDatabase { name, if_exists } => {
+                f.write_str("DROP DATABASE ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::CreateModel {
+                name,
+                or_replace,
+                if_not_exists,
+                source,
+                predict,
+                using,
+            } => {
+                f.write_str("CREATE ")?;
+                if *or_replace {
+                    f.write_str("OR REPLACE ")?;
+                }
+                f.write_str("MODEL ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{name} {source} PREDICT {predict}")?;
+                write_using(f, using)
+            }
+            Statement::Describe {
+                explicit_model,
+                name,
+            } => {
+                f.write_str("DESCRIBE ")?;
+                if *explicit_model {
+                    f.write_str("MODEL ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::ShowModels { project, like } => {
+                f.write_str("SHOW MODELS")?;
+                if let Some(p) = project {
+                    write!(f, " FROM {p}")?;
+                }
+                if let Some(l) = like {
+                    f.write_str(" LIKE ")?;
+                    write_quoted(f, l)?;
+                }
+                Ok(())
+            }
+            Statement::DropModel { name, if_exists } => {
+                f.write_str("DROP MODEL ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::Retrain {
+                name,
+                source,
+                predict,
+                using,
+            } => {
+                write!(f, "RETRAIN {name}")?;
+                if let Some(s) = source {
+                    write!(f, " {s}")?;
+                }
+                if let Some(p) = predict {
+                    write!(f, " PREDICT {p}")?;
+                }
+                write_using(f, using)
+            }
+            Statement::Finetune {
+                name,
+                source,
+                using,
+            } => {
+                write!(f, "FINETUNE {name} {source}")?;
+                write_using(f, using)
+            }
+            Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
+        }
+    }
+}

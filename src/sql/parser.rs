@@ -1,0 +1,593 @@
+//! Parses one statement of recsql's dialect into [`Statement`], wrapping sqlparser's parser.
+//!
+//! recsql's own statements (ML_ENGINE, MODEL, DATABASE, DESCRIBE, RETRAIN, FINETUNE,
+//! `SELECT ... USING`, `SET model_active`) are recognised by their leading words and parsed
+//! here; queries are parsed by sqlparser; everything else is left for DataFusion as
+//! [`Statement::Passthrough`]. It never executes anything and never panics on any input.
+
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use super::ast::{ModelName, Source, Statement, UsingOption, UsingValue};
+use crate::error::{Error, Result};
+
+/// How deeply sqlparser may recurse; bounds stack use on hostile input.
+const RECURSION_LIMIT: usize = 64;
+
+/// Parses one statement (a piece produced by [`super::split_statements`]).
+pub fn parse_statement(sql: &str) -> Result<Statement> {
+    let dialect = PostgreSqlDialect {};
+    let parser = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)?;
+    let mut p = DialectParser { parser };
+    let stmt = p.statement()?;
+    // Text left for DataFusion is not ours to check to its end.
+    if stmt != Statement::Passthrough {
+        p.expect_end()?;
+    }
+    Ok(stmt)
+}
+
+struct DialectParser<'a> {
+    parser: Parser<'a>,
+}
+
+/// The upper-cased text of a word token (quoted words never count as keywords).
+fn word_upper(token: &Token) -> Option<String> {
+    match token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+impl<'a> DialectParser<'a> {
+    fn peek_word(&self, n: usize) -> Option<String> {
+        word_upper(&self.parser.peek_nth_token(n).token)
+    }
+
+    /// Consumes the next token if it is the (non-reserved) word `word`.
+    fn parse_word(&mut self, word: &str) -> bool {
+        if self.peek_word(0).as_deref() == Some(word) {
+            self.parser.next_token();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<()> {
+        if self.parse_word(word) {
+            Ok(())
+        } else {
+            Err(self.expected(word))
+        }
+    }
+
+    fn expected(&self, what: &str) -> Error {
+        let found = self.parser.peek_token();
+        Error::syntax(format!(
+            "expected {what}, found {} at {}",
+            describe_token(&found.token),
+            found.span.start
+        ))
+    }
+
+    fn expect_end(&mut self) -> Result<()> {
+        while self.parser.consume_token(&Token::SemiColon) {}
+        match self.parser.peek_token().token {
+            Token::EOF => Ok(()),
+            _ => Err(self.expected("end of statement")),
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement> {
+        let first = self.peek_word(0);
+        let second = self.peek_word(1);
+        match (first.as_deref(), second.as_deref()) {
+            (Some("CREATE"), Some("ML_ENGINE")) => self.create_ml_engine(),
+            (Some("CREATE"), Some("DATABASE")) => self.create_database(),
+            (Some("CREATE"), Some("MODEL" | "PREDICTOR" | "OR")) => self.create_model(),
+            (Some("SHOW"), Some("ML_ENGINES")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                Ok(Statement::ShowMlEngines)
+            }
+            (Some("SHOW"), Some("DATABASES")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                Ok(Statement::ShowDatabases)
+            }
+            (Some("SHOW"), Some("MODELS" | "PREDICTORS")) => self.show_models(),
+            (Some("DROP"), Some("ML_ENGINE")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+                let name = self.parser.parse_identifier()?;
+                Ok(Statement::DropMlEngine { name, if_exists })
+            }
+            (Some("DROP"), Some("DATABASE")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+                let name = self.parser.parse_identifier()?;
+                Ok(Statement::DropDatabase { name, if_exists })
+            }
+            (Some("DROP"), Some("MODEL" | "PREDICTOR")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+                let name = self.model_name()?;
+                Ok(Statement::DropModel { name, if_exists })
+            }
+            (Some("DESCRIBE"), _) => self.describe(),
+            (Some("RETRAIN"), _) => self.retrain(),
+            (Some("FINETUNE"), _) => self.finetune(),
+            (Some("SET"), Some("MODEL_ACTIVE")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                if !self.parser.consume_token(&Token::Eq) && !self.parser.parse_keyword(Keyword::TO)
+                {
+                    return Err(self.expected("= after model_active"));
+                }
+                let name = self.model_name()?;
+                if name.version.is_none() {
+                    return Err(Error::syntax(format!(
+                        "SET model_active needs a version, as in SET model_active = {name}.1"
+                    )));
+                }
+                Ok(Statement::SetModelActive { name })
+            }
+            (Some("SELECT" | "WITH" | "VALUES"), _) => self.query(),
+            _ if self.parser.peek_token().token == Token::LParen => self.query(),
+            _ => Ok(Statement::Passthrough),
+        }
+    }
+
+    /// A query, optionally followed by USING. A query sqlparser cannot parse is left to
+    /// DataFusion, whose Postgres-compatibility layer accepts more client queries.
+    fn query(&mut self) -> Result<Statement> {
+        let query = match self.parser.parse_query() {
+            Ok(q) => q,
+            Err(ParserError::RecursionLimitExceeded) => {
+                return Err(Error::syntax("statement is nested too deeply"));
+            }
+            Err(_) => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
+        };
+        if self.parser.parse_keyword(Keyword::USING) {
+            let using = self.using_list()?;
+            Ok(Statement::SelectUsing { query, using })
+        } else {
+            Ok(Statement::Query(query))
+        }
+    }
+
+    fn create_ml_engine(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        self.parser.next_token();
+        let if_not_exists =
+            self.parser
+                .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = self.parser.parse_identifier()?;
+        self.parser.expect_keyword(Keyword::FROM)?;
+        let handler = self.parser.parse_identifier()?;
+        let using = self.optional_using()?;
+        Ok(Statement::CreateMlEngine {
+            name,
+            if_not_exists,
+            handler,
+            using,
+        })
+    }
+
+    fn create_database(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        self.parser.next_token();
+        let if_not_exists =
+            self.parser
+                .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = self.parser.parse_identifier()?;
+        let _ = self.parser.parse_keyword(Keyword::WITH);
+        self.parser.expect_keyword(Keyword::ENGINE)?;
+        let _ = self.parser.consume_token(&Token::Eq);
+        let engine = match self.value()? {
+            UsingValue::Str(s) => s,
+            other => {
+                return Err(Error::syntax(format!(
+                    "ENGINE must be a string such as 'postgres', 'mysql' or 'files', found {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let mut parameters = Vec::new();
+        let had_separator =
+            self.parser.consume_token(&Token::Comma) || self.parser.parse_keyword(Keyword::AND);
+        if self.parse_word("PARAMETERS") {
+            let _ = self.parser.consume_token(&Token::Eq);
+            match self.value()? {
+                UsingValue::Object(fields) => parameters = fields,
+                other => {
+                    return Err(Error::syntax(format!(
+                        "PARAMETERS must be an object such as {{\"host\": \"127.0.0.1\"}}, found {}",
+                        other.type_name()
+                    )));
+                }
+            }
+        } else if had_separator {
+            return Err(self.expected("PARAMETERS"));
+        }
+        Ok(Statement::CreateDatabase {
+            name,
+            if_not_exists,
+            engine,
+            parameters,
+        })
+    }
+
+    fn create_model(&mut self) -> Result<Statement> {
+        self.parser.next_token(); // CREATE
+        let or_replace = self.parser.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
+        if !self.parse_word("MODEL") && !self.parse_word("PREDICTOR") {
+            return Err(self.expected("MODEL"));
+        }
+        let if_not_exists =
+            self.parser
+                .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = self.model_name()?;
+        if name.version.is_some() {
+            return Err(Error::syntax(
+                "CREATE MODEL takes a name without a version; versions are numbered by recsql",
+            ));
+        }
+        let source = self.source()?;
+        self.expect_word("PREDICT")?;
+        let predict = self.parser.parse_identifier()?;
+        let using = self.optional_using()?;
+        Ok(Statement::CreateModel {
+            name,
+            or_replace,
+            if_not_exists,
+            source,
+            predict,
+            using,
+        })
+    }
+
+    fn source(&mut self) -> Result<Source> {
+        self.parser.expect_keyword(Keyword::FROM)?;
+        let database = self.parser.parse_identifier()?;
+        self.parser.expect_token(&Token::LParen)?;
+        let query = self.parser.parse_query()?;
+        self.parser.expect_token(&Token::RParen)?;
+        Ok(Source { database, query })
+    }
+
+    fn show_models(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        self.parser.next_token();
+        let project =
+            if self.parser.parse_keyword(Keyword::FROM) || self.parser.parse_keyword(Keyword::IN) {
+                Some(self.parser.parse_identifier()?)
+            } else {
+                None
+            };
+        let like = if self.parser.parse_keyword(Keyword::LIKE) {
+            Some(self.parser.parse_literal_string()?)
+        } else {
+            None
+        };
+        Ok(Statement::ShowModels { project, like })
+    }
+
+    fn describe(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let explicit_model = self.parse_word("MODEL") || self.parse_word("PREDICTOR");
+        let name = self.object_name_with_versions()?;
+        Ok(Statement::Describe {
+            explicit_model,
+            name,
+        })
+    }
+
+    fn retrain(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let _ = self.parse_word("MODEL");
+        let name = self.model_name()?;
+        let source = if self.parser.peek_keyword(Keyword::FROM) {
+            Some(self.source()?)
+        } else {
+            None
+        };
+        let predict = if self.parse_word("PREDICT") {
+            Some(self.parser.parse_identifier()?)
+        } else {
+            None
+        };
+        let using = self.optional_using()?;
+        Ok(Statement::Retrain {
+            name,
+            source,
+            predict,
+            using,
+        })
+    }
+
+    fn finetune(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let _ = self.parse_word("MODEL");
+        let name = self.model_name()?;
+        let source = self.source()?;
+        let using = self.optional_using()?;
+        Ok(Statement::Finetune {
+            name,
+            source,
+            using,
+        })
+    }
+
+    /// An object name whose parts may be numbers (`m.2`), as in `DESCRIBE m.2.info`.
+    fn object_name_with_versions(&mut self) -> Result<ObjectName> {
+        let mut parts = vec![self.parser.parse_identifier()?];
+        loop {
+            let token = self.parser.peek_token().token;
+            match token {
+                Token::Period => {
+                    self.parser.next_token();
+                    match self.parser.next_token().token {
+                        Token::Number(n, _) if is_digits(&n) => parts.push(Ident::new(n)),
+                        Token::Word(w) => parts.push(match w.quote_style {
+                            Some(q) => Ident::with_quote(q, w.value),
+                            None => Ident::new(w.value),
+                        }),
+                        other => {
+                            return Err(Error::syntax(format!(
+                                "expected a name after '.', found {}",
+                                describe_token(&other)
+                            )));
+                        }
+                    }
+                }
+                // The tokenizer reads `m.2` as the word `m` and the number `.2`.
+                Token::Number(n, _) if n.starts_with('.') && is_digits(&n[1..]) => {
+                    self.parser.next_token();
+                    parts.push(Ident::new(&n[1..]));
+                }
+                _ => break,
+            }
+        }
+        Ok(ObjectName(
+            parts.into_iter().map(ObjectNamePart::Identifier).collect(),
+        ))
+    }
+
+    /// `[project.]name[.version]`
+    fn model_name(&mut self) -> Result<ModelName> {
+        let name = self.object_name_with_versions()?;
+        model_name_from_parts(&name)
+    }
+
+    fn optional_using(&mut self) -> Result<Vec<UsingOption>> {
+        if self.parser.parse_keyword(Keyword::USING) {
+            self.using_list()
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    fn using_list(&mut self) -> Result<Vec<UsingOption>> {
+        let mut options = Vec::new();
+        loop {
+            let key = self.option_key()?;
+            if !self.parser.consume_token(&Token::Eq) {
+                return Err(self.expected(&format!("= after USING key {key}")));
+            }
+            let value = self.value()?;
+            options.push(UsingOption { key, value });
+            if !self.parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        Ok(options)
+    }
+
+    fn option_key(&mut self) -> Result<String> {
+        let token = self.parser.next_token();
+        match token.token {
+            Token::Word(w) => {
+                let mut key = w.value.to_lowercase();
+                // dotted keys such as `options.x`
+                while self.parser.consume_token(&Token::Period) {
+                    match self.parser.next_token().token {
+                        Token::Word(w) => {
+                            key.push('.');
+                            key.push_str(&w.value.to_lowercase());
+                        }
+                        other => {
+                            return Err(Error::syntax(format!(
+                                "expected a key after '.', found {}",
+                                describe_token(&other)
+                            )));
+                        }
+                    }
+                }
+                Ok(key)
+            }
+            Token::SingleQuotedString(s) => Ok(s.to_lowercase()),
+            other => Err(Error::syntax(format!(
+                "expected a USING key such as user_id, found {}",
+                describe_token(&other)
+            ))),
+        }
+    }
+
+    /// A USING/PARAMETERS value: string, number, boolean, NULL, `[list]` or `{object}`.
+    fn value(&mut self) -> Result<UsingValue> {
+        self.value_at_depth(0)
+    }
+
+    fn value_at_depth(&mut self, depth: usize) -> Result<UsingValue> {
+        if depth > RECURSION_LIMIT {
+            return Err(Error::syntax("value is nested too deeply"));
+        }
+        let token = self.parser.next_token();
+        match token.token {
+            Token::SingleQuotedString(s)
+            | Token::EscapedStringLiteral(s)
+            | Token::NationalStringLiteral(s) => Ok(UsingValue::Str(s)),
+            Token::DollarQuotedString(d) => Ok(UsingValue::Str(d.value)),
+            // JSON-style "text" arrives as a double-quoted identifier.
+            Token::Word(w) if w.quote_style == Some('"') => Ok(UsingValue::Str(w.value)),
+            Token::Number(n, _) => Ok(UsingValue::Number(n)),
+            Token::Minus => match self.parser.next_token().token {
+                Token::Number(n, _) => Ok(UsingValue::Number(format!("-{n}"))),
+                other => Err(Error::syntax(format!(
+                    "expected a number after '-', found {}",
+                    describe_token(&other)
+                ))),
+            },
+            Token::Plus => match self.parser.next_token().token {
+                Token::Number(n, _) => Ok(UsingValue::Number(n)),
+                other => Err(Error::syntax(format!(
+                    "expected a number after '+', found {}",
+                    describe_token(&other)
+                ))),
+            },
+            Token::Word(w) if w.keyword == Keyword::TRUE => Ok(UsingValue::Bool(true)),
+            Token::Word(w) if w.keyword == Keyword::FALSE => Ok(UsingValue::Bool(false)),
+            Token::Word(w) if w.keyword == Keyword::NULL => Ok(UsingValue::Null),
+            // A bare word such as `loss = warp` is taken as the string 'warp'.
+            Token::Word(w) if w.quote_style.is_none() => Ok(UsingValue::Str(w.value)),
+            Token::LBracket => {
+                let mut items = Vec::new();
+                if !self.parser.consume_token(&Token::RBracket) {
+                    loop {
+                        items.push(self.value_at_depth(depth + 1)?);
+                        if self.parser.consume_token(&Token::RBracket) {
+                            break;
+                        }
+                        if !self.parser.consume_token(&Token::Comma) {
+                            return Err(self.expected("',' or ']' in a list"));
+                        }
+                    }
+                }
+                Ok(UsingValue::List(items))
+            }
+            Token::LParen => {
+                // `IN`-style tuples are accepted as lists.
+                let mut items = Vec::new();
+                if !self.parser.consume_token(&Token::RParen) {
+                    loop {
+                        items.push(self.value_at_depth(depth + 1)?);
+                        if self.parser.consume_token(&Token::RParen) {
+                            break;
+                        }
+                        if !self.parser.consume_token(&Token::Comma) {
+                            return Err(self.expected("',' or ')' in a list"));
+                        }
+                    }
+                }
+                Ok(UsingValue::List(items))
+            }
+            Token::LBrace => {
+                let mut fields = Vec::new();
+                if !self.parser.consume_token(&Token::RBrace) {
+                    loop {
+                        let key = match self.parser.next_token().token {
+                            Token::SingleQuotedString(s) => s,
+                            Token::Word(w) => w.value,
+                            other => {
+                                return Err(Error::syntax(format!(
+                                    "expected an object key such as \"host\", found {}",
+                                    describe_token(&other)
+                                )));
+                            }
+                        };
+                        if !self.parser.consume_token(&Token::Colon)
+                            && !self.parser.consume_token(&Token::Eq)
+                        {
+                            return Err(self.expected(&format!("':' after key {key}")));
+                        }
+                        let value = self.value_at_depth(depth + 1)?;
+                        fields.push((key, value));
+                        if self.parser.consume_token(&Token::RBrace) {
+                            break;
+                        }
+                        if !self.parser.consume_token(&Token::Comma) {
+                            return Err(self.expected("',' or '}' in an object"));
+                        }
+                    }
+                }
+                Ok(UsingValue::Object(fields))
+            }
+            other => Err(Error::syntax(format!(
+                "expected a value (a string, number, boolean, list or object), found {}",
+                describe_token(&other)
+            ))),
+        }
+    }
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn describe_token(token: &Token) -> String {
+    match token {
+        Token::EOF => "end of input".to_string(),
+        other => format!("'{other}'"),
+    }
+}
+
+/// Reads `[project.]name[.version]` from the parts of an object name.
+pub fn model_name_from_parts(name: &ObjectName) -> Result<ModelName> {
+    let parts: Vec<Ident> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident().cloned())
+        .collect();
+    let version_of = |ident: &Ident| -> Option<u32> {
+        if ident.quote_style.is_none() && is_digits(&ident.value) {
+            ident.value.parse().ok()
+        } else {
+            None
+        }
+    };
+    match parts.as_slice() {
+        [n] => Ok(ModelName {
+            project: None,
+            name: n.clone(),
+            version: None,
+        }),
+        [a, b] => match version_of(b) {
+            Some(v) => Ok(ModelName {
+                project: None,
+                name: a.clone(),
+                version: Some(v),
+            }),
+            None => Ok(ModelName {
+                project: Some(a.clone()),
+                name: b.clone(),
+                version: None,
+            }),
+        },
+        [p, n, v] => match version_of(v) {
+            Some(v) => Ok(ModelName {
+                project: Some(p.clone()),
+                name: n.clone(),
+                version: Some(v),
+            }),
+            None => Err(Error::syntax(format!(
+                "'{name}' is not a model name: expected [project.]model[.version]"
+            ))),
+        },
+        _ => Err(Error::syntax(format!(
+            "'{name}' is not a model name: expected [project.]model[.version]"
+        ))),
+    }
+}

@@ -1,0 +1,118 @@
+//! Startup and authentication: with no configured user any user name is accepted without a
+//! password; with `--user/--password` the client must send that user and password (cleartext
+//! password message, as PostgreSQL's `password` method).
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::auth::{
+    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, ServerParameterProvider,
+    StartupHandler,
+};
+use pgwire::api::{ClientInfo, ConnectionManager};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+/// A user name and password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server parameters sent after startup: a Postgres-like version psql understands.
+pub struct Parameters(DefaultServerParameterProvider);
+
+impl Parameters {
+    fn new() -> Self {
+        let mut p = DefaultServerParameterProvider::default();
+        p.server_version = format!("16.6 (recsql {})", env!("CARGO_PKG_VERSION"));
+        Parameters(p)
+    }
+}
+
+impl ServerParameterProvider for Parameters {
+    fn server_parameters<C>(&self, client: &C) -> Option<HashMap<String, String>>
+    where
+        C: ClientInfo,
+    {
+        self.0.server_parameters(client)
+    }
+}
+
+#[derive(Debug)]
+pub struct StaticAuth(Credentials);
+
+#[async_trait]
+impl AuthSource for StaticAuth {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        match login.user() {
+            Some(user) if user == self.0.user => {
+                Ok(Password::new(None, self.0.password.as_bytes().to_vec()))
+            }
+            other => Err(PgWireError::InvalidPassword(
+                other.unwrap_or_default().to_string(),
+            )),
+        }
+    }
+}
+
+pub struct Open {
+    connections: Arc<ConnectionManager>,
+}
+
+impl NoopStartupHandler for Open {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.connections.clone())
+    }
+}
+
+/// The startup handler: open, or cleartext password.
+pub enum Startup {
+    Open(Open),
+    Password(Box<CleartextPasswordAuthStartupHandler<StaticAuth, Parameters>>),
+}
+
+impl Startup {
+    pub fn new(credentials: Option<Credentials>, connections: Arc<ConnectionManager>) -> Self {
+        match credentials {
+            None => Startup::Open(Open { connections }),
+            Some(c) => Startup::Password(Box::new(
+                CleartextPasswordAuthStartupHandler::new(StaticAuth(c), Parameters::new())
+                    .with_connection_manager(connections),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match self {
+            Startup::Open(h) => h.on_startup(client, message).await,
+            Startup::Password(h) => h.on_startup(client, message).await,
+        }
+    }
+}

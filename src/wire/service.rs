@@ -1,0 +1,397 @@
+//! The query handlers: recsql's statements run on the [`Engine`]; everything else goes to
+//! datafusion-postgres' `DfSessionService` unchanged, so pg_catalog queries, cursors, SET/SHOW
+//! and transactions keep working. Simple and extended protocol share one classification.
+//!
+//! The extended protocol stores recsql statements as `(sql, None)`: exactly the statement type
+//! of `DfSessionService`, whose cursor hook requires it. This module encodes results and maps
+//! errors; it does not interpret SQL itself.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser;
+use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::{DfSessionService, Parser as DfParser};
+use futures::{Sink, StreamExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::types::format::FormatOptions;
+use tokio::sync::Notify;
+
+use super::errors::{classify, to_error_info, to_pgwire};
+use crate::error::Error;
+use crate::session::{Engine, Output, Plan};
+use crate::sql::{Statement, parse_statement, split_statements};
+
+/// The statement type datafusion-postgres stores per prepared statement.
+pub type DfStatement = (String, Option<(sqlparser::ast::Statement, LogicalPlan)>);
+
+/// Counts statements in flight, so shutdown can wait for them.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+
+    /// Waits until no statement is running.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Held while a statement runs, and by the row stream of its result: rows are produced
+/// lazily while they are sent, so a statement is over when its stream is dropped.
+struct InFlightGuard(Arc<InFlight>);
+
+/// Ties `guard` to the row streams of `responses`.
+fn hold(responses: Vec<Response>, guard: InFlightGuard) -> Vec<Response> {
+    let guard = Arc::new(guard);
+    responses.into_iter().map(|r| hold_one(r, &guard)).collect()
+}
+
+fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
+    match response {
+        Response::Query(mut q) => {
+            let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+            let guard = guard.clone();
+            q.data_rows = Box::pin(rows.map(move |row| {
+                let _held = &guard;
+                row
+            }));
+            Response::Query(q)
+        }
+        other => other,
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// How one statement is handled.
+enum Route {
+    Ours(Box<Statement>),
+    /// `DEALLOCATE [PREPARE] name|ALL`: forgets prepared statements of this connection.
+    Deallocate(Option<String>),
+    /// `DISCARD ALL`: the reset query of connection poolers.
+    DiscardAll,
+    DataFusion,
+}
+
+pub struct RecsqlService {
+    engine: Arc<Engine>,
+    df: Arc<DfSessionService>,
+    parser: Arc<RecsqlParser>,
+    in_flight: Arc<InFlight>,
+}
+
+impl RecsqlService {
+    pub fn new(engine: Arc<Engine>, in_flight: Arc<InFlight>) -> Self {
+        let df = Arc::new(DfSessionService::new(engine.context().clone()));
+        let inner = <DfSessionService as ExtendedQueryHandler>::query_parser(&df);
+        let parser = Arc::new(RecsqlParser {
+            engine: engine.clone(),
+            inner,
+        });
+        RecsqlService {
+            engine,
+            df,
+            parser,
+            in_flight,
+        }
+    }
+}
+
+fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(3)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["DEALLOCATE", "PREPARE", name] | ["DEALLOCATE", name, ..] => {
+            let name = name.trim_matches('"');
+            if name.eq_ignore_ascii_case("ALL") {
+                return Ok(Route::Deallocate(None));
+            }
+            let original = sql
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .trim_end_matches(';')
+                .trim_matches('"');
+            return Ok(Route::Deallocate(Some(original.to_string())));
+        }
+        ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
+        _ => {}
+    }
+    Ok(match engine.plan(parse_statement(sql)?) {
+        Plan::Ours(stmt) => Route::Ours(stmt),
+        Plan::DataFusion => Route::DataFusion,
+    })
+}
+
+async fn respond(
+    engine: &Engine,
+    stmt: Box<Statement>,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
+    match engine.execute(*stmt).await.map_err(to_pgwire)? {
+        Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::Rows { schema, batches } => {
+            let df = engine
+                .context()
+                .read_batches(batches)
+                .map_err(|e| to_pgwire(e.into()))?;
+            // read_batches of no batches has an empty schema; keep the declared one.
+            let df = if df.schema().fields().is_empty() && !schema.fields().is_empty() {
+                engine
+                    .context()
+                    .read_batch(datafusion::arrow::record_batch::RecordBatch::new_empty(
+                        schema,
+                    ))
+                    .map_err(|e| to_pgwire(e.into()))?
+            } else {
+                df
+            };
+            Ok(Response::Query(
+                encode_dataframe(df, format, Some(options)).await?,
+            ))
+        }
+    }
+}
+
+fn forget_statements<S: PortalStore>(store: &S, name: Option<&str>) {
+    match name {
+        Some(n) => store.rm_statement(n),
+        None => {
+            // pgwire has no "remove all"; the unnamed and client-named statements are
+            // replaced on their next Parse, which is what DEALLOCATE ALL promises.
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for RecsqlService {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let guard = self.in_flight.enter();
+        self.simple(client, query).await.map(|r| hold(r, guard))
+    }
+}
+
+impl RecsqlService {
+    async fn simple<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let pieces = split_statements(query).map_err(to_pgwire)?;
+        if pieces.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut routes = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            routes.push(route(&self.engine, piece));
+        }
+        // Without any statement of ours, DataFusion gets the text exactly as sent.
+        if routes.iter().all(|r| matches!(r, Ok(Route::DataFusion))) {
+            return <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, query)
+                .await
+                .map_err(classify);
+        }
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let mut responses = Vec::with_capacity(pieces.len());
+        for (piece, route) in pieces.iter().zip(routes) {
+            let result: PgWireResult<Vec<Response>> = match route {
+                Err(e) => Err(to_pgwire(e)),
+                Ok(Route::Ours(stmt)) => {
+                    respond(&self.engine, stmt, &Format::UnifiedText, options.clone())
+                        .await
+                        .map(|r| vec![r])
+                }
+                Ok(Route::Deallocate(name)) => {
+                    forget_statements(client.portal_store(), name.as_deref());
+                    Ok(vec![Response::Execution(Tag::new("DEALLOCATE"))])
+                }
+                Ok(Route::DiscardAll) => Ok(vec![Response::Execution(Tag::new("DISCARD ALL"))]),
+                Ok(Route::DataFusion) => {
+                    <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, piece)
+                        .await
+                        .map_err(classify)
+                }
+            };
+            match result {
+                Ok(r) => responses.extend(r),
+                Err(e) => {
+                    // Like PostgreSQL: earlier results stand, the failing statement reports
+                    // its error and the rest of the string is not run.
+                    responses.push(Response::Error(Box::new(error_info(e))));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+fn error_info(e: PgWireError) -> pgwire::error::ErrorInfo {
+    match e {
+        PgWireError::UserError(info) => *info,
+        other => to_error_info(Error::internal(other.to_string())),
+    }
+}
+
+/// Parses extended-protocol statements: recsql's own are kept as text, the rest are planned
+/// by DataFusion at Parse time so that Describe reports parameter and result types.
+pub struct RecsqlParser {
+    engine: Arc<Engine>,
+    inner: Arc<DfParser>,
+}
+
+#[async_trait]
+impl QueryParser for RecsqlParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let pieces = split_statements(sql).map_err(to_pgwire)?;
+        if pieces.len() > 1 {
+            return Err(to_pgwire(Error::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            )));
+        }
+        match route(&self.engine, sql).map_err(to_pgwire)? {
+            Route::DataFusion => self
+                .inner
+                .parse_sql(client, sql, types)
+                .await
+                .map_err(classify),
+            _ => Ok(Some((sql.to_string(), None))),
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        match stmt {
+            (_, None) => Ok(vec![]),
+            other => self.inner.get_parameter_types(other),
+        }
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match stmt {
+            (sql, None) => {
+                let schema = match route(&self.engine, sql) {
+                    Ok(Route::Ours(s)) => self.engine.result_schema(s.as_ref()),
+                    _ => None,
+                };
+                match schema {
+                    Some(schema) => Ok(arrow_schema_to_pg_fields(
+                        &schema,
+                        column_format.unwrap_or(&Format::UnifiedText),
+                        None,
+                    )?),
+                    None => Ok(vec![]),
+                }
+            }
+            other => self.inner.get_result_schema(other, column_format),
+        }
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for RecsqlService {
+    type Statement = DfStatement;
+    type QueryParser = RecsqlParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let guard = Arc::new(self.in_flight.enter());
+        let response = match &portal.statement.statement {
+            (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
+                Route::Ours(stmt) => {
+                    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+                    respond(&self.engine, stmt, &portal.result_column_format, options).await
+                }
+                Route::Deallocate(name) => {
+                    forget_statements(client.portal_store(), name.as_deref());
+                    Ok(Response::Execution(Tag::new("DEALLOCATE")))
+                }
+                Route::DiscardAll => Ok(Response::Execution(Tag::new("DISCARD ALL"))),
+                Route::DataFusion => Err(to_pgwire(Error::internal(
+                    "a statement stored for recsql was routed to DataFusion",
+                ))),
+            },
+            _ => <DfSessionService as ExtendedQueryHandler>::do_query(
+                &self.df, client, portal, max_rows,
+            )
+            .await
+            .map_err(classify),
+        };
+        response.map(|r| hold_one(r, &guard))
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: a real server on port 0, driven through tokio-postgres (simple and
+//! extended protocol) and sqllogictest scripts, against real local PostgreSQL and MariaDB.
+
+mod common;
+mod databases;
+mod remote;
+mod slt;
+mod wire;

@@ -1,0 +1,195 @@
+//! The wire protocol as clients see it: simple and extended queries, errors with SQLSTATEs,
+//! authentication, protocol garbage and graceful shutdown.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::types::Type;
+
+use crate::common::*;
+
+fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn simple_and_extended_queries_over_demo() {
+    let dir = temp_data_dir("wire");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+
+    let rows = client
+        .simple_query("SELECT count(*) FROM demo.movie_lens_ratings")
+        .await
+        .unwrap();
+    assert_eq!(rows_of(&rows), vec![vec!["100000".to_string()]]);
+
+    // Extended protocol with a parameter; Describe gives the result types.
+    let stmt = client
+        .prepare("SELECT movieId, rating FROM demo.movie_lens_ratings WHERE userId = $1 ORDER BY movieId LIMIT 5")
+        .await
+        .unwrap();
+    assert_eq!(stmt.columns().len(), 2);
+    assert_eq!(stmt.columns()[0].type_(), &Type::INT8);
+    let rows = client.query(&stmt, &[&7i64]).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    let movies: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert!(movies.windows(2).all(|w| w[0] < w[1]), "{movies:?}");
+
+    // The same statement, again, with another parameter (named prepared statement reuse).
+    let again = client.query(&stmt, &[&8i64]).await.unwrap();
+    assert_eq!(again.len(), 5);
+
+    // A join and an aggregate across demo tables.
+    let rows = client
+        .query(
+            "SELECT m.title, count(r.rating) AS n FROM demo.movie_lens_ratings r JOIN demo.movies m ON r.movieId = m.movieId GROUP BY m.title ORDER BY n DESC LIMIT 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let top: i64 = rows[0].get("n");
+    let third: i64 = rows[2].get("n");
+    assert!(top >= third);
+
+    // recsql's own statements over the extended protocol, with Describe.
+    let stmt = client.prepare("SHOW DATABASES").await.unwrap();
+    let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, vec!["name", "engine", "parameters"]);
+    let rows = client.query(&stmt, &[]).await.unwrap();
+    assert!(rows.iter().any(|r| r.get::<_, String>(0) == "demo"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_carry_sqlstate_and_the_connection_lives_on() {
+    let dir = temp_data_dir("errors");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+
+    let cases = [
+        ("SELECT * FROM demo.no_such_table", "42P01"),
+        ("SELECT * FROM no_such_db.t", "42P01"),
+        ("SELECT no_such_column FROM demo.movies", "42703"),
+        ("SELEC 1", "42601"),
+        (
+            "CREATE MODEL m FROM demo (SELECT * FROM movie_lens_ratings) PREDICT movieId",
+            "0A000",
+        ),
+        ("CREATE MODEL m FROM demo (SELECT 1) USING a = 1", "42601"),
+        ("DROP DATABASE no_such_db", "3D000"),
+        ("DROP DATABASE demo", "55006"),
+        ("CREATE DATABASE x WITH ENGINE = 'oracle'", "22023"),
+    ];
+    for (sql, code) in cases {
+        let err = client.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "{sql}: {}", message(&err));
+        // Same through the extended protocol.
+        let err = client.query(sql, &[]).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "extended {sql}: {}", message(&err));
+        // And the connection still answers.
+        let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
+        assert_eq!(rows[0].get::<_, i64>(0), 2);
+    }
+
+    // In one simple-query string, statements before the failing one stand.
+    let err = client
+        .simple_query("SELECT 1; SELECT * FROM demo.nope; SELECT 3")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    let rows = client
+        .simple_query("SHOW DATABASES; SELECT 42")
+        .await
+        .unwrap();
+    let rows = rows_of(&rows);
+    assert_eq!(rows.last().unwrap(), &vec!["42".to_string()]);
+
+    // Pooler and driver housekeeping statements are accepted.
+    client.simple_query("DISCARD ALL").await.unwrap();
+    client.simple_query("DEALLOCATE ALL").await.unwrap();
+    client.simple_query("DEALLOCATE PREPARE s1").await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn password_authentication() {
+    let dir = temp_data_dir("auth");
+    let creds = recsql::wire::Credentials {
+        user: "alice".into(),
+        password: "s3cret".into(),
+    };
+    let server = TestServer::start_with(&dir, Some(creds)).await;
+    let base = format!("host=127.0.0.1 port={} dbname=recsql", server.addr.port());
+    let ok = connect(&format!("{base} user=alice password=s3cret"))
+        .await
+        .unwrap();
+    ok.simple_query("SELECT 1").await.unwrap();
+    let err = connect(&format!("{base} user=alice password=wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "28P01");
+    let err = connect(&format!("{base} user=bob password=s3cret"))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "28P01");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_protocol_bytes_close_only_that_connection() {
+    let dir = temp_data_dir("garbage");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+
+    // A startup packet with an absurd length, then random bytes.
+    let mut raw = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    raw.write_all(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8])
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), raw.read(&mut buf)).await;
+
+    // A valid startup followed by a message of an unknown type.
+    let mut raw2 = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut startup = Vec::new();
+    let body = b"\0\x03\0\0user\0x\0\0";
+    startup.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    startup.extend_from_slice(body);
+    raw2.write_all(&startup).await.unwrap();
+    raw2.write_all(b"\xee\0\0\0\x08junk").await.unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), raw2.read(&mut buf)).await;
+
+    // The other client is unaffected, and new clients connect.
+    client.simple_query("SELECT 1").await.unwrap();
+    let fresh = server.connect().await;
+    fresh.simple_query("SELECT 1").await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_a_running_statement() {
+    let dir = temp_data_dir("shutdown");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let query = tokio::spawn(async move {
+        client
+            .simple_query("SELECT count(*) FROM demo.movie_lens_ratings a JOIN demo.movies b ON a.movieId = b.movieId")
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    server.stop().await;
+    // The statement that was running when shutdown began still completes.
+    let rows = query.await.unwrap().expect("running statement finishes");
+    assert_eq!(rows_of(&rows), vec![vec!["100000".to_string()]]);
+}
