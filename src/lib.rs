@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod datasource;
 pub mod error;
+pub mod recommender;
 pub mod server;
 pub mod session;
 pub mod sql;

@@ -1,0 +1,469 @@
+//! One training epoch: shuffled examples, LightFM's four losses, adagrad/adadelta updates and
+//! lazy L2 regularisation, run Hogwild-style (lock-free shared parameters) over rayon with a
+//! contiguous block of the shuffled order per thread, as LightFM's OpenMP loop does.
+//!
+//! Hogwild means threads read and write the shared f32 parameters without synchronisation.
+//! Races only lose or mix individual updates of sparse, mostly disjoint rows, which is the
+//! algorithm's documented trade-off; with one thread training is deterministic for a seed.
+//! Each quirk of LightFM that is kept is marked QUIRK; each departure is marked DEPARTURE.
+
+use std::sync::Mutex;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+use super::features::FeatureMatrix;
+use super::interactions::Interactions;
+use super::model::{Model, Side};
+use super::params::{Loss, Schedule};
+
+const MAX_LOSS: f64 = 10.0;
+const MAX_REG_SCALE: f64 = 1e6;
+
+/// A raw pointer to shared f32 parameters.
+#[derive(Clone, Copy)]
+struct Raw(*mut f32);
+// SAFETY: Hogwild training writes through these pointers from several threads by design;
+// every index is bounds-checked against the owning Vec's length by construction, and the
+// Vecs outlive the epoch (they are borrowed mutably for its whole duration).
+unsafe impl Send for Raw {}
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    #[inline(always)]
+    fn get(self, i: usize) -> f32 {
+        // SAFETY: see the type's comment; `i` is within the allocation.
+        unsafe { *self.0.add(i) }
+    }
+    #[inline(always)]
+    fn set(self, i: usize, v: f32) {
+        // SAFETY: as above.
+        unsafe { *self.0.add(i) = v }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RawF64(*mut f64);
+unsafe impl Send for RawF64 {}
+unsafe impl Sync for RawF64 {}
+
+impl RawF64 {
+    #[inline(always)]
+    fn get(self) -> f64 {
+        // SAFETY: points into `Scales`, alive for the epoch; racy reads are Hogwild's.
+        unsafe { *self.0 }
+    }
+    #[inline(always)]
+    fn set(self, v: f64) {
+        // SAFETY: as above.
+        unsafe { *self.0 = v }
+    }
+}
+
+/// One side's parameters, shared by the epoch's threads.
+#[derive(Clone, Copy)]
+struct SideRaw<'a> {
+    features: &'a FeatureMatrix,
+    emb: Raw,
+    bias: Raw,
+    emb_g: Raw,
+    bias_g: Raw,
+    emb_m: Raw,
+    bias_m: Raw,
+    alpha: f64,
+    scale: RawF64,
+    n_params: usize,
+}
+
+impl<'a> SideRaw<'a> {
+    fn new(side: &'a mut Side, alpha: f64, scale: &mut f64) -> Self {
+        SideRaw {
+            features: &side.features,
+            emb: Raw(side.emb.as_mut_ptr()),
+            bias: Raw(side.bias.as_mut_ptr()),
+            emb_g: Raw(side.emb_g.as_mut_ptr()),
+            bias_g: Raw(side.bias_g.as_mut_ptr()),
+            emb_m: Raw(side.emb_m.as_mut_ptr()),
+            bias_m: Raw(side.bias_m.as_mut_ptr()),
+            alpha,
+            scale: RawF64(scale as *mut f64),
+            n_params: side.bias.len(),
+        }
+    }
+
+    /// p = Σ x·s·E[f], β = Σ x·s·b[f]. QUIRK: multiplies by the scale that `regularize`
+    /// divides by, as LightFM does (needed to match its accuracy at α > 0).
+    #[inline]
+    fn representation(&self, row: usize, d: usize, out: &mut [f32]) -> f32 {
+        out.fill(0.0);
+        let s = self.scale.get() as f32;
+        let mut b = 0.0f32;
+        let (idx, w) = self.features.row(row);
+        for (&f, &x) in idx.iter().zip(w) {
+            let f = f as usize;
+            let xs = x * s;
+            let base = f * d;
+            for (k, o) in out.iter_mut().enumerate() {
+                *o += xs * self.emb.get(base + k);
+            }
+            b += xs * self.bias.get(f);
+        }
+        b
+    }
+}
+
+struct Trainer<'a> {
+    d: usize,
+    loss: Loss,
+    schedule: Schedule,
+    lr: f64,
+    rho: f64,
+    eps: f64,
+    max_sampled: usize,
+    k: usize,
+    n: usize,
+    users: SideRaw<'a>,
+    items: SideRaw<'a>,
+    x: &'a Interactions,
+    n_items_rows: usize,
+    reg_lock: &'a Mutex<()>,
+}
+
+/// Per-thread buffers.
+struct Buffers {
+    p: Vec<f32>,
+    q_pos: Vec<f32>,
+    q_neg: Vec<f32>,
+    kos: Vec<(u32, f32)>,
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[inline]
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+impl Trainer<'_> {
+    /// One scalar parameter update (adagrad or adadelta, then the lazy-L2 scale-up).
+    // The innermost update: scalars passed directly so they stay in registers.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn step(
+        &self,
+        theta: Raw,
+        g_acc: Raw,
+        m_acc: Raw,
+        i: usize,
+        x: f64,
+        g: f64,
+        alpha: f64,
+        sum_eta: &mut f64,
+    ) {
+        let xg = x * g;
+        let eta;
+        let mut t = theta.get(i) as f64;
+        match self.schedule {
+            Schedule::Adagrad => {
+                let acc = g_acc.get(i) as f64;
+                eta = self.lr / acc.sqrt();
+                t -= eta * xg;
+                g_acc.set(i, (acc + xg * xg) as f32);
+            }
+            Schedule::Adadelta => {
+                let acc = self.rho * g_acc.get(i) as f64 + (1.0 - self.rho) * xg * xg;
+                g_acc.set(i, acc as f32);
+                let m = m_acc.get(i) as f64;
+                eta = (m + self.eps).sqrt() / (acc + self.eps).sqrt();
+                let delta = eta * xg;
+                m_acc.set(i, (self.rho * m + (1.0 - self.rho) * delta * delta) as f32);
+                t -= delta;
+            }
+        }
+        t *= 1.0 + alpha * eta;
+        theta.set(i, t as f32);
+        *sum_eta += eta;
+    }
+
+    /// Updates the bias and embedding of every feature of `row` with gradients
+    /// g_bias and g_emb[k] = factor * vec[k].
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn update_side(
+        &self,
+        side: &SideRaw,
+        row: usize,
+        g_bias: f64,
+        factor: f64,
+        vec: &[f32],
+        vec2: Option<&[f32]>,
+        sum_eta: &mut f64,
+    ) {
+        let d = self.d;
+        let (idx, w) = side.features.row(row);
+        for (&f, &x) in idx.iter().zip(w) {
+            let f = f as usize;
+            let x = x as f64;
+            self.step(
+                side.bias,
+                side.bias_g,
+                side.bias_m,
+                f,
+                x,
+                g_bias,
+                side.alpha,
+                sum_eta,
+            );
+            let base = f * d;
+            for k in 0..d {
+                let v = match vec2 {
+                    Some(v2) => v2[k] as f64 - vec[k] as f64,
+                    None => vec[k] as f64,
+                };
+                self.step(
+                    side.emb,
+                    side.emb_g,
+                    side.emb_m,
+                    base + k,
+                    x,
+                    factor * v,
+                    side.alpha,
+                    sum_eta,
+                );
+            }
+        }
+    }
+
+    fn scale_up(&self, sum_eta: f64, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let avg = sum_eta / ((self.d + 1) * count) as f64;
+        for side in [&self.items, &self.users] {
+            if side.alpha > 0.0 {
+                side.scale.set(side.scale.get() * (1.0 + side.alpha * avg));
+            }
+        }
+    }
+
+    fn maybe_regularize(&self) {
+        if self.items.scale.get() > MAX_REG_SCALE || self.users.scale.get() > MAX_REG_SCALE {
+            let _guard = self.reg_lock.lock().unwrap_or_else(|p| p.into_inner());
+            if self.items.scale.get() > MAX_REG_SCALE || self.users.scale.get() > MAX_REG_SCALE {
+                regularize_side(&self.items, self.d);
+                regularize_side(&self.users, self.d);
+            }
+        }
+    }
+
+    /// Pointwise (logistic) update.
+    fn update_pointwise(&self, l: f64, u: usize, i: usize, b: &mut Buffers) {
+        let mut sum = 0.0;
+        // Biases first (items, then users), then embeddings, as LightFM orders them.
+        self.update_side(&self.items, i, l, l, &b.p, None, &mut sum);
+        self.update_side(&self.users, u, l, l, &b.q_pos, None, &mut sum);
+        let count = self.users.features.row(u).0.len() + self.items.features.row(i).0.len();
+        self.scale_up(sum, count);
+    }
+
+    /// Pairwise (WARP, k-OS, BPR) update.
+    fn update_pairwise(&self, l: f64, u: usize, pos: usize, neg: usize, b: &mut Buffers) {
+        let mut sum = 0.0;
+        self.update_side(&self.items, pos, -l, -l, &b.p, None, &mut sum);
+        self.update_side(&self.items, neg, l, l, &b.p, None, &mut sum);
+        // QUIRK: the user bias gets +L although its true gradient is 0 (LightFM does this;
+        // rankings are unaffected, raw scores drift).
+        self.update_side(&self.users, u, l, l, &b.q_pos, Some(&b.q_neg), &mut sum);
+        let count = self.users.features.row(u).0.len()
+            + self.items.features.row(pos).0.len()
+            + self.items.features.row(neg).0.len();
+        self.scale_up(sum, count);
+    }
+
+    fn example(&self, row: usize, rng: &mut SmallRng, b: &mut Buffers) {
+        let d = self.d;
+        let x = self.x;
+        let u = x.user_idx[row] as usize;
+        let i = x.item_idx[row] as usize;
+        let w = x.weights[row] as f64;
+        let positive = x.values[row] > 0.0;
+        match self.loss {
+            Loss::Logistic => {
+                let bu = self.users.representation(u, d, &mut b.p);
+                let bi = self.items.representation(i, d, &mut b.q_pos);
+                let y = (bu + bi + dot(&b.p, &b.q_pos)) as f64;
+                let target = if positive { 1.0 } else { 0.0 };
+                let l = w * (sigmoid(y) - target);
+                self.update_pointwise(l, u, i, b);
+            }
+            Loss::Warp => {
+                if !positive {
+                    return;
+                }
+                let bu = self.users.representation(u, d, &mut b.p);
+                let bi = self.items.representation(i, d, &mut b.q_pos);
+                let y_pos = bu + bi + dot(&b.p, &b.q_pos);
+                self.warp(u, i, y_pos, bu, Some(w), rng, b);
+            }
+            Loss::Bpr => {
+                if !positive {
+                    return;
+                }
+                let nnz = x.nnz();
+                let mut j = 0usize;
+                for _ in 0..nnz {
+                    j = x.item_idx[rng.random_range(0..nnz)] as usize;
+                    if !x.is_known(u as u32, j as u32) {
+                        break;
+                    }
+                }
+                let bu = self.users.representation(u, d, &mut b.p);
+                let bi = self.items.representation(i, d, &mut b.q_pos);
+                let bj = self.items.representation(j, d, &mut b.q_neg);
+                let y_pos = (bu + bi + dot(&b.p, &b.q_pos)) as f64;
+                let y_neg = (bu + bj + dot(&b.p, &b.q_neg)) as f64;
+                let l = w * (1.0 - sigmoid(y_pos - y_neg));
+                self.update_pairwise(l, u, i, j, b);
+            }
+            Loss::WarpKos => {
+                let known = x.known(u as u32);
+                if known.is_empty() {
+                    return;
+                }
+                let bu = self.users.representation(u, d, &mut b.p);
+                let m = self.n.min(known.len());
+                b.kos.clear();
+                for _ in 0..m {
+                    let pid = known[rng.random_range(0..known.len())] as usize;
+                    let bp = self.items.representation(pid, d, &mut b.q_pos);
+                    b.kos.push((pid as u32, bu + bp + dot(&b.p, &b.q_pos)));
+                }
+                b.kos.sort_by(|a, c| c.1.total_cmp(&a.1));
+                let (pos, y_pos) = b.kos[self.k.min(m) - 1];
+                let pos = pos as usize;
+                self.items.representation(pos, d, &mut b.q_pos);
+                self.warp(u, pos, y_pos, bu, None, rng, b);
+            }
+        }
+        self.maybe_regularize();
+    }
+}
+
+impl Trainer<'_> {
+    /// Samples negatives until one violates the margin of 1, then updates with the WARP loss.
+    /// Rejected draws (known items) still count in `sampled`, as in LightFM.
+    #[allow(clippy::too_many_arguments)]
+    fn warp(
+        &self,
+        u: usize,
+        pos: usize,
+        y_pos: f32,
+        bu: f32,
+        weight: Option<f64>,
+        rng: &mut SmallRng,
+        b: &mut Buffers,
+    ) {
+        let d = self.d;
+        let mut sampled = 0usize;
+        while sampled < self.max_sampled {
+            sampled += 1;
+            let j = rng.random_range(0..self.n_items_rows);
+            let bj = self.items.representation(j, d, &mut b.q_neg);
+            let y_j = bu + bj + dot(&b.p, &b.q_neg);
+            if y_j > y_pos - 1.0 {
+                if self.x.is_known(u as u32, j as u32) {
+                    continue;
+                }
+                let ratio = ((self.n_items_rows - 1) / sampled) as f64;
+                let l = match weight {
+                    Some(w) => w * ratio.max(1.0).ln(),
+                    // k-OS: LightFM has no weight and no max(1, ·) guard. DEPARTURE: the guard
+                    // is kept, so tiny catalogues cannot produce ln(0) = -inf and diverge.
+                    None => ratio.max(1.0).ln(),
+                };
+                self.update_pairwise(l.min(MAX_LOSS), u, pos, j, b);
+                break;
+            }
+        }
+    }
+}
+
+fn regularize_side(side: &SideRaw, d: usize) {
+    let s = side.scale.get();
+    if s == 1.0 {
+        return;
+    }
+    for f in 0..side.n_params {
+        side.bias.set(f, (side.bias.get(f) as f64 / s) as f32);
+        for k in 0..d {
+            let i = f * d + k;
+            side.emb.set(i, (side.emb.get(i) as f64 / s) as f32);
+        }
+    }
+    side.scale.set(1.0);
+}
+
+/// Runs one epoch over `x`.
+pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
+    let nnz = x.nnz();
+    if nnz == 0 {
+        return;
+    }
+    let mut order: Vec<u32> = (0..nnz as u32).collect();
+    for i in (1..nnz).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let threads = model.params.num_threads.clamp(1, nnz);
+    let seeds: Vec<u64> = (0..threads).map(|_| rng.random()).collect();
+    let p = model.params.clone();
+    let d = p.no_components;
+    let mut item_scale = 1.0f64;
+    let mut user_scale = 1.0f64;
+    let reg_lock = Mutex::new(());
+    let n_items_rows = model.items.features.n_rows();
+    let users = SideRaw::new(&mut model.users, p.user_alpha, &mut user_scale);
+    let items = SideRaw::new(&mut model.items, p.item_alpha, &mut item_scale);
+    let trainer = Trainer {
+        d,
+        loss: p.loss,
+        schedule: p.schedule,
+        lr: p.learning_rate,
+        rho: p.rho,
+        eps: p.epsilon,
+        max_sampled: p.max_sampled,
+        k: p.k,
+        n: p.n,
+        users,
+        items,
+        x,
+        n_items_rows,
+        reg_lock: &reg_lock,
+    };
+    let work = |chunk: &[u32], seed: u64| {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut b = Buffers {
+            p: vec![0.0; d],
+            q_pos: vec![0.0; d],
+            q_neg: vec![0.0; d],
+            kos: Vec::with_capacity(p.n),
+        };
+        for &row in chunk {
+            trainer.example(row as usize, &mut rng, &mut b);
+        }
+    };
+    if threads == 1 {
+        work(&order, seeds[0]);
+    } else {
+        let chunk = nnz.div_ceil(threads);
+        order
+            .par_chunks(chunk)
+            .zip(seeds.par_iter())
+            .for_each(|(c, &s)| work(c, s));
+    }
+    regularize_side(&trainer.items, d);
+    regularize_side(&trainer.users, d);
+}

@@ -1,0 +1,209 @@
+//! Model tests on seeded planted data: rankings and metrics, never raw floats.
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use super::*;
+
+/// 300 users and 120 items in 4 taste groups; each user has 16 positives, mostly in their
+/// group, with a popularity skew inside each group.
+fn planted() -> Interactions {
+    let mut rng = SmallRng::seed_from_u64(3);
+    let mut b = InteractionsBuilder::new(None);
+    for u in 0..300i64 {
+        let g = u % 4;
+        let mut chosen = std::collections::HashSet::new();
+        while chosen.len() < 16 {
+            let in_group = rng.random_bool(0.9);
+            let group = if in_group { g } else { rng.random_range(0..4) };
+            // Lower item numbers within a group are more popular.
+            let r: f64 = rng.random();
+            let offset = ((r * r) * 30.0) as i64;
+            chosen.insert(group * 30 + offset);
+        }
+        let mut items: Vec<i64> = chosen.into_iter().collect();
+        items.sort();
+        for i in items {
+            b.push(Id::Int(u), Id::Int(i), None, 1.0);
+        }
+    }
+    b.build()
+}
+
+fn quiet(_: usize, _: usize, _: f64) -> bool {
+    true
+}
+
+#[test]
+fn every_loss_learns_the_planted_structure() {
+    let data = planted();
+    let (train, test) = random_split(&data, 0.2, 42);
+    let baseline = evaluate(&Popularity::new(&train), &train, &test, 5);
+    for loss in [Loss::Warp, Loss::Bpr, Loss::WarpKos, Loss::Logistic] {
+        for schedule in [Schedule::Adagrad, Schedule::Adadelta] {
+            let params = Params::default()
+                .loss(loss)
+                .schedule(schedule)
+                .epochs(20)
+                .random_state(1)
+                .validate()
+                .unwrap();
+            let model = Model::fit(params, &train, None, None, &mut quiet).unwrap();
+            let m = evaluate(&ModelScorer::new(&model), &train, &test, 5);
+            // Logistic with only positives has no negatives to learn from (LightFM too), so
+            // it is held to a lower bar.
+            let margin = if loss == Loss::Logistic { 0.0 } else { 0.05 };
+            assert!(
+                m.auc > baseline.auc + margin,
+                "{loss}/{schedule}: AUC {:.3} vs popularity {:.3}",
+                m.auc,
+                baseline.auc
+            );
+            if loss != Loss::Logistic {
+                assert!(m.auc > 0.8, "{loss}/{schedule}: AUC {:.3}", m.auc);
+                assert!(
+                    m.precision_at_k > baseline.precision_at_k,
+                    "{loss}/{schedule}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn one_thread_is_deterministic_and_two_threads_learn_too() {
+    let data = planted();
+    let params = || Params::default().loss(Loss::Warp).epochs(5).random_state(9);
+    let a = Model::fit(params().validate().unwrap(), &data, None, None, &mut quiet).unwrap();
+    let b = Model::fit(params().validate().unwrap(), &data, None, None, &mut quiet).unwrap();
+    assert_eq!(a, b);
+    let c = Model::fit(
+        params().random_state(10).validate().unwrap(),
+        &data,
+        None,
+        None,
+        &mut quiet,
+    )
+    .unwrap();
+    assert_ne!(a, c);
+
+    let (train, test) = random_split(&data, 0.2, 42);
+    let two = Model::fit(
+        params().num_threads(2).epochs(20).validate().unwrap(),
+        &train,
+        None,
+        None,
+        &mut quiet,
+    )
+    .unwrap();
+    assert!(evaluate(&ModelScorer::new(&two), &train, &test, 5).auc > 0.8);
+}
+
+#[test]
+fn fit_partial_grows_with_new_users_and_keeps_what_was_learned() {
+    let data = planted();
+    // The first 250 users' rows, then all rows.
+    let first: Vec<usize> = (0..data.nnz())
+        .filter(|&k| data.user_idx[k] < 250)
+        .collect();
+    let mut b = InteractionsBuilder::new(None);
+    for &k in &first {
+        b.push(
+            data.users.id(data.user_idx[k]).clone(),
+            data.items.id(data.item_idx[k]).clone(),
+            None,
+            1.0,
+        );
+    }
+    let early = b.build();
+    let params = Params::default()
+        .loss(Loss::Warp)
+        .epochs(15)
+        .random_state(4)
+        .validate()
+        .unwrap();
+    let mut model = Model::fit(params, &early, None, None, &mut quiet).unwrap();
+    let before = ModelScorer::new(&model);
+
+    let mut b = InteractionsBuilder::with_maps(early.users.clone(), early.items.clone(), None);
+    for k in 0..data.nnz() {
+        b.push(
+            data.users.id(data.user_idx[k]).clone(),
+            data.items.id(data.item_idx[k]).clone(),
+            None,
+            1.0,
+        );
+    }
+    let all = b.build();
+    model.fit_partial(&all, 5, &mut quiet).unwrap();
+    assert_eq!(model.n_users(), 300);
+
+    // Old users' favourite items stay in their group.
+    let after = ModelScorer::new(&model);
+    let n_items = model.n_items();
+    let top = |s: &ModelScorer, u: usize| {
+        let mut scores = vec![0.0f32; n_items];
+        s.score_user(u, &mut scores);
+        let best = (0..n_items)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        match all.items.id(best as u32) {
+            Id::Int(i) => i / 30,
+            Id::Text(_) => -1,
+        }
+    };
+    let mut same = 0;
+    for u in 0..40 {
+        let group = match all.users.id(u as u32) {
+            Id::Int(x) => x % 4,
+            Id::Text(_) => -1,
+        };
+        if top(&before, u) == group && top(&after, u) == group {
+            same += 1;
+        }
+    }
+    assert!(
+        same >= 30,
+        "{same} of 40 old users kept in-group favourites"
+    );
+    // New users (first seen in the fine-tuning data) get in-group recommendations too.
+    let mut new_ok = 0;
+    for u in 250..300 {
+        let group = match all.users.id(u as u32) {
+            Id::Int(x) => x % 4,
+            Id::Text(_) => -1,
+        };
+        if top(&after, u) == group {
+            new_ok += 1;
+        }
+    }
+    assert!(
+        new_ok >= 30,
+        "{new_ok} of 50 new users got in-group favourites"
+    );
+}
+
+#[test]
+fn divergence_is_an_error_that_suggests_the_fix() {
+    let data = planted();
+    let params = Params::default()
+        .loss(Loss::Logistic)
+        .learning_rate(10.0)
+        .schedule(Schedule::Adagrad)
+        .epochs(50)
+        .validate()
+        .unwrap();
+    let mut weights_data = data.clone();
+    for w in &mut weights_data.weights {
+        *w = 1e30;
+    }
+    match Model::fit(params, &weights_data, None, None, &mut quiet) {
+        Err(FitError::Diverged { .. }) => {}
+        other => panic!("expected divergence, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        FitError::Diverged { epoch: 1 }
+            .to_string()
+            .contains("learning_rate")
+    );
+}
