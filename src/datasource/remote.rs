@@ -171,6 +171,29 @@ fn connect_error(kind: RemoteKind, s: &Settings, what: impl std::fmt::Display) -
     .with_hint("check host, port, user, password and database in PARAMETERS")
 }
 
+/// Lists the tables of one remote schema, freshly, on each call.
+type Lister =
+    Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<Vec<String>>> + Send + Sync>;
+
+fn table_lister<T: 'static, P: 'static>(
+    pool: Arc<dyn DbConnectionPool<T, P> + Send + Sync>,
+    schema: String,
+) -> Lister {
+    Box::new(move || {
+        let pool = pool.clone();
+        let schema = schema.clone();
+        Box::pin(async move {
+            let conn = pool
+                .connect()
+                .await
+                .map_err(|e| Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string()))?;
+            get_tables(conn, &schema)
+                .await
+                .map_err(|e| Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string()))
+        })
+    })
+}
+
 /// A connected remote database, as a schema of recsql's catalog.
 pub struct RemoteSchema {
     kind: RemoteKind,
@@ -210,7 +233,7 @@ impl RemoteSchema {
 
     async fn connect_inner(kind: RemoteKind, s: &Settings) -> Result<Self> {
         let schema = s.schema.clone();
-        let (factory, list_tables): (Factory, Box<dyn Fn() -> _ + Send + Sync>) = match kind {
+        let (factory, list_tables): (Factory, Lister) = match kind {
             RemoteKind::Postgres => {
                 let params = HashMap::from([
                     ("host".to_string(), s.host.clone()),
@@ -227,21 +250,7 @@ impl RemoteSchema {
                     .await
                     .map_err(|e| connect_error(kind, s, e))?;
                 let pool = Arc::new(pool);
-                let lister_pool = pool.clone();
-                let lister_schema = schema.clone();
-                let lister: Box<dyn Fn() -> _ + Send + Sync> = Box::new(move || {
-                    let pool = lister_pool.clone();
-                    let schema = lister_schema.clone();
-                    Box::pin(async move {
-                        let conn = pool.connect().await.map_err(|e| {
-                            Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string())
-                        })?;
-                        get_tables(conn, &schema)
-                            .await
-                            .map_err(|e| Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string()))
-                    })
-                        as futures::future::BoxFuture<'static, Result<Vec<String>>>
-                });
+                let lister = table_lister(pool.clone(), schema.clone());
                 (Factory::Postgres(PostgresTableFactory::new(pool)), lister)
             }
             RemoteKind::MySql => {
@@ -260,21 +269,7 @@ impl RemoteSchema {
                     .await
                     .map_err(|e| connect_error(kind, s, e))?;
                 let pool = Arc::new(pool);
-                let lister_pool = pool.clone();
-                let lister_schema = schema.clone();
-                let lister: Box<dyn Fn() -> _ + Send + Sync> = Box::new(move || {
-                    let pool = lister_pool.clone();
-                    let schema = lister_schema.clone();
-                    Box::pin(async move {
-                        let conn = pool.connect().await.map_err(|e| {
-                            Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string())
-                        })?;
-                        get_tables(conn, &schema)
-                            .await
-                            .map_err(|e| Error::new(sqlstate::CONNECTION_EXCEPTION, e.to_string()))
-                    })
-                        as futures::future::BoxFuture<'static, Result<Vec<String>>>
-                });
+                let lister = table_lister(pool.clone(), schema.clone());
                 (Factory::MySql(MySQLTableFactory::new(pool)), lister)
             }
         };

@@ -463,37 +463,9 @@ impl<'a> DialectParser<'a> {
             Token::Word(w) if w.keyword == Keyword::NULL => Ok(UsingValue::Null),
             // A bare word such as `loss = warp` is taken as the string 'warp'.
             Token::Word(w) if w.quote_style.is_none() => Ok(UsingValue::Str(w.value)),
-            Token::LBracket => {
-                let mut items = Vec::new();
-                if !self.parser.consume_token(&Token::RBracket) {
-                    loop {
-                        items.push(self.value_at_depth(depth + 1)?);
-                        if self.parser.consume_token(&Token::RBracket) {
-                            break;
-                        }
-                        if !self.parser.consume_token(&Token::Comma) {
-                            return Err(self.expected("',' or ']' in a list"));
-                        }
-                    }
-                }
-                Ok(UsingValue::List(items))
-            }
-            Token::LParen => {
-                // `IN`-style tuples are accepted as lists.
-                let mut items = Vec::new();
-                if !self.parser.consume_token(&Token::RParen) {
-                    loop {
-                        items.push(self.value_at_depth(depth + 1)?);
-                        if self.parser.consume_token(&Token::RParen) {
-                            break;
-                        }
-                        if !self.parser.consume_token(&Token::Comma) {
-                            return Err(self.expected("',' or ')' in a list"));
-                        }
-                    }
-                }
-                Ok(UsingValue::List(items))
-            }
+            Token::LBracket => self.list_until(Token::RBracket, "']'", depth),
+            // `IN`-style tuples are accepted as lists.
+            Token::LParen => self.list_until(Token::RParen, "')'", depth),
             Token::LBrace => {
                 let mut fields = Vec::new();
                 if !self.parser.consume_token(&Token::RBrace) {
@@ -530,6 +502,25 @@ impl<'a> DialectParser<'a> {
                 describe_token(&other)
             ))),
         }
+    }
+}
+
+impl DialectParser<'_> {
+    /// The rest of a list whose opening bracket was consumed, up to `close`.
+    fn list_until(&mut self, close: Token, close_text: &str, depth: usize) -> Result<UsingValue> {
+        let mut items = Vec::new();
+        if !self.parser.consume_token(&close) {
+            loop {
+                items.push(self.value_at_depth(depth + 1)?);
+                if self.parser.consume_token(&close) {
+                    break;
+                }
+                if !self.parser.consume_token(&Token::Comma) {
+                    return Err(self.expected(&format!("',' or {close_text} in a list")));
+                }
+            }
+        }
+        Ok(UsingValue::List(items))
     }
 }
 
