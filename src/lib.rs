@@ -5,6 +5,7 @@
 //! `session` (statement execution) → `catalog` / `datasource`. The binary in `main.rs` only
 //! parses the command line and calls [`server::run`].
 
+pub mod bench;
 pub mod catalog;
 pub mod datasource;
 pub mod error;

@@ -22,6 +22,17 @@ struct Cli {
 enum Command {
     /// Run the server. Connect with: psql -h 127.0.0.1 -p 55432
     Serve(ServeArgs),
+    /// Measurements that are not part of the server.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Train on a CSV of positives and evaluate on another (../shared/bench's contract).
+    Train(recsql::bench::TrainArgs),
+    /// Write a synthetic implicit-feedback CSV with planted tastes.
+    Gen(recsql::bench::GenArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -66,6 +77,29 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Bench(BenchCommand::Train(args)) => match recsql::bench::train(&args) {
+            Ok(out) => {
+                if !args.json {
+                    eprintln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                }
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("recsql bench train: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench(BenchCommand::Gen(args)) => match recsql::bench::generate(&args) {
+            Ok(n) => {
+                eprintln!("wrote {n} interactions to {}", args.out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("recsql bench gen: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -106,6 +106,35 @@ impl FeatureMatrix {
         }
     }
 
+    /// The raw CSR arrays (indptr, indices, data).
+    pub fn parts(&self) -> (&[usize], &[u32], &[f32]) {
+        (&self.indptr, &self.indices, &self.data)
+    }
+
+    /// Rebuilds from raw CSR arrays, checking that they are consistent.
+    pub fn from_parts(
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f32>,
+        n_cols: usize,
+    ) -> Result<Self, String> {
+        if indptr.is_empty() || indptr[0] != 0 {
+            return Err("feature row pointers must start at 0".into());
+        }
+        if indptr.windows(2).any(|w| w[0] > w[1]) || indptr[indptr.len() - 1] != indices.len() {
+            return Err("feature row pointers are inconsistent".into());
+        }
+        if indices.len() != data.len() || indices.iter().any(|&c| c as usize >= n_cols) {
+            return Err("feature indices are out of range".into());
+        }
+        Ok(FeatureMatrix {
+            indptr,
+            indices,
+            data,
+            n_cols,
+        })
+    }
+
     /// True if every weight is finite.
     pub fn is_finite(&self) -> bool {
         self.data.iter().all(|w| w.is_finite())

@@ -8,15 +8,18 @@
 pub mod evaluate;
 pub mod features;
 pub mod interactions;
+pub mod io;
 pub mod model;
 pub mod params;
 mod sgd;
+pub mod topk;
 
 pub use evaluate::{Metrics, ModelScorer, Popularity, Scorer, evaluate, random_split};
 pub use features::FeatureMatrix;
 pub use interactions::{Id, IdMap, Interactions, InteractionsBuilder};
 pub use model::{FitError, Model};
 pub use params::{Loss, ParamError, Params, Schedule, ValidParams};
+pub use topk::{Factors, Ranked, top_k};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 use std::fmt;
 
 /// The loss function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Loss {
     Logistic,
     Bpr,
@@ -39,7 +40,8 @@ impl fmt::Display for Loss {
 }
 
 /// The per-parameter learning-rate schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Schedule {
     Adagrad,
     Adadelta,
@@ -67,7 +69,7 @@ impl fmt::Display for Schedule {
 }
 
 /// Unvalidated hyper-parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Params {
     pub loss: Loss,
     pub no_components: usize,

@@ -1,0 +1,286 @@
+//! Saving and loading models: a versioned binary format that loads fast and rejects damaged,
+//! truncated or foreign files with a clear error, never a panic.
+//!
+//! Layout (all integers little-endian):
+//! `b"RECSQLMD"` · format version u32 · header length u64 · header JSON (parameters, sizes) ·
+//! arrays, each a u64 element count and the raw elements · CRC-32 of everything before it, u32.
+//! Arrays per side (items first, then users): features indptr (u64), indices (u32), data
+//! (f32), embeddings, biases, and the four accumulator arrays (f32).
+
+use std::io::Write;
+
+use super::features::FeatureMatrix;
+use super::model::{Model, Side};
+use super::params::Params;
+
+const MAGIC: &[u8; 8] = b"RECSQLMD";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a model file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    params: Params,
+    fits: u64,
+    user_feature_cols: usize,
+    item_feature_cols: usize,
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+}
+
+fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
+    put_len(out, xs.len());
+    out.reserve(xs.len() * 4);
+    for x in xs {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+fn put_side(out: &mut Vec<u8>, side: &Side) {
+    let (indptr, indices, data) = side.features.parts();
+    put_len(out, indptr.len());
+    for &p in indptr {
+        out.extend_from_slice(&(p as u64).to_le_bytes());
+    }
+    put_len(out, indices.len());
+    for &i in indices {
+        out.extend_from_slice(&i.to_le_bytes());
+    }
+    put_f32s(out, data);
+    for xs in [
+        &side.emb,
+        &side.bias,
+        &side.emb_g,
+        &side.bias_g,
+        &side.emb_m,
+        &side.bias_m,
+    ] {
+        put_f32s(out, xs);
+    }
+}
+
+/// Serialises a model.
+pub fn to_bytes(model: &Model) -> Vec<u8> {
+    let header = Header {
+        params: (*model.params).clone(),
+        fits: model.fits,
+        user_feature_cols: model.users.features.n_cols(),
+        item_feature_cols: model.items.features.n_cols(),
+    };
+    let header = serde_json::to_vec(&header).unwrap_or_default();
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    put_len(&mut out, header.len());
+    out.extend_from_slice(&header);
+    put_side(&mut out, &model.items);
+    put_side(&mut out, &model.users);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Writes a model to `w`.
+pub fn save(model: &Model, w: &mut impl Write) -> std::io::Result<()> {
+    w.write_all(&to_bytes(model))
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], LoadError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| LoadError("model file is truncated".into()))?;
+        let s = &self.buf[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u64(&mut self) -> Result<u64, LoadError> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(
+            b.try_into().map_err(|_| LoadError("bad length".into()))?,
+        ))
+    }
+
+    fn len(&mut self, elem: usize) -> Result<usize, LoadError> {
+        let n = self.u64()?;
+        let n = usize::try_from(n).map_err(|_| LoadError("array length out of range".into()))?;
+        if n.checked_mul(elem)
+            .is_none_or(|bytes| bytes > self.buf.len() - self.at)
+        {
+            return Err(LoadError(
+                "model file is truncated or damaged (array longer than the file)".into(),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
+        let n = self.len(4)?;
+        Ok(self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn side(&mut self, n_cols: usize, d: usize) -> Result<Side, LoadError> {
+        let n = self.len(8)?;
+        let indptr: Vec<usize> = self
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
+            .collect();
+        let n = self.len(4)?;
+        let indices: Vec<u32> = self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let data = self.f32s()?;
+        let features = FeatureMatrix::from_parts(indptr, indices, data, n_cols)
+            .map_err(|e| LoadError(format!("model file is damaged: {e}")))?;
+        let side = Side {
+            features,
+            emb: self.f32s()?,
+            bias: self.f32s()?,
+            emb_g: self.f32s()?,
+            bias_g: self.f32s()?,
+            emb_m: self.f32s()?,
+            bias_m: self.f32s()?,
+        };
+        let nf = side.bias.len();
+        if nf != n_cols
+            || side.emb.len() != nf * d
+            || side.emb_g.len() != nf * d
+            || side.emb_m.len() != nf * d
+            || side.bias_g.len() != nf
+            || side.bias_m.len() != nf
+        {
+            return Err(LoadError(
+                "model file is damaged: array sizes disagree".into(),
+            ));
+        }
+        Ok(side)
+    }
+}
+
+/// Reads a model from bytes.
+pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
+    if buf.len() < MAGIC.len() || &buf[..MAGIC.len()] != MAGIC {
+        return Err(LoadError(
+            "not a recsql model file (wrong magic bytes)".into(),
+        ));
+    }
+    if buf.len() < MAGIC.len() + 4 + 4 {
+        return Err(LoadError("model file is truncated".into()));
+    }
+    let (body, crc) = buf.split_at(buf.len() - 4);
+    let mut r = Reader {
+        buf: body,
+        at: MAGIC.len(),
+    };
+    let version = u32::from_le_bytes(
+        r.take(4)?
+            .try_into()
+            .map_err(|_| LoadError("model file is truncated".into()))?,
+    );
+    if version > FORMAT_VERSION {
+        return Err(LoadError(format!(
+            "model file format {version} is newer than this recsql reads ({FORMAT_VERSION})"
+        )));
+    }
+    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(body) != stored {
+        return Err(LoadError(
+            "model file is damaged or truncated (checksum mismatch)".into(),
+        ));
+    }
+    let hl = r.len(1)?;
+    let header: Header = serde_json::from_slice(r.take(hl)?)
+        .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
+    let params = header
+        .params
+        .validate()
+        .map_err(|e| LoadError(format!("model file has invalid parameters: {e}")))?;
+    let d = params.no_components;
+    let items = r.side(header.item_feature_cols, d)?;
+    let users = r.side(header.user_feature_cols, d)?;
+    if r.at != body.len() {
+        return Err(LoadError("model file has trailing bytes".into()));
+    }
+    Ok(Model {
+        params,
+        users,
+        items,
+        fits: header.fits,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recommender::{Id, InteractionsBuilder, Loss, Params};
+
+    fn small_model() -> Model {
+        let mut b = InteractionsBuilder::new(None);
+        for u in 0..20i64 {
+            for k in 0..5 {
+                b.push(Id::Int(u), Id::Int((u * 3 + k) % 17), None, 1.0);
+            }
+        }
+        let x = b.build();
+        let p = Params::default()
+            .loss(Loss::Warp)
+            .epochs(2)
+            .validate()
+            .unwrap();
+        Model::fit(p, &x, None, None, &mut |_, _, _| true).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let m = small_model();
+        let bytes = to_bytes(&m);
+        assert_eq!(from_bytes(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn damaged_truncated_and_foreign_files_are_errors() {
+        let bytes = to_bytes(&small_model());
+        for cut in [0, 3, 8, 12, 20, bytes.len() / 2, bytes.len() - 1] {
+            assert!(from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 0x40;
+        assert!(from_bytes(&flipped).unwrap_err().0.contains("damaged"));
+        assert!(
+            from_bytes(b"PK\x03\x04 a zip file, not a model")
+                .unwrap_err()
+                .0
+                .contains("magic")
+        );
+        let mut newer = bytes.clone();
+        newer[8] = 99;
+        assert!(from_bytes(&newer).unwrap_err().0.contains("newer"));
+    }
+}
