@@ -9,6 +9,7 @@ pub mod bench;
 pub mod catalog;
 pub mod datasource;
 pub mod error;
+pub mod jobs;
 pub mod recommender;
 pub mod server;
 pub mod session;

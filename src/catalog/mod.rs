@@ -5,6 +5,7 @@
 //! elsewhere. A change is applied to a copy, written to disk, and only then made visible, so a
 //! failed write leaves both the file and the in-memory state as they were.
 
+mod model_spec;
 mod store;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
+pub use model_spec::{CREATE_MODEL_KEYS, ModelSpec};
 pub use store::write_atomic;
 
 use crate::error::{Error, Result, sqlstate};
@@ -31,11 +33,85 @@ pub struct DatabaseDef {
     pub parameters: serde_json::Map<String, serde_json::Value>,
 }
 
+/// An ML engine (`CREATE ML_ENGINE name FROM lightfm USING ...`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineDef {
+    pub name: String,
+    pub handler: String,
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a model version is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Generating,
+    Training,
+    Complete,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Generating => "generating",
+            Status::Training => "training",
+            Status::Complete => "complete",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One version of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub project: String,
+    pub name: String,
+    pub version: u32,
+    pub active: bool,
+    pub status: Status,
+    pub error: Option<String>,
+    pub engine: String,
+    pub predict: String,
+    pub source_db: String,
+    pub select_data_query: String,
+    /// The USING clause as given.
+    pub training_options: serde_json::Map<String, serde_json::Value>,
+    pub spec: ModelSpec,
+    pub created_at: String,
+    pub training_time: Option<f64>,
+    /// Held-out metrics (when `evaluation = true`) and training metrics.
+    pub metrics: Option<serde_json::Value>,
+    pub epoch_seconds: Vec<f64>,
+    pub n_users: usize,
+    pub n_items: usize,
+    pub n_interactions: usize,
+    /// Whether the user / item ids are text (else 64-bit integers).
+    #[serde(default)]
+    pub user_id_text: bool,
+    #[serde(default)]
+    pub item_id_text: bool,
+}
+
+impl ModelVersion {
+    /// The artifact file of this version, relative to the data dir.
+    pub fn file(&self) -> PathBuf {
+        PathBuf::from("models")
+            .join(&self.project)
+            .join(&self.name)
+            .join(format!("v{}.model", self.version))
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct CatalogDoc {
     format_version: u32,
     #[serde(default)]
     databases: BTreeMap<String, DatabaseDef>,
+    #[serde(default)]
+    ml_engines: BTreeMap<String, EngineDef>,
+    #[serde(default)]
+    models: Vec<ModelVersion>,
 }
 
 /// The catalog of one data dir.
@@ -131,6 +207,194 @@ impl Catalog {
             return Ok(false);
         }
         self.update(|doc| Ok(doc.databases.remove(name).is_some()))
+    }
+}
+
+impl Catalog {
+    pub fn engines(&self) -> Vec<EngineDef> {
+        self.read().ml_engines.values().cloned().collect()
+    }
+
+    pub fn engine(&self, name: &str) -> Option<EngineDef> {
+        self.read().ml_engines.get(name).cloned()
+    }
+
+    /// Records an engine; 42710 if the name is taken.
+    pub fn add_engine(&self, def: EngineDef) -> Result<()> {
+        self.update(|doc| {
+            if doc.ml_engines.contains_key(&def.name) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_OBJECT,
+                    format!("ML engine \"{}\" already exists", def.name),
+                ));
+            }
+            doc.ml_engines.insert(def.name.clone(), def);
+            Ok(())
+        })
+    }
+
+    /// Removes an engine unless a model uses it; returns whether it existed.
+    pub fn remove_engine(&self, name: &str) -> Result<bool> {
+        self.update(|doc| {
+            if let Some(m) = doc.models.iter().find(|m| m.engine == name) {
+                return Err(Error::new(
+                    sqlstate::OBJECT_IN_USE,
+                    format!(
+                        "ML engine \"{name}\" is used by model {}.{}",
+                        m.project, m.name
+                    ),
+                )
+                .with_hint("drop the models that use it first"));
+            }
+            Ok(doc.ml_engines.remove(name).is_some())
+        })
+    }
+
+    /// Every version of every model, in creation order.
+    pub fn models(&self) -> Vec<ModelVersion> {
+        self.read().models.clone()
+    }
+
+    /// The versions of one model, oldest first.
+    pub fn versions(&self, project: &str, name: &str) -> Vec<ModelVersion> {
+        self.read()
+            .models
+            .iter()
+            .filter(|m| m.project == project && m.name == name)
+            .cloned()
+            .collect()
+    }
+
+    /// One version, or the active one when `version` is None.
+    pub fn model(&self, project: &str, name: &str, version: Option<u32>) -> Option<ModelVersion> {
+        let doc = self.read();
+        let mut versions = doc
+            .models
+            .iter()
+            .filter(|m| m.project == project && m.name == name);
+        match version {
+            Some(v) => versions.find(|m| m.version == v).cloned(),
+            None => versions.find(|m| m.active).cloned(),
+        }
+    }
+
+    /// Adds a new version (the next number); with `activate` it becomes the active one at
+    /// once. `replace` drops earlier versions first (CREATE OR REPLACE).
+    pub fn add_model_version(
+        &self,
+        mut m: ModelVersion,
+        activate: bool,
+        replace: bool,
+    ) -> Result<ModelVersion> {
+        self.update(|doc| {
+            if replace {
+                doc.models
+                    .retain(|x| !(x.project == m.project && x.name == m.name));
+            }
+            let next = doc
+                .models
+                .iter()
+                .filter(|x| x.project == m.project && x.name == m.name)
+                .map(|x| x.version)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            m.version = next;
+            let first = next == 1;
+            m.active = first || activate;
+            if m.active {
+                for x in doc
+                    .models
+                    .iter_mut()
+                    .filter(|x| x.project == m.project && x.name == m.name)
+                {
+                    x.active = false;
+                }
+            }
+            doc.models.push(m.clone());
+            Ok(m)
+        })
+    }
+
+    /// Changes one version in place; returns the updated version.
+    pub fn update_model(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+        change: impl FnOnce(&mut ModelVersion),
+    ) -> Result<Option<ModelVersion>> {
+        self.update(|doc| {
+            let found = doc
+                .models
+                .iter_mut()
+                .find(|m| m.project == project && m.name == name && m.version == version);
+            Ok(found.map(|m| {
+                change(m);
+                m.clone()
+            }))
+        })
+    }
+
+    /// Makes `version` the active one.
+    pub fn set_active(&self, project: &str, name: &str, version: u32) -> Result<bool> {
+        self.update(|doc| {
+            if !doc
+                .models
+                .iter()
+                .any(|m| m.project == project && m.name == name && m.version == version)
+            {
+                return Ok(false);
+            }
+            for m in doc
+                .models
+                .iter_mut()
+                .filter(|m| m.project == project && m.name == name)
+            {
+                m.active = m.version == version;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Removes all versions (`version` None) or one; returns what was removed.
+    pub fn remove_models(
+        &self,
+        project: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Vec<ModelVersion>> {
+        self.update(|doc| {
+            let (gone, kept): (Vec<_>, Vec<_>) = doc.models.drain(..).partition(|m| {
+                m.project == project && m.name == name && version.is_none_or(|v| m.version == v)
+            });
+            doc.models = kept;
+            Ok(gone)
+        })
+    }
+
+    /// After a restart: versions that were still training are marked failed.
+    pub fn fail_unfinished(&self, reason: &str) -> Result<usize> {
+        let unfinished = self
+            .read()
+            .models
+            .iter()
+            .filter(|m| matches!(m.status, Status::Generating | Status::Training))
+            .count();
+        if unfinished == 0 {
+            return Ok(0);
+        }
+        self.update(|doc| {
+            for m in doc
+                .models
+                .iter_mut()
+                .filter(|m| matches!(m.status, Status::Generating | Status::Training))
+            {
+                m.status = Status::Error;
+                m.error = Some(reason.to_string());
+            }
+            Ok(unfinished)
+        })
     }
 }
 

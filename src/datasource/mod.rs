@@ -24,7 +24,7 @@ use crate::catalog::DatabaseDef;
 use crate::error::{Error, Result, sqlstate};
 
 pub const DEFAULT_CATALOG: &str = "datafusion";
-pub const DEFAULT_SCHEMA: &str = "public";
+pub const DEFAULT_SCHEMA: &str = "mindsdb";
 /// Names that users cannot take for their own databases.
 pub const BUILTIN_DATABASES: &[&str] = &[
     "files",

@@ -101,6 +101,13 @@ impl Popularity {
     }
 }
 
+impl Popularity {
+    /// Train positives per item.
+    pub fn counts(&self) -> &[f32] {
+        &self.0
+    }
+}
+
 impl Scorer for Popularity {
     fn n_items(&self) -> usize {
         self.0.len()

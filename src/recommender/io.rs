@@ -36,11 +36,11 @@ struct Header {
     item_feature_cols: usize,
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
+pub(super) fn put_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
-fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
+pub(super) fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
     put_len(out, xs.len());
     out.reserve(xs.len() * 4);
     for x in xs {
@@ -97,13 +97,13 @@ pub fn save(model: &Model, w: &mut impl Write) -> std::io::Result<()> {
     w.write_all(&to_bytes(model))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], LoadError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], LoadError> {
         let end = self
             .at
             .checked_add(n)
@@ -114,14 +114,14 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u64(&mut self) -> Result<u64, LoadError> {
+    pub(super) fn u64(&mut self) -> Result<u64, LoadError> {
         let b = self.take(8)?;
         Ok(u64::from_le_bytes(
             b.try_into().map_err(|_| LoadError("bad length".into()))?,
         ))
     }
 
-    fn len(&mut self, elem: usize) -> Result<usize, LoadError> {
+    pub(super) fn len(&mut self, elem: usize) -> Result<usize, LoadError> {
         let n = self.u64()?;
         let n = usize::try_from(n).map_err(|_| LoadError("array length out of range".into()))?;
         if n.checked_mul(elem)
@@ -134,7 +134,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
+    pub(super) fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
         let n = self.len(4)?;
         Ok(self
             .take(n * 4)?

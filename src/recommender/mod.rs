@@ -5,6 +5,7 @@
 //! Pure and synchronous: no tokio, pgwire or DataFusion in here; callers run it off the async
 //! runtime.
 
+pub mod artifact;
 pub mod evaluate;
 pub mod features;
 pub mod interactions;
@@ -14,6 +15,7 @@ pub mod params;
 mod sgd;
 pub mod topk;
 
+pub use artifact::Artifact;
 pub use evaluate::{Metrics, ModelScorer, Popularity, Scorer, evaluate, random_split};
 pub use features::FeatureMatrix;
 pub use interactions::{Id, IdMap, Interactions, InteractionsBuilder};

@@ -4,8 +4,15 @@
 //! command tags.
 
 mod create_database;
+mod create_model;
+mod describe;
 mod drop_database;
+mod drop_model;
 mod lazy_schema;
+mod ml_engine;
+mod model_query;
+mod model_table;
+mod models_table;
 mod show_databases;
 
 use std::path::{Path, PathBuf};
@@ -15,15 +22,24 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use crate::catalog::Catalog;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::sql::sqlparser::ast::ObjectName;
+
+use crate::catalog::{Catalog, ModelVersion};
 use crate::datasource;
 use crate::error::{Error, Result};
-use crate::sql::Statement;
+use crate::jobs::{Jobs, key_of};
+use crate::sql::{Statement, model_name_from_parts};
+
+pub use create_model::DEFAULT_PROJECT;
+use model_query::ModelRef;
+use model_table::{ModelFunction, ModelStore};
 
 pub use lazy_schema::LazySchema;
 
 /// What a statement produced.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Rows, in Arrow batches.
     Rows {
@@ -38,13 +54,17 @@ pub enum Output {
 #[derive(Debug)]
 pub enum Plan {
     Ours(Box<Statement>),
+    /// A query on a model, rewritten into SQL that DataFusion runs.
+    Rewritten(String),
     DataFusion,
 }
 
 /// The state every connection shares.
 pub struct Engine {
     ctx: Arc<SessionContext>,
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
+    jobs: Arc<Jobs>,
+    store: Arc<ModelStore>,
     data_dir: PathBuf,
 }
 
@@ -52,8 +72,33 @@ impl Engine {
     /// Opens the data dir: the catalog, the built-in databases and every created database
     /// (connected lazily, so a remote that is down does not stop the server from starting).
     pub fn open(data_dir: &Path) -> Result<Arc<Self>> {
-        let catalog = Catalog::open(data_dir)?;
+        let catalog = Arc::new(Catalog::open(data_dir)?);
+        let interrupted = catalog.fail_unfinished("interrupted by restart: training had not finished when the server stopped; RETRAIN the model")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                "{interrupted} model version(s) were training when the server stopped; marked as error"
+            );
+        }
         let ctx = datasource::new_context(data_dir)?;
+        let jobs = Arc::new(Jobs::new()?);
+        let store = Arc::new(ModelStore::default());
+        let project = Arc::new(MemorySchemaProvider::new());
+        project.register_table(
+            "models".to_string(),
+            Arc::new(models_table::ModelsTable {
+                catalog: catalog.clone(),
+                jobs: jobs.clone(),
+            }),
+        )?;
+        datasource::register(&ctx, DEFAULT_PROJECT, project)?;
+        ctx.register_udtf(
+            model_table::FUNCTION_NAME,
+            Arc::new(ModelFunction {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                data_dir: data_dir.to_path_buf(),
+            }),
+        );
         for def in catalog.databases() {
             let lazy = Arc::new(LazySchema::new(
                 def.clone(),
@@ -66,6 +111,8 @@ impl Engine {
         Ok(Arc::new(Engine {
             ctx,
             catalog,
+            jobs,
+            store,
             data_dir: data_dir.to_path_buf(),
         }))
     }
@@ -82,24 +129,99 @@ impl Engine {
         &self.data_dir
     }
 
+    pub fn jobs(&self) -> &Arc<Jobs> {
+        &self.jobs
+    }
+
+    /// The model a table name in a query refers to, if any.
+    fn resolve_model(&self, name: &ObjectName) -> Option<ModelRef> {
+        let m = model_name_from_parts(name).ok()?;
+        let project = match &m.project {
+            None => DEFAULT_PROJECT.to_string(),
+            Some(p) if p.value == DEFAULT_PROJECT => p.value.clone(),
+            Some(_) => return None,
+        };
+        let versions = self.catalog.versions(&project, &m.name.value);
+        let mv = match m.version {
+            Some(v) => versions.into_iter().find(|x| x.version == v),
+            None => versions.into_iter().find(|x| x.active),
+        }?;
+        Some(ModelRef {
+            project,
+            name: mv.name,
+            version: m.version,
+            user_col: mv.spec.user_col,
+            item_col: mv.spec.item_col,
+        })
+    }
+
     /// Decides who runs a parsed statement.
-    pub fn plan(&self, stmt: Statement) -> Plan {
-        match stmt {
-            Statement::Passthrough | Statement::Query(_) => Plan::DataFusion,
+    pub fn plan(&self, stmt: Statement) -> Result<Plan> {
+        Ok(match stmt {
+            Statement::Passthrough => Plan::DataFusion,
+            Statement::Query(q) => match model_query::rewrite(&q, &[], &|n| self.resolve_model(n))?
+            {
+                Some(sql) => Plan::Rewritten(sql),
+                None => Plan::DataFusion,
+            },
+            Statement::SelectUsing { query, using } => {
+                match model_query::rewrite(&query, &using, &|n| self.resolve_model(n))? {
+                    Some(sql) => Plan::Rewritten(sql),
+                    None => Plan::DataFusion,
+                }
+            }
             // A bare DESCRIBE of something that is not a model describes a table.
             Statement::Describe {
                 explicit_model: false,
-                ..
-            } => Plan::DataFusion,
+                ref name,
+            } if describe::resolve(self, name).is_none() => Plan::DataFusion,
             other => Plan::Ours(Box::new(other)),
-        }
+        })
     }
 
     /// The schema of the rows a statement returns, or `None` for commands.
     pub fn result_schema(&self, stmt: &Statement) -> Option<SchemaRef> {
         match stmt {
             Statement::ShowDatabases => Some(show_databases::schema()),
+            Statement::ShowMlEngines => Some(ml_engine::schema()),
+            Statement::ShowModels { .. } | Statement::CreateModel { .. } => {
+                Some(models_table::schema())
+            }
+            Statement::Describe { name, .. } => describe::schema(
+                describe::resolve(self, name)
+                    .and_then(|(_, a)| a)
+                    .as_deref(),
+            ),
             _ => None,
+        }
+    }
+
+    /// Starts training a recorded version in the background.
+    fn start_training(
+        &self,
+        version: ModelVersion,
+        batches: Vec<datafusion::arrow::array::RecordBatch>,
+    ) {
+        let store = self.store.clone();
+        self.jobs.start(
+            self.catalog.clone(),
+            self.data_dir.clone(),
+            version,
+            batches,
+            move |mv, artifact| store.insert(key_of(mv), artifact),
+        );
+    }
+
+    /// Cancels training of, unloads and deletes the file of a version that is being removed.
+    fn forget_version(&self, m: &ModelVersion) {
+        let key = key_of(m);
+        self.jobs.cancel(&key);
+        self.store.remove(&key);
+        let path = self.data_dir.join(m.file());
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {e}", path.display());
         }
     }
 
@@ -119,10 +241,115 @@ impl Engine {
                 drop_database::execute(self, &name.value, if_exists)
             }
             Statement::ShowDatabases => show_databases::execute(self),
+            Statement::CreateMlEngine {
+                name,
+                if_not_exists,
+                handler,
+                using,
+            } => ml_engine::create(self, &name.value, if_not_exists, &handler.value, &using),
+            Statement::ShowMlEngines => ml_engine::show(self),
+            Statement::DropMlEngine { name, if_exists } => {
+                ml_engine::drop(self, &name.value, if_exists)
+            }
+            Statement::CreateModel {
+                name,
+                or_replace,
+                if_not_exists,
+                source,
+                predict,
+                using,
+            } => {
+                create_model::execute(
+                    self,
+                    &name,
+                    or_replace,
+                    if_not_exists,
+                    &source,
+                    &predict,
+                    &using,
+                )
+                .await
+            }
+            Statement::ShowModels { project, like } => {
+                self.show_models(project.map(|p| p.value), like)
+            }
+            Statement::Describe { name, .. } => describe::execute(self, &name),
+            Statement::DropModel { name, if_exists } => drop_model::execute(self, &name, if_exists),
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),
             ),
         }
+    }
+}
+
+impl Engine {
+    fn show_models(&self, project: Option<String>, like: Option<String>) -> Result<Output> {
+        let pattern = like.map(|l| like_to_regex(&l));
+        let versions: Vec<ModelVersion> = self
+            .catalog
+            .models()
+            .into_iter()
+            .filter(|m| project.as_ref().is_none_or(|p| &m.project == p))
+            .filter(|m| pattern.as_ref().is_none_or(|re| like_matches(re, &m.name)))
+            .collect();
+        let batch = models_table::batch(&versions, &self.jobs)?;
+        Ok(Output::Rows {
+            schema: models_table::schema(),
+            batches: vec![batch],
+        })
+    }
+}
+
+/// A LIKE pattern as a list of literal pieces separated by `%` (any run) and `_` (one char).
+fn like_to_regex(pattern: &str) -> Vec<LikePart> {
+    pattern
+        .chars()
+        .map(|c| match c {
+            '%' => LikePart::Any,
+            '_' => LikePart::One,
+            c => LikePart::Char(c),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LikePart {
+    Any,
+    One,
+    Char(char),
+}
+
+fn like_matches(pattern: &[LikePart], text: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    // dp[j]: pattern prefix matches text prefix of length j
+    let mut dp = vec![false; t.len() + 1];
+    dp[0] = true;
+    for p in pattern {
+        let mut next = vec![false; t.len() + 1];
+        for j in 0..=t.len() {
+            match p {
+                LikePart::Any => next[j] = dp[j] || (j > 0 && next[j - 1]),
+                LikePart::One => next[j] = j > 0 && dp[j - 1],
+                LikePart::Char(c) => next[j] = j > 0 && dp[j - 1] && t[j - 1] == *c,
+            }
+        }
+        dp = next;
+    }
+    dp[t.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        let m = |p: &str, t: &str| like_matches(&like_to_regex(p), t);
+        assert!(m("light%", "lightfm_demo"));
+        assert!(m("%demo", "lightfm_demo"));
+        assert!(m("l_ght%", "light"));
+        assert!(!m("light", "lightfm"));
+        assert!(m("%", ""));
     }
 }

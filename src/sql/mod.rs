@@ -3,10 +3,12 @@
 //! knows about the wire, the catalog or DataFusion's execution.
 
 mod ast;
+mod options;
 mod parser;
 mod split;
 
 pub use ast::{ModelName, Source, Statement, UsingOption, UsingValue};
+pub use options::{Options, unknown_key};
 pub use parser::{model_name_from_parts, parse_statement};
 pub use split::split_statements;
 

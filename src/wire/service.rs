@@ -101,6 +101,8 @@ enum Route {
     Deallocate(Option<String>),
     /// `DISCARD ALL`: the reset query of connection poolers.
     DiscardAll,
+    /// A model query, rewritten into SQL for DataFusion.
+    Rewritten(String),
     DataFusion,
 }
 
@@ -156,8 +158,9 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
         ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
         _ => {}
     }
-    Ok(match engine.plan(parse_statement(sql)?) {
+    Ok(match engine.plan(parse_statement(sql)?)? {
         Plan::Ours(stmt) => Route::Ours(stmt),
+        Plan::Rewritten(sql) => Route::Rewritten(sql),
         Plan::DataFusion => Route::DataFusion,
     })
 }
@@ -259,6 +262,11 @@ impl RecsqlService {
                         .await
                         .map_err(classify)
                 }
+                Ok(Route::Rewritten(sql)) => {
+                    <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, &sql)
+                        .await
+                        .map_err(classify)
+                }
             };
             match result {
                 Ok(r) => responses.extend(r),
@@ -311,6 +319,11 @@ impl QueryParser for RecsqlParser {
             Route::DataFusion => self
                 .inner
                 .parse_sql(client, sql, types)
+                .await
+                .map_err(classify),
+            Route::Rewritten(rewritten) => self
+                .inner
+                .parse_sql(client, &rewritten, types)
                 .await
                 .map_err(classify),
             _ => Ok(Some((sql.to_string(), None))),
@@ -382,7 +395,7 @@ impl ExtendedQueryHandler for RecsqlService {
                     Ok(Response::Execution(Tag::new("DEALLOCATE")))
                 }
                 Route::DiscardAll => Ok(Response::Execution(Tag::new("DISCARD ALL"))),
-                Route::DataFusion => Err(to_pgwire(Error::internal(
+                Route::DataFusion | Route::Rewritten(_) => Err(to_pgwire(Error::internal(
                     "a statement stored for recsql was routed to DataFusion",
                 ))),
             },

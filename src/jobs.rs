@@ -1,0 +1,308 @@
+//! Training jobs: run on a dedicated rayon pool, never on tokio's threads. A job turns the
+//! source rows into interactions, optionally evaluates on a seeded 80/20 split, trains the
+//! model that answers on all rows, saves it atomically, and records status, progress,
+//! metrics and training time in the catalog. Jobs can be cancelled (DROP MODEL).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+
+use crate::catalog::{Catalog, ModelVersion, Status, write_atomic};
+use crate::error::{Error, Result};
+use crate::recommender::{
+    Artifact, Id, InteractionsBuilder, Model, ModelScorer, Popularity, evaluate, random_split,
+};
+
+/// Identifies a model version.
+pub type Key = (String, String, u32);
+
+pub fn key_of(m: &ModelVersion) -> Key {
+    (m.project.clone(), m.name.clone(), m.version)
+}
+
+/// Progress of a running job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub current: usize,
+    pub total: usize,
+}
+
+struct Running {
+    progress: Progress,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The training pool and the jobs on it.
+pub struct Jobs {
+    pool: rayon::ThreadPool,
+    running: Mutex<HashMap<Key, Running>>,
+}
+
+impl Jobs {
+    pub fn new() -> Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("recsql-train-{i}"))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the training pool: {e}")))?;
+        Ok(Jobs {
+            pool,
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn progress(&self, key: &Key) -> Option<Progress> {
+        self.lock().get(key).map(|r| r.progress.clone())
+    }
+
+    /// Asks a running job to stop at its next epoch boundary.
+    pub fn cancel(&self, key: &Key) {
+        if let Some(r) = self.lock().get(key) {
+            r.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_progress(&self, key: &Key, phase: &'static str, current: usize, total: usize) {
+        if let Some(r) = self.lock().get_mut(key) {
+            r.progress = Progress {
+                phase,
+                current,
+                total,
+            };
+        }
+    }
+
+    /// Starts training `version` from `batches`; `done` receives the artifact on success.
+    pub fn start(
+        self: &Arc<Self>,
+        catalog: Arc<Catalog>,
+        data_dir: PathBuf,
+        version: ModelVersion,
+        batches: Vec<RecordBatch>,
+        done: impl FnOnce(&ModelVersion, Arc<Artifact>) + Send + 'static,
+    ) {
+        let key = key_of(&version);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.lock().insert(
+            key.clone(),
+            Running {
+                progress: Progress {
+                    phase: "generating",
+                    current: 0,
+                    total: version.spec.params.epochs * if version.spec.evaluation { 2 } else { 1 },
+                },
+                cancel: cancel.clone(),
+            },
+        );
+        let jobs = self.clone();
+        self.pool.spawn(move || {
+            let started = Instant::now();
+            let result = jobs.train(&catalog, &data_dir, &version, &batches, &cancel, started);
+            jobs.lock().remove(&key);
+            let (project, name, v) = &key;
+            match result {
+                Ok((artifact, finished)) => {
+                    tracing::info!(model = %name, version = v, seconds = finished.training_time, "model trained");
+                    done(&finished, Arc::new(artifact));
+                }
+                Err(e) => {
+                    tracing::warn!(model = %name, version = v, "training failed: {}", e.message);
+                    let _ = catalog.update_model(project, name, *v, |m| {
+                        m.status = Status::Error;
+                        m.error = Some(e.message.clone());
+                        m.training_time = Some(started.elapsed().as_secs_f64());
+                    });
+                }
+            }
+        });
+    }
+
+    fn train(
+        &self,
+        catalog: &Catalog,
+        data_dir: &std::path::Path,
+        mv: &ModelVersion,
+        batches: &[RecordBatch],
+        cancel: &AtomicBool,
+        started: Instant,
+    ) -> Result<(Artifact, ModelVersion)> {
+        let key = key_of(mv);
+        let spec = &mv.spec;
+        let x = interactions(batches, &mv.spec)?;
+        if x.n_positives() == 0 {
+            return Err(Error::invalid_value(
+                "the training data has no positive interactions: every rating is below the threshold",
+            )
+            .with_hint("lower USING threshold, or check rating_column"));
+        }
+        let params = spec
+            .params
+            .clone()
+            .validate()
+            .map_err(|e| Error::invalid_value(e.to_string()))?;
+        let epochs = params.epochs;
+        let total = if spec.evaluation { 2 * epochs } else { epochs };
+        catalog.update_model(&mv.project, &mv.name, mv.version, |m| {
+            m.status = Status::Training
+        })?;
+        let stopped = || Error::new("57014", "training was cancelled");
+
+        let mut metrics = serde_json::Map::new();
+        let mut offset = 0;
+        if spec.evaluation {
+            let (train, test) = random_split(&x, 0.2, 42);
+            let model = Model::fit(params.clone(), &train, None, None, &mut |e, _, _| {
+                self.set_progress(&key, "evaluation", e, total);
+                !cancel.load(Ordering::SeqCst)
+            })
+            .map_err(|e| fit_error(e, stopped()))?;
+            let m = evaluate(&ModelScorer::new(&model), &train, &test, 10);
+            let base = evaluate(&Popularity::new(&train), &train, &test, 10);
+            metrics.insert("test".into(), metrics_json(&m));
+            metrics.insert("popularity_baseline".into(), metrics_json(&base));
+            metrics.insert(
+                "train".into(),
+                metrics_json(&evaluate(&ModelScorer::new(&model), &test, &train, 10)),
+            );
+            offset = epochs;
+        }
+        let mut epoch_seconds = Vec::with_capacity(epochs);
+        let model = Model::fit(params, &x, None, None, &mut |e, _, secs| {
+            epoch_seconds.push(secs);
+            self.set_progress(&key, "training", offset + e, total);
+            !cancel.load(Ordering::SeqCst)
+        })
+        .map_err(|e| fit_error(e, stopped()))?;
+        let artifact = Artifact::new(model, &x);
+        let path = data_dir.join(mv.file());
+        write_atomic(&path, &artifact.to_bytes())
+            .map_err(|e| Error::io(&format!("cannot save model to {}", path.display()), e))?;
+        if cancel.load(Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&path);
+            return Err(stopped());
+        }
+        let training_time = started.elapsed().as_secs_f64();
+        let finished = catalog
+            .update_model(&mv.project, &mv.name, mv.version, |m| {
+                m.status = Status::Complete;
+                m.error = None;
+                m.training_time = Some(training_time);
+                m.metrics =
+                    (!metrics.is_empty()).then(|| serde_json::Value::Object(metrics.clone()));
+                m.epoch_seconds = epoch_seconds.clone();
+                m.n_users = x.n_users();
+                m.n_items = x.n_items();
+                m.n_interactions = x.nnz();
+            })?
+            .ok_or_else(stopped)?;
+        Ok((artifact, finished))
+    }
+}
+
+fn fit_error(e: crate::recommender::FitError, cancelled: Error) -> Error {
+    match e {
+        crate::recommender::FitError::Cancelled => cancelled,
+        other => Error::invalid_value(other.to_string()),
+    }
+}
+
+fn metrics_json(m: &crate::recommender::Metrics) -> serde_json::Value {
+    serde_json::json!({
+        "k": m.k,
+        "precision_at_k": m.precision_at_k,
+        "recall_at_k": m.recall_at_k,
+        "auc": m.auc,
+        "reciprocal_rank": m.reciprocal_rank,
+        "ndcg_at_k": m.ndcg_at_k,
+        "users_evaluated": m.users_evaluated,
+    })
+}
+
+/// Whether an Arrow type can hold ids, and whether they are text.
+pub fn id_kind(dt: &DataType) -> Option<bool> {
+    match dt {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => Some(false),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(true),
+        _ => None,
+    }
+}
+
+fn ids(col: &dyn Array, text: bool) -> Result<Vec<Option<Id>>> {
+    let to = if text {
+        DataType::Utf8
+    } else {
+        DataType::Int64
+    };
+    let arr = cast(col, &to).map_err(|e| Error::invalid_value(format!("cannot read ids: {e}")))?;
+    Ok(if text {
+        let a = arr.as_string::<i32>();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| Id::Text(a.value(i).to_string())))
+            .collect()
+    } else {
+        let a = arr.as_primitive::<Int64Type>();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| Id::Int(a.value(i))))
+            .collect()
+    })
+}
+
+/// Builds interactions from the source rows (rows with a NULL id are skipped).
+pub fn interactions(
+    batches: &[RecordBatch],
+    spec: &crate::catalog::ModelSpec,
+) -> Result<crate::recommender::Interactions> {
+    let mut b = InteractionsBuilder::new(spec.threshold);
+    for batch in batches {
+        let schema = batch.schema();
+        let col = |name: &str| schema.index_of(name).ok().map(|i| batch.column(i).clone());
+        let users = col(&spec.user_col)
+            .ok_or_else(|| Error::invalid_value(format!("no column {}", spec.user_col)))?;
+        let items = col(&spec.item_col)
+            .ok_or_else(|| Error::invalid_value(format!("no column {}", spec.item_col)))?;
+        let u_text = id_kind(users.data_type()).unwrap_or(true);
+        let i_text = id_kind(items.data_type()).unwrap_or(true);
+        let us = ids(users.as_ref(), u_text)?;
+        let is = ids(items.as_ref(), i_text)?;
+        let ratings = match col(&spec.rating_col) {
+            Some(r) => Some(cast(r.as_ref(), &DataType::Float64).map_err(|e| {
+                Error::invalid_value(format!("column {} is not numeric: {e}", spec.rating_col))
+            })?),
+            None => None,
+        };
+        let ratings = ratings
+            .as_ref()
+            .map(|r| r.as_primitive::<Float64Type>().clone());
+        for row in 0..batch.num_rows() {
+            let (Some(u), Some(i)) = (us[row].clone(), is[row].clone()) else {
+                continue;
+            };
+            let rating = ratings.as_ref().map(|r| {
+                if r.is_null(row) {
+                    f64::NAN
+                } else {
+                    r.value(row)
+                }
+            });
+            b.push(u, i, rating, 1.0);
+        }
+    }
+    Ok(b.build())
+}

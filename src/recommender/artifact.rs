@@ -1,0 +1,328 @@
+//! A trained model with everything needed to answer from it: the id maps, each user's known
+//! items (excluded from recommendations), item popularity (for users the model has never
+//! seen), and the scoring factors derived from the model. Saved as one file.
+//!
+//! File layout: `b"RECSQLAR"` · version u32 · header JSON (ids, metadata) length-prefixed ·
+//! the model file (see `io`) length-prefixed · known-items CSR · popularity · CRC-32.
+
+use super::evaluate::Popularity;
+use super::interactions::{Id, IdMap, Interactions};
+use super::io::{self, LoadError, Reader, put_f32s, put_len};
+use super::model::Model;
+use super::topk::{Factors, Ranked, top_k};
+
+const MAGIC: &[u8; 8] = b"RECSQLAR";
+const VERSION: u32 = 1;
+
+/// What the SQL layer answers from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub model: Model,
+    pub users: IdMap,
+    pub items: IdMap,
+    /// Per user, the sorted items they interacted with in the training data.
+    known_ptr: Vec<usize>,
+    known_items: Vec<u32>,
+    /// Positives per item in the training data.
+    pub popularity: Vec<f32>,
+    user_factors: Factors,
+    item_factors: Factors,
+}
+
+fn ids_to_json(map: &IdMap) -> serde_json::Value {
+    serde_json::Value::Array(
+        map.ids()
+            .iter()
+            .map(|id| match id {
+                Id::Int(i) => serde_json::Value::from(*i),
+                Id::Text(s) => serde_json::Value::from(s.clone()),
+            })
+            .collect(),
+    )
+}
+
+fn ids_from_json(v: &serde_json::Value) -> Result<IdMap, LoadError> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| LoadError("model file header is damaged: ids".into()))?;
+    let mut map = IdMap::new();
+    for x in arr {
+        let id = match x {
+            serde_json::Value::Number(n) => Id::Int(
+                n.as_i64()
+                    .ok_or_else(|| LoadError("model file header is damaged: id".into()))?,
+            ),
+            serde_json::Value::String(s) => Id::Text(s.clone()),
+            _ => return Err(LoadError("model file header is damaged: id".into())),
+        };
+        map.intern(id);
+    }
+    Ok(map)
+}
+
+impl Artifact {
+    /// Bundles a model with the interactions it was trained on.
+    pub fn new(model: Model, x: &Interactions) -> Artifact {
+        let n_users = x.n_users();
+        let mut known_ptr = Vec::with_capacity(n_users + 1);
+        let mut known_items = Vec::with_capacity(x.nnz());
+        known_ptr.push(0);
+        for u in 0..n_users {
+            known_items.extend_from_slice(x.known(u as u32));
+            known_ptr.push(known_items.len());
+        }
+        let popularity = Popularity::new(x).counts().to_vec();
+        Self::assemble(
+            model,
+            x.users.clone(),
+            x.items.clone(),
+            known_ptr,
+            known_items,
+            popularity,
+        )
+    }
+
+    fn assemble(
+        model: Model,
+        users: IdMap,
+        items: IdMap,
+        known_ptr: Vec<usize>,
+        known_items: Vec<u32>,
+        popularity: Vec<f32>,
+    ) -> Artifact {
+        let d = model.d();
+        let (ue, ub) = model.users.representations(d);
+        let (ie, ib) = model.items.representations(d);
+        Artifact {
+            user_factors: Factors::new(d, ue, ub),
+            item_factors: Factors::new(d, ie, ib),
+            model,
+            users,
+            items,
+            known_ptr,
+            known_items,
+            popularity,
+        }
+    }
+
+    pub fn known(&self, u: u32) -> &[u32] {
+        let u = u as usize;
+        if u + 1 >= self.known_ptr.len() {
+            return &[];
+        }
+        &self.known_items[self.known_ptr[u]..self.known_ptr[u + 1]]
+    }
+
+    pub fn n_interactions(&self) -> usize {
+        self.known_items.len()
+    }
+
+    /// Top-k items for each user index; known items are skipped when `exclude_seen`;
+    /// `allowed` restricts the candidate items.
+    pub fn recommend(
+        &self,
+        users: &[u32],
+        k: usize,
+        exclude_seen: bool,
+        allowed: Option<&[u32]>,
+    ) -> Vec<Ranked> {
+        let exclude = |u: u32, i: u32| exclude_seen && self.known(u).binary_search(&i).is_ok();
+        top_k(
+            &self.user_factors,
+            users,
+            &self.item_factors,
+            k,
+            true,
+            &exclude,
+            allowed,
+        )
+    }
+
+    /// The most popular items (by training positives), for a user the model does not know.
+    pub fn popular(&self, k: usize, allowed: Option<&[u32]>) -> Ranked {
+        let mut all: Vec<(u32, f32)> = match allowed {
+            Some(list) => list
+                .iter()
+                .map(|&i| (i, self.popularity[i as usize]))
+                .collect(),
+            None => self
+                .popularity
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| (i as u32, p))
+                .collect(),
+        };
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    /// Items most similar to each given item: cosine of item embeddings (biases ignored,
+    /// as the reference handler does), the item itself excluded.
+    pub fn similar_items(&self, items: &[u32], k: usize) -> Vec<Ranked> {
+        let f = self.item_factors.normalized();
+        top_k(&f, items, &f, k, false, &|a, b| a == b, None)
+    }
+
+    /// Users most similar to each given user, by cosine of user embeddings.
+    pub fn similar_users(&self, users: &[u32], k: usize) -> Vec<Ranked> {
+        let f = self.user_factors.normalized();
+        top_k(&f, users, &f, k, false, &|a, b| a == b, None)
+    }
+
+    /// The score of one (user, item) pair.
+    pub fn score(&self, u: u32, i: u32) -> f32 {
+        let d = self.user_factors.d;
+        let (u, i) = (u as usize, i as usize);
+        let p = &self.user_factors.emb[u * d..(u + 1) * d];
+        let q = &self.item_factors.emb[i * d..(i + 1) * d];
+        self.user_factors.bias[u]
+            + self.item_factors.bias[i]
+            + p.iter().zip(q).map(|(a, b)| a * b).sum::<f32>()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::json!({
+            "users": ids_to_json(&self.users),
+            "items": ids_to_json(&self.items),
+        });
+        let header = serde_json::to_vec(&header).unwrap_or_default();
+        let model = io::to_bytes(&self.model);
+        let mut out =
+            Vec::with_capacity(model.len() + header.len() + self.known_items.len() * 4 + 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        put_len(&mut out, header.len());
+        out.extend_from_slice(&header);
+        put_len(&mut out, model.len());
+        out.extend_from_slice(&model);
+        put_len(&mut out, self.known_ptr.len());
+        for &p in &self.known_ptr {
+            out.extend_from_slice(&(p as u64).to_le_bytes());
+        }
+        put_len(&mut out, self.known_items.len());
+        for &i in &self.known_items {
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        put_f32s(&mut out, &self.popularity);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    pub fn from_bytes(buf: &[u8]) -> Result<Artifact, LoadError> {
+        if buf.len() < MAGIC.len() + 8 || &buf[..MAGIC.len()] != MAGIC {
+            return Err(LoadError(
+                "not a recsql model file (wrong magic bytes or too short)".into(),
+            ));
+        }
+        let (body, crc) = buf.split_at(buf.len() - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
+            return Err(LoadError(
+                "model file is damaged or truncated (checksum mismatch)".into(),
+            ));
+        }
+        let mut r = Reader {
+            buf: body,
+            at: MAGIC.len(),
+        };
+        let v = r.take(4)?;
+        let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+        if version > VERSION {
+            return Err(LoadError(format!(
+                "model file format {version} is newer than this recsql reads"
+            )));
+        }
+        let hl = r.len(1)?;
+        let header: serde_json::Value = serde_json::from_slice(r.take(hl)?)
+            .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
+        let users = ids_from_json(&header["users"])?;
+        let items = ids_from_json(&header["items"])?;
+        let ml = r.len(1)?;
+        let model = io::from_bytes(r.take(ml)?)?;
+        let n = r.len(8)?;
+        let known_ptr: Vec<usize> = r
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
+            .collect();
+        let n = r.len(4)?;
+        let known_items: Vec<u32> = r
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let popularity = r.f32s()?;
+        let consistent = known_ptr.len() == users.len() + 1
+            && known_ptr.first() == Some(&0)
+            && known_ptr.windows(2).all(|w| w[0] <= w[1])
+            && known_ptr.last() == Some(&known_items.len())
+            && known_items.iter().all(|&i| (i as usize) < items.len())
+            && popularity.len() == items.len()
+            && model.n_users() >= users.len()
+            && model.n_items() >= items.len();
+        if !consistent || r.at != body.len() {
+            return Err(LoadError("model file is damaged: sizes disagree".into()));
+        }
+        Ok(Self::assemble(
+            model,
+            users,
+            items,
+            known_ptr,
+            known_items,
+            popularity,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recommender::{InteractionsBuilder, Loss, Params};
+
+    fn trained() -> Artifact {
+        let mut b = InteractionsBuilder::new(Some(4.0));
+        for u in 0..40i64 {
+            for k in 0..6 {
+                let item = Id::Text(format!("m{}", (u % 4) * 10 + (u + k) % 10));
+                b.push(Id::Int(u), item, Some(if k == 5 { 1.0 } else { 5.0 }), 1.0);
+            }
+        }
+        let x = b.build();
+        let p = Params::default()
+            .loss(Loss::Warp)
+            .epochs(20)
+            .validate()
+            .unwrap();
+        let m = Model::fit(p, &x, None, None, &mut |_, _, _| true).unwrap();
+        Artifact::new(m, &x)
+    }
+
+    #[test]
+    fn recommendations_exclude_known_items_and_round_trip() {
+        let a = trained();
+        let all: Vec<u32> = (0..a.users.len() as u32).collect();
+        for (u, recs) in all.iter().zip(a.recommend(&all, 5, true, None)) {
+            assert_eq!(recs.len(), 5);
+            for (i, _) in &recs {
+                assert!(
+                    a.known(*u).binary_search(i).is_err(),
+                    "user {u} got known item {i}"
+                );
+            }
+        }
+        let with_seen = a.recommend(&[0], 40, false, None);
+        assert!(with_seen[0].iter().any(|(i, _)| a.known(0).contains(i)));
+        let sim = a.similar_items(&[0, 1], 3);
+        assert!(
+            sim.iter()
+                .zip([0u32, 1])
+                .all(|(r, q)| r.len() == 3 && r.iter().all(|(i, _)| *i != q))
+        );
+        let bytes = a.to_bytes();
+        let b = Artifact::from_bytes(&bytes).unwrap();
+        assert_eq!(a, b);
+        assert!(Artifact::from_bytes(&bytes[..bytes.len() - 10]).is_err());
+        assert!(Artifact::from_bytes(b"hello").is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! `CREATE [OR REPLACE] MODEL [IF NOT EXISTS] [project.]name FROM db (query) PREDICT col
+//! USING ...`: validates everything it can at once (options, engine, source query, columns,
+//! non-empty data), records version 1 with status `generating`, answers with the models row,
+//! and hands the rows to a background training job.
+
+use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, visit_relations_mut};
+use std::ops::ControlFlow;
+
+use super::{Engine, Output, models_table};
+use crate::catalog::{EngineDef, ModelSpec, ModelVersion, Status};
+use crate::error::{Error, Result, sqlstate};
+use crate::jobs::id_kind;
+use crate::sql::{ModelName, Source, UsingOption};
+
+pub const DEFAULT_PROJECT: &str = "mindsdb";
+
+pub fn project_of(name: &ModelName) -> Result<String> {
+    match &name.project {
+        None => Ok(DEFAULT_PROJECT.to_string()),
+        Some(p) if p.value == DEFAULT_PROJECT => Ok(p.value.clone()),
+        Some(p) => Err(Error::new(
+            sqlstate::INVALID_SCHEMA_NAME,
+            format!(
+                "project {} does not exist; models live in project {DEFAULT_PROJECT}",
+                p.value
+            ),
+        )),
+    }
+}
+
+pub fn now_text() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    datafusion::arrow::temporal_conversions::timestamp_s_to_datetime(secs)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// The source query with its unqualified table names taken from `db`.
+pub fn qualify(source: &Source) -> Box<Query> {
+    let mut q = source.query.clone();
+    let db = source.database.clone();
+    let _ = visit_relations_mut(&mut q, |name| {
+        if name.0.len() == 1 {
+            name.0.insert(0, ObjectNamePart::Identifier(db.clone()));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    q
+}
+
+/// Finds the engine the USING clause names (creating `lightfm` on first use).
+pub fn resolve_engine(engine: &Engine, using: &[UsingOption]) -> Result<String> {
+    let requested = using
+        .iter()
+        .find(|o| o.key == "engine")
+        .map(|o| o.value.as_text());
+    match requested {
+        Some(name) => match engine.catalog().engine(&name) {
+            Some(e) => Ok(e.name),
+            None if name == "lightfm" => {
+                engine.catalog().add_engine(EngineDef {
+                    name: name.clone(),
+                    handler: "lightfm".into(),
+                    options: Default::default(),
+                })?;
+                Ok(name)
+            }
+            None => Err(
+                Error::undefined_object(format!("there is no ML engine '{name}'"))
+                    .with_hint("CREATE ML_ENGINE name FROM lightfm, or use engine = 'lightfm'"),
+            ),
+        },
+        None => {
+            if let Some(e) = engine
+                .catalog()
+                .engines()
+                .into_iter()
+                .find(|e| e.handler == "lightfm")
+            {
+                return Ok(e.name);
+            }
+            engine.catalog().add_engine(EngineDef {
+                name: "lightfm".into(),
+                handler: "lightfm".into(),
+                options: Default::default(),
+            })?;
+            Ok("lightfm".into())
+        }
+    }
+}
+
+/// Runs the source query and checks its columns; returns the rows and the id kinds.
+pub async fn fetch_source(
+    engine: &Engine,
+    source: &Source,
+    spec: &mut ModelSpec,
+    explicit_rating: bool,
+) -> Result<(
+    Vec<datafusion::arrow::array::RecordBatch>,
+    bool,
+    bool,
+    String,
+)> {
+    let query = qualify(source);
+    let text = query.to_string();
+    let df = engine.context().sql(&text).await.map_err(|e| {
+        let mut err = Error::from(e);
+        err.message = format!("the source query of the model fails: {}", err.message);
+        err
+    })?;
+    let schema = df.schema().as_arrow().clone();
+    let find = |want: &str| -> Option<String> {
+        schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == want)
+            .or_else(|| {
+                let ci: Vec<_> = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| f.name().eq_ignore_ascii_case(want))
+                    .collect();
+                (ci.len() == 1).then(|| ci[0])
+            })
+            .map(|f| f.name().clone())
+    };
+    let columns = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut kinds = [false, false];
+    for (slot, (key, col)) in [
+        ("user_id", &mut spec.user_col),
+        ("item_id", &mut spec.item_col),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = find(col).ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_COLUMN,
+                format!(
+                    "USING {key} = '{col}': the source query has no such column (it has {})",
+                    columns()
+                ),
+            )
+        })?;
+        let field = schema
+            .field_with_name(&name)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        kinds[slot] = id_kind(field.data_type()).ok_or_else(|| {
+            Error::new(
+                sqlstate::DATATYPE_MISMATCH,
+                format!(
+                    "column {name} has type {}; ids must be integers or text",
+                    field.data_type()
+                ),
+            )
+        })?;
+        *col = name;
+    }
+    match find(&spec.rating_col) {
+        Some(name) => {
+            let dt = schema
+                .field_with_name(&name)
+                .map_err(|e| Error::internal(e.to_string()))?
+                .data_type()
+                .clone();
+            if !dt.is_numeric() {
+                return Err(Error::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!("rating column {name} has type {dt}; it must be numeric"),
+                ));
+            }
+            spec.rating_col = name;
+        }
+        None if explicit_rating => {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_COLUMN,
+                format!(
+                    "USING rating_column = '{}': the source query has no such column (it has {})",
+                    spec.rating_col,
+                    columns()
+                ),
+            ));
+        }
+        None => {}
+    }
+    let batches = df.collect().await.map_err(|e| {
+        let mut err = Error::from(e);
+        err.message = format!("the source query of the model fails: {}", err.message);
+        err
+    })?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        return Err(Error::new(
+            sqlstate::DATA_EXCEPTION,
+            "the source query returned no rows: there is nothing to train on",
+        ));
+    }
+    Ok((batches, kinds[0], kinds[1], text))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    engine: &Engine,
+    name: &ModelName,
+    or_replace: bool,
+    if_not_exists: bool,
+    source: &Source,
+    predict: &Ident,
+    using: &[UsingOption],
+) -> Result<Output> {
+    let project = project_of(name)?;
+    let model = name.name.value.clone();
+    if !engine.catalog().versions(&project, &model).is_empty() && !or_replace {
+        if if_not_exists {
+            return Ok(Output::Command("CREATE MODEL".into()));
+        }
+        return Err(Error::new(
+            sqlstate::DUPLICATE_OBJECT,
+            format!("model {project}.{model} already exists"),
+        )
+        .with_hint("use CREATE MODEL IF NOT EXISTS, CREATE OR REPLACE MODEL, or RETRAIN"));
+    }
+    let mut spec = ModelSpec::from_using(using)?;
+    let engine_name = resolve_engine(engine, using)?;
+    let explicit_rating = using.iter().any(|o| o.key == "rating_column");
+    let (batches, user_text, item_text, query_text) =
+        fetch_source(engine, source, &mut spec, explicit_rating).await?;
+    let options = using
+        .iter()
+        .map(|o| (o.key.clone(), o.value.to_json()))
+        .collect();
+    let version = ModelVersion {
+        project: project.clone(),
+        name: model.clone(),
+        version: 0,
+        active: true,
+        status: Status::Generating,
+        error: None,
+        engine: engine_name,
+        predict: predict.value.clone(),
+        source_db: source.database.value.clone(),
+        select_data_query: query_text,
+        training_options: options,
+        spec,
+        created_at: now_text(),
+        training_time: None,
+        metrics: None,
+        epoch_seconds: vec![],
+        n_users: 0,
+        n_items: 0,
+        n_interactions: 0,
+        user_id_text: user_text,
+        item_id_text: item_text,
+    };
+    if or_replace {
+        for old in engine.catalog().versions(&project, &model) {
+            engine.forget_version(&old);
+        }
+    }
+    let version = engine
+        .catalog()
+        .add_model_version(version, true, or_replace)?;
+    engine.start_training(version.clone(), batches);
+    let batch = models_table::batch(&[version], engine.jobs())?;
+    Ok(Output::Rows {
+        schema: models_table::schema(),
+        batches: vec![batch],
+    })
+}

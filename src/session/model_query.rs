@@ -1,0 +1,353 @@
+//! Rewrites a query that reads from a model into plain DataFusion SQL: the model becomes the
+//! table function `recsql_model(...)` with the recommender type and USING options as
+//! arguments; filters on the source's column names (`userId`, `movieId`) become filters on the
+//! model's key columns, which the model table answers exactly; and a join of a table with a
+//! model without ON (MindsDB's prediction join) feeds the distinct user ids of the table to
+//! the model. It only transforms ASTs; it runs nothing.
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, Query, SelectItem, SetExpr,
+    TableFactor, Value, ValueWithSpan, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use std::ops::ControlFlow;
+
+use super::model_table::{FUNCTION_NAME, QueryOptions, RecType};
+use crate::error::{Error, Result, sqlstate};
+use crate::sql::{Options, UsingOption};
+
+pub const QUERY_KEYS: &[&str] = &[
+    "recommender_type",
+    "n_recommendations",
+    "exclude_seen",
+    "cold_start",
+];
+
+/// A model that a table name refers to.
+#[derive(Debug, Clone)]
+pub struct ModelRef {
+    pub project: String,
+    pub name: String,
+    pub version: Option<u32>,
+    pub user_col: String,
+    pub item_col: String,
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn parse_query(sql: &str) -> Result<Box<Query>> {
+    let dialect = PostgreSqlDialect {};
+    Ok(Parser::new(&dialect).try_with_sql(sql)?.parse_query()?)
+}
+
+fn first_factor(sql: &str) -> Result<TableFactor> {
+    let q = parse_query(sql)?;
+    match *q.body {
+        SetExpr::Select(s) => s
+            .from
+            .into_iter()
+            .next()
+            .map(|t| t.relation)
+            .ok_or_else(|| Error::internal("rewrite snippet has no FROM")),
+        _ => Err(Error::internal("rewrite snippet is not a SELECT")),
+    }
+}
+
+fn ident_text(e: &Expr) -> Option<(Option<&str>, &str)> {
+    match e {
+        Expr::Identifier(i) => Some((None, i.value.as_str())),
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            Some((Some(parts[0].value.as_str()), parts[1].value.as_str()))
+        }
+        _ => None,
+    }
+}
+
+fn string_value(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(s),
+            ..
+        }) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Removes top-level `recommender_type = '...'` conjuncts from `expr`, returning the value.
+fn take_recommender_type(expr: Expr, found: &mut Option<String>) -> Option<Expr> {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+            right,
+        } => {
+            let l = take_recommender_type(*left, found);
+            let r = take_recommender_type(*right, found);
+            match (l, r) {
+                (Some(l), Some(r)) => Some(Expr::BinaryOp {
+                    left: Box::new(l),
+                    op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+                    right: Box::new(r),
+                }),
+                (Some(x), None) | (None, Some(x)) => Some(x),
+                (None, None) => None,
+            }
+        }
+        Expr::Nested(inner) => {
+            take_recommender_type(*inner, found).map(|e| Expr::Nested(Box::new(e)))
+        }
+        Expr::BinaryOp {
+            left,
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::Eq,
+            right,
+        } => {
+            let is_key = |e: &Expr| {
+                ident_text(e).is_some_and(|(_, c)| c.eq_ignore_ascii_case("recommender_type"))
+            };
+            if is_key(&left) && string_value(&right).is_some() {
+                *found = string_value(&right);
+                None
+            } else if is_key(&right) && string_value(&left).is_some() {
+                *found = string_value(&left);
+                None
+            } else {
+                Some(Expr::BinaryOp {
+                    left,
+                    op: datafusion::sql::sqlparser::ast::BinaryOperator::Eq,
+                    right,
+                })
+            }
+        }
+        other => Some(other),
+    }
+}
+
+fn factor_name(f: &TableFactor) -> Option<(&ObjectName, Option<&Ident>)> {
+    match f {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => Some((name, alias.as_ref().map(|a| &a.name))),
+        _ => None,
+    }
+}
+
+fn no_constraint(op: &JoinOperator) -> bool {
+    matches!(
+        op,
+        JoinOperator::Join(JoinConstraint::None)
+            | JoinOperator::Inner(JoinConstraint::None)
+            | JoinOperator::CrossJoin(JoinConstraint::None)
+    )
+}
+
+/// Rewrites `query` if it reads from a model; `resolve` maps a table name to a model.
+/// Returns None for a query without a model (and without USING).
+pub fn rewrite(
+    query: &Query,
+    using: &[UsingOption],
+    resolve: &dyn Fn(&ObjectName) -> Option<ModelRef>,
+) -> Result<Option<String>> {
+    let mut q = query.clone();
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return no_model(using);
+    };
+    // Find the model among the FROM items and their joins: (from index, join index).
+    let mut found: Option<(usize, Option<usize>, ModelRef)> = None;
+    for (t, twj) in select.from.iter().enumerate() {
+        let candidates = std::iter::once((None, &twj.relation)).chain(
+            twj.joins
+                .iter()
+                .enumerate()
+                .map(|(j, join)| (Some(j), &join.relation)),
+        );
+        for (j, factor) in candidates {
+            if let Some((name, _)) = factor_name(factor)
+                && let Some(m) = resolve(name)
+            {
+                if found.is_some() {
+                    return Err(Error::not_supported(
+                        "a query can read from one model at a time",
+                    ));
+                }
+                found = Some((t, j, m));
+            }
+        }
+    }
+    let Some((t, j, model)) = found else {
+        return no_model(using);
+    };
+
+    let opts = Options::new(using, QUERY_KEYS, "a model query")?;
+    let mut kind_text = None;
+    if let Some(selection) = select.selection.take() {
+        select.selection = take_recommender_type(selection, &mut kind_text);
+    }
+    let kind = match kind_text.or(opts.text("recommender_type")?) {
+        Some(s) => RecType::parse(&s)?,
+        None => RecType::UserItem,
+    };
+    let options = QueryOptions {
+        n: opts
+            .integer("n_recommendations", 1..=100_000)?
+            .map(|n| n as usize),
+        exclude_seen: opts.boolean("exclude_seen")?.unwrap_or(true),
+        cold_start_error: matches!(
+            opts.choice("cold_start", &["popular", "error"])?.as_deref(),
+            Some("error")
+        ),
+    };
+
+    let factor = match j {
+        None => &mut select.from[t].relation,
+        Some(j) => &mut select.from[t].joins[j].relation,
+    };
+    let (_, alias) = factor_name(factor).ok_or_else(|| Error::internal("model factor vanished"))?;
+    let alias = alias
+        .map(|a| a.value.clone())
+        .unwrap_or_else(|| model.name.clone());
+    let options_json =
+        serde_json::to_string(&options).map_err(|e| Error::internal(e.to_string()))?;
+    *factor = first_factor(&format!(
+        "SELECT * FROM {FUNCTION_NAME}({}, {}, {}, {}, {}) AS {}",
+        literal(&model.project),
+        literal(&model.name),
+        model.version.unwrap_or(0),
+        literal(kind.as_str()),
+        literal(&options_json),
+        quote(&alias)
+    ))?;
+
+    // Source column names → the model's key columns.
+    let (user_key, item_key) = match kind {
+        RecType::UserItem => (Some("user_id"), Some("item_id")),
+        RecType::ItemItem => (None, Some("item_id_one")),
+        RecType::UserUser => (Some("user_id_one"), None),
+    };
+    let rename = |e: &mut Expr| {
+        let target = |col: &str| -> Option<&'static str> {
+            if col == model.user_col {
+                user_key
+            } else if col == model.item_col {
+                item_key
+            } else {
+                None
+            }
+        };
+        match e {
+            Expr::Identifier(i) => {
+                if let Some(to) = target(&i.value) {
+                    *i = Ident::new(to);
+                }
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value == alias => {
+                if let Some(to) = target(&parts[1].value) {
+                    parts[1] = Ident::new(to);
+                }
+            }
+            _ => {}
+        }
+    };
+    if let Some(selection) = select.selection.as_mut() {
+        let _ = visit_expressions_mut(selection, |e| {
+            rename(e);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+
+    // The prediction join: a table joined with the model without a condition.
+    let twj = &mut select.from[t];
+    let join_partner: Option<(Option<usize>, usize)> = match j {
+        None => twj
+            .joins
+            .iter()
+            .position(|jn| no_constraint(&jn.join_operator))
+            .map(|p| (Some(p), p)),
+        Some(jj) if no_constraint(&twj.joins[jj].join_operator) => Some((None, jj)),
+        Some(_) => None,
+    };
+    if let Some((other_join, model_join)) = join_partner {
+        let (feed_col, key) = match kind {
+            RecType::ItemItem => (model.item_col.clone(), "item_id_one"),
+            RecType::UserItem => (model.user_col.clone(), "user_id"),
+            RecType::UserUser => (model.user_col.clone(), "user_id_one"),
+        };
+        let other = match other_join {
+            None => &mut twj.relation,
+            Some(p) => &mut twj.joins[p].relation,
+        };
+        let (name, other_alias) = factor_name(other).ok_or_else(|| {
+            Error::not_supported(
+                "a prediction join needs a plain table on the other side of the model",
+            )
+        })?;
+        let other_alias = other_alias.map(|a| a.value.clone()).unwrap_or_else(|| {
+            name.0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.clone())
+                .unwrap_or_default()
+        });
+        let table = name.to_string();
+        // Columns of the table other than the id it feeds are not available.
+        for item in &select.projection {
+            let bad = match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    matches!(ident_text(e), Some((Some(a), c)) if a == other_alias && c != feed_col)
+                        .then(|| e.to_string())
+                }
+                _ => None,
+            };
+            if let Some(col) = bad {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!(
+                        "{col} is not available in a prediction join: {other_alias} only supplies the {feed_col} values the model answers for, and each result row is one recommendation, not one row of {other_alias}"
+                    ),
+                )
+                .with_hint(format!("select {other_alias}.{feed_col} and the model's columns, or join with ON to combine rows")));
+            }
+        }
+        *other = first_factor(&format!(
+            "SELECT * FROM (SELECT DISTINCT {col} FROM {table} AS {a}) AS {a}",
+            col = quote(&feed_col),
+            a = quote(&other_alias)
+        ))?;
+        let on = parse_query(&format!(
+            "SELECT 1 WHERE {}.{} = {}.{}",
+            quote(&alias),
+            key,
+            quote(&other_alias),
+            quote(&feed_col)
+        ))?;
+        let cond = match *on.body {
+            SetExpr::Select(s) => s.selection,
+            _ => None,
+        }
+        .ok_or_else(|| Error::internal("join condition snippet"))?;
+        let join: &mut Join = &mut twj.joins[model_join];
+        join.join_operator = JoinOperator::Inner(JoinConstraint::On(cond));
+    }
+    Ok(Some(q.to_string()))
+}
+
+fn no_model(using: &[UsingOption]) -> Result<Option<String>> {
+    if using.is_empty() {
+        Ok(None)
+    } else {
+        Err(Error::new(
+            sqlstate::UNDEFINED_TABLE,
+            "USING on a SELECT needs a model in its FROM clause, and no model was found",
+        )
+        .with_hint("SHOW MODELS lists the models"))
+    }
+}
