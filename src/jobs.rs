@@ -61,6 +61,17 @@ impl Jobs {
         self.lock().get(key).map(|r| r.progress.clone())
     }
 
+    /// Stops every running job (server shutdown) and waits, up to `limit`, until they end.
+    pub fn shutdown(&self, limit: std::time::Duration) {
+        for r in self.lock().values() {
+            r.cancel.store(true, Ordering::SeqCst);
+        }
+        let started = Instant::now();
+        while !self.lock().is_empty() && started.elapsed() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Asks a running job to stop at its next epoch boundary.
     pub fn cancel(&self, key: &Key) {
         if let Some(r) = self.lock().get(key) {

@@ -46,6 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let in_flight = Arc::new(InFlight::default());
+    let jobs = engine.jobs().clone();
     let handlers = Arc::new(Handlers::new(engine, credentials, in_flight.clone()));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -81,6 +82,8 @@ pub async fn serve(
     // The last rows of a finished statement may still be on their way out.
     tokio::time::sleep(CLOSE_GRACE).await;
     connections.shutdown().await;
+    // Training that is cut short is recorded as such (status error), not left as training.
+    let _ = tokio::task::spawn_blocking(move || jobs.shutdown(DRAIN_LIMIT)).await;
     tracing::info!("shut down");
 }
 

@@ -23,7 +23,7 @@ pub fn temp_data_dir(tag: &str) -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("recsql-it-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp data dir");
+    std::fs::create_dir_all(dir.join("files")).expect("create temp data dir");
     dir
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod databases;
+mod models;
 mod remote;
 mod slt;
 mod wire;

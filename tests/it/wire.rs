@@ -84,6 +84,10 @@ async fn errors_carry_sqlstate_and_the_connection_lives_on() {
         ("SELEC 1", "42601"),
         (
             "CREATE MODEL m FROM demo (SELECT * FROM movie_lens_ratings) PREDICT movieId",
+            "22023",
+        ),
+        (
+            "FINETUNE m FROM demo (SELECT * FROM movie_lens_ratings)",
             "0A000",
         ),
         ("CREATE MODEL m FROM demo (SELECT 1) USING a = 1", "42601"),

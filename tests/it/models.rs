@@ -1,0 +1,421 @@
+//! Models through the wire: the reference workflow, its answers, its errors, and restarts.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+
+use crate::common::*;
+
+/// Waits until the active version of `name` leaves generating/training; returns its status.
+pub async fn wait_trained(client: &Client, name: &str) -> (String, Option<String>) {
+    let started = Instant::now();
+    loop {
+        let row = client
+            .query_one(
+                "SELECT status, error FROM models WHERE name = $1 AND active",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        let status: String = row.get(0);
+        if status != "generating" && status != "training" {
+            return (status, row.get(1));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{name} still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const CREATE_SMALL: &str = "CREATE MODEL m FROM files (SELECT * FROM ratings) PREDICT movieId \
+    USING engine = 'lightfm', item_id = 'movieId', user_id = 'userId', threshold = 1, \
+    n_recommendations = 10, evaluation = true, num_threads = 1, epochs = 20";
+
+async fn small_model(tag: &str) -> (TestServer, Client, std::path::PathBuf) {
+    let dir = temp_data_dir(tag);
+    std::fs::write(dir.join("files/ratings.csv"), small_ratings_csv()).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE ML_ENGINE lightfm FROM lightfm")
+        .await
+        .unwrap();
+    let rows = client.query(CREATE_SMALL, &[]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>("status"), "generating");
+    assert_eq!(wait_trained(&client, "m").await, ("complete".into(), None));
+    (server, client, dir)
+}
+
+#[tokio::test]
+async fn reference_workflow_answers() {
+    let (server, client, _dir) = small_model("workflow").await;
+    let seen: HashSet<(i64, i64)> = small_ratings().iter().map(|r| (r.0, r.1)).collect();
+
+    // user_item for every user: 10 unseen items each, ranks 1..10, best first.
+    let rows = client
+        .query(
+            "SELECT user_id, item_id, score, rank FROM m WHERE recommender_type = 'user_item'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 30 * 10);
+    for r in &rows {
+        let (u, i): (i64, i64) = (r.get(0), r.get(1));
+        assert!(
+            !seen.contains(&(u, i)),
+            "user {u} was recommended item {i} they rated"
+        );
+    }
+    for w in rows.windows(2) {
+        if w[0].get::<_, i64>(0) == w[1].get::<_, i64>(0) {
+            assert!(w[0].get::<_, f32>(2) >= w[1].get::<_, f32>(2));
+            assert_eq!(w[0].get::<_, i32>(3) + 1, w[1].get::<_, i32>(3));
+        }
+    }
+    // exclude_seen = false brings rated items back.
+    let rows = client
+        .query("SELECT b.* FROM m b WHERE userId = 3 USING exclude_seen = false, n_recommendations = 50", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().any(|r| seen.contains(&(3, r.get::<_, i64>(1)))));
+
+    // One user, through a prepared statement with a parameter.
+    let stmt = client
+        .prepare("SELECT b.* FROM m b WHERE userId = $1 USING recommender_type = 'user_item'")
+        .await
+        .unwrap();
+    let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, vec!["user_id", "item_id", "score", "rank"]);
+    for u in [1i64, 7, 30] {
+        let rows = client.query(&stmt, &[&u]).await.unwrap();
+        assert_eq!(rows.len(), 10);
+        assert!(rows.iter().all(|r| r.get::<_, i64>(0) == u));
+    }
+    // IN lists and user_item for one item across users.
+    let rows = client
+        .query("SELECT * FROM m WHERE userId IN (1, 2, 3)", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 30);
+    let rows = client
+        .query("SELECT * FROM m WHERE userId = 2 AND movieId = 50", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let rows = client
+        .query("SELECT * FROM m WHERE movieId = 20", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 30);
+
+    // item_item: 10 per item, never the item itself.
+    let rows = client
+        .query(
+            "SELECT b.* FROM m b WHERE recommender_type = 'item_item'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 50 * 10);
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<_, i64>(0) != r.get::<_, i64>(1))
+    );
+    let rows = client
+        .query(
+            "SELECT b.* FROM m b WHERE movieId = 10 USING recommender_type = 'item_item'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.get::<_, i64>(0) == 10));
+    // user_user.
+    let rows = client
+        .query("SELECT * FROM m WHERE userId = 4 USING recommender_type = 'user_user', n_recommendations = 3", &[])
+        .await
+        .unwrap();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}", r.get::<_, i64>(1)))
+        .collect();
+    assert_eq!(rows.len(), 3, "{names:?}");
+
+    // The prediction join: the distinct users of the filtered table, 10 rows each.
+    let rows = client
+        .query(
+            "SELECT b.* FROM files.ratings a JOIN m AS b WHERE a.userId IN (5, 6)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 20);
+    let users: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(users, HashSet::from([5, 6]));
+    let rows = client
+        .query(
+            "SELECT a.userId, b.item_id FROM files.ratings a JOIN m AS b WHERE a.userId = 5",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    let err = client
+        .query(
+            "SELECT a.rating, b.* FROM files.ratings a JOIN m AS b WHERE a.userId = 5",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42703");
+    assert!(
+        message(&err).contains("prediction join"),
+        "{}",
+        message(&err)
+    );
+
+    // A model is a table: ORDER BY, LIMIT and joins with ON work.
+    let rows = client
+        .query(
+            "SELECT b.item_id, d.title FROM m b JOIN demo.movies d ON d.movieId = b.item_id WHERE b.userId = 9 ORDER BY b.score DESC LIMIT 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+
+    // DESCRIBE and its attributes.
+    let info = client.query_one("DESCRIBE m.info", &[]).await.unwrap();
+    let auc: f64 = info.get("auc");
+    assert!((0.0..=1.0).contains(&auc));
+    assert_eq!(info.get::<_, String>("user_id"), "userId");
+    let features = client.query_one("DESCRIBE m.features", &[]).await.unwrap();
+    assert_eq!(features.get::<_, String>("n_users_items"), "[30, 50]");
+    let metrics = client.query("DESCRIBE m.metrics", &[]).await.unwrap();
+    let splits: Vec<String> = metrics.iter().map(|r| r.get(0)).collect();
+    assert_eq!(splits, vec!["test", "train", "popularity_baseline"]);
+    assert_eq!(
+        client
+            .query("DESCRIBE m.training", &[])
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    client.query_one("DESCRIBE MODEL m", &[]).await.unwrap();
+    let err = client.query("DESCRIBE m.nonsense", &[]).await.unwrap_err();
+    assert!(message(&err).contains("nonsense"), "{}", message(&err));
+    assert!(
+        err.as_db_error()
+            .and_then(|e| e.hint())
+            .unwrap_or_default()
+            .contains("metrics")
+    );
+    // SHOW MODELS and the models table.
+    let rows = client.query("SHOW MODELS LIKE 'm%'", &[]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let rows = client
+        .query("SELECT name, training_time FROM mindsdb.models", &[])
+        .await
+        .unwrap();
+    assert!(rows[0].get::<_, Option<f64>>(1).is_some());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_an_error_and_nothing_is_lost() {
+    let (server, client, _dir) = small_model("badmodel").await;
+    let create = |using: &str| {
+        format!("CREATE MODEL x FROM files (SELECT * FROM ratings) PREDICT movieId USING {using}")
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        (create("user_id = 'userId', item_id = 'movieId', epoch = 3"), "22023", "epochs"),
+        (create("user_id = 'userId', item_id = 'movieId', epochs = 'many'"), "22023", "epochs"),
+        (create("user_id = 'userId', item_id = 'movieId', loss = 'hinge'"), "22023", "warp"),
+        (create("user_id = 'user', item_id = 'movieId'"), "42703", "user"),
+        (create("item_id = 'movieId'"), "22023", "user_id"),
+        (create("user_id = 'userId', item_id = 'movieId', engine = 'nope'"), "42704", "nope"),
+        (
+            "CREATE MODEL x FROM files (SELECT * FROM ratings WHERE userId < 0) PREDICT movieId USING user_id = 'userId', item_id = 'movieId'".into(),
+            "22000",
+            "no rows",
+        ),
+        (
+            "CREATE MODEL x FROM files (SELECT * FROM no_such_file) PREDICT movieId USING user_id = 'userId', item_id = 'movieId'".into(),
+            "42P01",
+            "source query",
+        ),
+        (CREATE_SMALL.into(), "42710", "already exists"),
+        ("SELECT * FROM no_such_model USING n_recommendations = 3".into(), "42P01", "model"),
+        ("SELECT * FROM m WHERE userId = 1 USING n_recommendations = 0".into(), "22023", "n_recommendations"),
+        ("SELECT * FROM m WHERE userId = 1 USING n_recommendations = 1000000000".into(), "22023", "n_recommendations"),
+        ("SELECT * FROM m WHERE userId = 1 USING recommender_type = 'foo'".into(), "22023", "recommender_type"),
+        ("SELECT * FROM m WHERE userId = 1 USING colour = 'red'".into(), "22023", "colour"),
+        ("SELECT * FROM m WHERE userId = 999 USING cold_start = 'error'".into(), "42704", "999"),
+        ("SELECT * FROM m WHERE movieId = 999 USING recommender_type = 'item_item'".into(), "42704", "999"),
+        ("SELECT * FROM m WHERE userId = 'abc'".into(), "22", ""),
+        ("DESCRIBE no_such_model.info".into(), "42", ""),
+        ("DROP MODEL no_such_model".into(), "42P01", "does not exist"),
+    ];
+    for (sql, code, needle) in cases {
+        let err = client.simple_query(&sql).await.unwrap_err();
+        assert!(
+            sqlstate(&err).starts_with(code),
+            "{sql}: {} {}",
+            sqlstate(&err),
+            message(&err)
+        );
+        let text = format!(
+            "{} {}",
+            message(&err),
+            err.as_db_error().and_then(|e| e.hint()).unwrap_or_default()
+        );
+        assert!(text.contains(needle), "{sql}: {text}");
+    }
+    // An unknown user gets the most popular items (cold start), not an error.
+    let rows = client
+        .query("SELECT * FROM m WHERE userId = 999", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    // The good model still answers; nothing was created by the failures.
+    assert_eq!(
+        client
+            .query("SELECT * FROM m WHERE userId = 1", &[])
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    let names: Vec<String> = client
+        .query("SELECT name FROM models", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, vec!["m".to_string()]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_training_model_is_not_ready_and_drop_cancels_it() {
+    let dir = temp_data_dir("slow");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE MODEL slow FROM demo (SELECT * FROM movie_lens_ratings) PREDICT movieId USING user_id = 'userId', item_id = 'movieId', threshold = 4, epochs = 100000, num_threads = 1")
+        .await
+        .unwrap();
+    // Other clients are answered while it trains.
+    let other = server.connect().await;
+    let n: i64 = other
+        .query_one("SELECT count(*) FROM demo.movies", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1682);
+    let err = client
+        .query("SELECT * FROM slow WHERE userId = 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "55000", "{}", message(&err));
+    client.simple_query("DROP MODEL slow").await.unwrap();
+    assert!(
+        client
+            .query("SELECT * FROM models", &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let started = Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!dir.join("models/mindsdb/slow/v1.model").exists());
+}
+
+#[tokio::test]
+async fn restart_and_kill_keep_complete_models_and_fail_interrupted_ones() {
+    let (server, client, dir) = small_model("restart").await;
+    let query =
+        "SELECT user_id, item_id, score FROM m WHERE userId IN (1, 2) ORDER BY user_id, rank";
+    let before: Vec<(i64, i64, f32)> = client
+        .query(query, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    server.stop().await;
+
+    // A real process, killed with SIGKILL while a second model trains.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_recsql"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .env("RECSQL_LOG", "warn")
+            .spawn()
+            .expect("start recsql")
+    };
+    let conn = format!("host=127.0.0.1 port={port} user=t dbname=recsql");
+    let connect_retry = || async {
+        for _ in 0..100 {
+            if let Ok(c) = connect(&conn).await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("recsql did not start");
+    };
+    let mut child = spawn();
+    let client = connect_retry().await;
+    client
+        .simple_query("CREATE MODEL slow FROM demo (SELECT * FROM movie_lens_ratings) PREDICT movieId USING user_id = 'userId', item_id = 'movieId', epochs = 100000")
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = spawn();
+    let client = connect_retry().await;
+    let after: Vec<(i64, i64, f32)> = client
+        .query(query, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(before, after);
+    let row = client
+        .query_one("SELECT status, error FROM models WHERE name = 'slow'", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "error");
+    assert!(row.get::<_, String>(1).contains("interrupted by restart"));
+    let err = client
+        .query("SELECT * FROM slow WHERE userId = 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "55000");
+    // SIGTERM: a graceful exit with status 0.
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
