@@ -13,6 +13,7 @@ mod ml_engine;
 mod model_query;
 mod model_table;
 mod models_table;
+pub mod notices;
 mod show_databases;
 
 use std::path::{Path, PathBuf};

@@ -397,10 +397,13 @@ impl TableProvider for ModelTable {
             store: self.store.clone(),
             data_dir: self.data_dir.clone(),
         };
-        let batches = tokio::task::spawn_blocking(move || job.run())
+        let (batches, notices) = tokio::task::spawn_blocking(move || job.run())
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?
             .map_err(ext)?;
+        for n in notices {
+            super::notices::notice(n);
+        }
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],
             self.schema.clone(),
@@ -447,7 +450,8 @@ impl Answer {
         })
     }
 
-    fn run(self) -> Result<Vec<RecordBatch>> {
+    fn run(self) -> Result<(Vec<RecordBatch>, Vec<String>)> {
+        let mut notices = Vec::new();
         let a = self.store.get(&self.data_dir, &self.mv)?;
         let k = self.options.n.unwrap_or(self.mv.spec.n_recommendations);
         let n_users = a.users.len();
@@ -507,6 +511,10 @@ impl Answer {
                             if self.options.cold_start_error {
                                 return Err(unknown("user", id, &self.mv));
                             }
+                            notices.push(format!(
+                                "user {id} is not in the training data of model {}.{}; recommending the most popular items (USING cold_start = 'error' makes this an error)",
+                                self.mv.project, self.mv.name
+                            ));
                             let ranked = a.popular(k, allowed.as_deref());
                             push(&mut rows, id, &ranked, &a.items);
                         }
@@ -550,7 +558,7 @@ impl Answer {
                 }
             }
         }
-        to_batches(&self.schema, &rows)
+        Ok((to_batches(&self.schema, &rows)?, notices))
     }
 }
 

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use super::errors::{classify, to_error_info, to_pgwire};
 use crate::error::Error;
-use crate::session::{Engine, Output, Plan};
+use crate::session::{Engine, Output, Plan, notices};
 use crate::sql::{Statement, parse_statement, split_statements};
 
 /// The statement type datafusion-postgres stores per prepared statement.
@@ -216,7 +216,9 @@ impl SimpleQueryHandler for RecsqlService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let guard = self.in_flight.enter();
-        self.simple(client, query).await.map(|r| hold(r, guard))
+        let (result, notices) = notices::collect(self.simple(client, query)).await;
+        send_notices(client, notices).await?;
+        result.map(|r| hold(r, guard))
     }
 }
 
@@ -384,7 +386,26 @@ impl ExtendedQueryHandler for RecsqlService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let guard = Arc::new(self.in_flight.enter());
-        let response = match &portal.statement.statement {
+        let (response, notices) = notices::collect(self.extended(client, portal, max_rows)).await;
+        send_notices(client, notices).await?;
+        response.map(|r| hold_one(r, &guard))
+    }
+}
+
+impl RecsqlService {
+    async fn extended<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<DfStatement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = DfStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match &portal.statement.statement {
             (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
                 Route::Ours(stmt) => {
                     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
@@ -404,7 +425,22 @@ impl ExtendedQueryHandler for RecsqlService {
             )
             .await
             .map_err(classify),
-        };
-        response.map(|r| hold_one(r, &guard))
+        }
     }
+}
+
+/// Sends collected notices ahead of the statement's results.
+async fn send_notices<C>(client: &mut C, notices: Vec<String>) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    use futures::SinkExt;
+    for n in notices {
+        let info = pgwire::error::ErrorInfo::new("NOTICE".into(), "00000".into(), n);
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(info.into()))
+            .await?;
+    }
+    Ok(())
 }

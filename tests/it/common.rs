@@ -89,6 +89,24 @@ impl Drop for TestServer {
     }
 }
 
+/// A client whose NOTICE messages arrive on the returned channel.
+pub async fn connect_with_notices(
+    conn: &str,
+) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use futures::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(conn, NoTls).await.expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(n) = m {
+                let _ = tx.send(n.message().to_string());
+            }
+        }
+    });
+    (client, rx)
+}
+
 pub async fn connect(conn: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(conn, NoTls).await?;
     tokio::spawn(async move {
