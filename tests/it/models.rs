@@ -278,12 +278,23 @@ async fn bad_input_is_an_error_and_nothing_is_lost() {
         );
         assert!(text.contains(needle), "{sql}: {text}");
     }
-    // An unknown user gets the most popular items (cold start), not an error.
-    let rows = client
+    // An unknown user gets the most popular items (cold start) with a NOTICE saying so.
+    let (noticed, mut notices) = connect_with_notices(&server.conn_string()).await;
+    let rows = noticed
         .query("SELECT * FROM m WHERE userId = 999", &[])
         .await
         .unwrap();
     assert_eq!(rows.len(), 10);
+    let notice = notices.recv().await.unwrap();
+    assert!(
+        notice.contains("999") && notice.contains("popular"),
+        "{notice}"
+    );
+    noticed
+        .simple_query("SELECT * FROM m WHERE userId IN (998, 1)")
+        .await
+        .unwrap();
+    assert!(notices.recv().await.unwrap().contains("998"));
     // The good model still answers; nothing was created by the failures.
     assert_eq!(
         client
