@@ -170,17 +170,6 @@ impl Artifact {
         top_k(&f, users, &f, k, false, &|a, b| a == b, None)
     }
 
-    /// The score of one (user, item) pair.
-    pub fn score(&self, u: u32, i: u32) -> f32 {
-        let d = self.user_factors.d;
-        let (u, i) = (u as usize, i as usize);
-        let p = &self.user_factors.emb[u * d..(u + 1) * d];
-        let q = &self.item_factors.emb[i * d..(i + 1) * d];
-        self.user_factors.bias[u]
-            + self.item_factors.bias[i]
-            + p.iter().zip(q).map(|(a, b)| a * b).sum::<f32>()
-    }
-
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::json!({
             "users": ids_to_json(&self.users),

@@ -81,7 +81,7 @@ impl Scorer for ModelScorer {
         let bu = self.user_bias[u];
         for (i, o) in out.iter_mut().enumerate() {
             let q = &self.item_emb[i * d..(i + 1) * d];
-            *o = bu + self.item_bias[i] + p.iter().zip(q).map(|(a, b)| a * b).sum::<f32>();
+            *o = bu + self.item_bias[i] + super::sgd::dot(p, q);
         }
     }
 }

@@ -258,7 +258,7 @@ impl Model {
         let mut q = vec![0.0; d];
         let bu = self.users.representation(u, d, &mut p);
         let bi = self.items.representation(i, d, &mut q);
-        bu + bi + p.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>()
+        bu + bi + super::sgd::dot(&p, &q)
     }
 }
 

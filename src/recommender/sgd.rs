@@ -138,9 +138,25 @@ struct Buffers {
     kos: Vec<(u32, f32)>,
 }
 
+/// Dot product with eight independent accumulators, so the compiler can use SIMD lanes
+/// (LightFM gets the same reordering from -ffast-math).
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 8];
+    let chunks = n / 8;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0f32;
+    for i in chunks * 8..n {
+        tail += a[i] * b[i];
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 #[inline]
