@@ -127,7 +127,11 @@ impl Jobs {
                     done(&finished, Arc::new(artifact));
                 }
                 Err(e) => {
-                    tracing::warn!(model = %name, version = v, "training failed: {}", e.message);
+                    if cancel.load(Ordering::SeqCst) {
+                        tracing::info!(model = %name, version = v, "training stopped: {}", e.message);
+                    } else {
+                        tracing::warn!(model = %name, version = v, "training failed: {}", e.message);
+                    }
                     let _ = catalog.update_model(project, name, *v, |m| {
                         m.status = Status::Error;
                         m.error = Some(e.message.clone());

@@ -33,6 +33,8 @@ enum BenchCommand {
     Train(recsql::bench::TrainArgs),
     /// Write a synthetic implicit-feedback CSV with planted tastes.
     Gen(recsql::bench::GenArgs),
+    /// Measure plain queries and the model workflow through the wire, on an in-process server.
+    Wire(recsql::bench::WireArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,6 +92,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Bench(BenchCommand::Wire(args)) => {
+            match runtime.block_on(recsql::bench::wire(&args)) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("recsql bench wire: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench(BenchCommand::Gen(args)) => match recsql::bench::generate(&args) {
             Ok(n) => {
                 eprintln!("wrote {n} interactions to {}", args.out.display());

@@ -4,9 +4,11 @@
 
 mod synthetic;
 mod train;
+mod wire;
 
 pub use synthetic::{GenArgs, generate};
 pub use train::{TrainArgs, train};
+pub use wire::{WireArgs, run as wire};
 
 /// Peak resident memory of this process in MB (VmHWM), or 0 where unknown.
 pub fn peak_rss_mb() -> f64 {
