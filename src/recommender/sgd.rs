@@ -74,6 +74,8 @@ struct SideRaw<'a> {
     alpha: f64,
     scale: RawF64,
     n_params: usize,
+    /// Identity features: row r is feature r with weight 1 (plain collaborative filtering).
+    identity: bool,
 }
 
 impl<'a> SideRaw<'a> {
@@ -89,6 +91,28 @@ impl<'a> SideRaw<'a> {
             alpha,
             scale: RawF64(scale as *mut f64),
             n_params: side.bias.len(),
+            identity: side.features.is_identity(),
+        }
+    }
+
+    /// The embedding row of feature `f` as a slice.
+    #[inline(always)]
+    fn emb_row(&self, f: usize, d: usize) -> &[f32] {
+        debug_assert!((f + 1) * d <= self.n_params * d);
+        // SAFETY: within the n_params × d allocation; Hogwild reads may race with writes.
+        unsafe { std::slice::from_raw_parts(self.emb.0.add(f * d), d) }
+    }
+
+    /// β_r + p · q_r for row `r` and a given p, without materialising q_r when the features
+    /// are the identity. `buf` receives q_r otherwise.
+    #[inline]
+    fn score_against(&self, row: usize, d: usize, p: &[f32], buf: &mut [f32]) -> f32 {
+        if self.identity {
+            let s = self.scale.get() as f32;
+            s * (self.bias.get(row) + dot(p, self.emb_row(row, d)))
+        } else {
+            let b = self.representation(row, d, buf);
+            b + dot(p, buf)
         }
     }
 
@@ -136,6 +160,10 @@ struct Buffers {
     q_pos: Vec<f32>,
     q_neg: Vec<f32>,
     kos: Vec<(u32, f32)>,
+    /// Per-component gradient of the embedding row being updated (before the feature weight).
+    grad: Vec<f64>,
+    /// Per-component η of the last row update.
+    etas: Vec<f64>,
 }
 
 /// Dot product with eight independent accumulators, so the compiler can use SIMD lanes
@@ -205,18 +233,16 @@ impl Trainer<'_> {
         *sum_eta += eta;
     }
 
-    /// Updates the bias and embedding of every feature of `row` with gradients
-    /// g_bias and g_emb[k] = factor * vec[k].
-    #[allow(clippy::too_many_arguments)]
+    /// Updates the bias (gradient `g_bias`) and the embedding (gradient `grad[k]`, each times
+    /// the feature weight) of every feature of `row`.
     #[inline]
     fn update_side(
         &self,
         side: &SideRaw,
         row: usize,
         g_bias: f64,
-        factor: f64,
-        vec: &[f32],
-        vec2: Option<&[f32]>,
+        grad: &[f64],
+        etas: &mut [f64],
         sum_eta: &mut f64,
     ) {
         let d = self.d;
@@ -234,24 +260,61 @@ impl Trainer<'_> {
                 side.alpha,
                 sum_eta,
             );
-            let base = f * d;
-            for k in 0..d {
-                let v = match vec2 {
-                    Some(v2) => v2[k] as f64 - vec[k] as f64,
-                    None => vec[k] as f64,
-                };
-                self.step(
-                    side.emb,
-                    side.emb_g,
-                    side.emb_m,
-                    base + k,
-                    x,
-                    factor * v,
-                    side.alpha,
-                    sum_eta,
-                );
+            self.step_row(side, f * d, x, grad, etas, sum_eta);
+        }
+    }
+
+    /// `step` for a whole embedding row: the same arithmetic per component, in loops without
+    /// cross-iteration dependencies so the compiler can vectorise them.
+    #[inline]
+    fn step_row(
+        &self,
+        side: &SideRaw,
+        base: usize,
+        x: f64,
+        grad: &[f64],
+        etas: &mut [f64],
+        sum_eta: &mut f64,
+    ) {
+        let d = self.d;
+        // SAFETY: rows of the n_params × d arrays; Hogwild writes may race with other threads.
+        let (theta, acc, mom) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(side.emb.0.add(base), d),
+                std::slice::from_raw_parts_mut(side.emb_g.0.add(base), d),
+                std::slice::from_raw_parts_mut(side.emb_m.0.add(base), d),
+            )
+        };
+        let (grad, etas) = (&grad[..d], &mut etas[..d]);
+        let alpha = side.alpha;
+        match self.schedule {
+            Schedule::Adagrad => {
+                let lr = self.lr;
+                for k in 0..d {
+                    let xg = x * grad[k];
+                    let a = acc[k] as f64;
+                    let eta = lr / a.sqrt();
+                    theta[k] = ((theta[k] as f64 - eta * xg) * (1.0 + alpha * eta)) as f32;
+                    acc[k] = (a + xg * xg) as f32;
+                    etas[k] = eta;
+                }
+            }
+            Schedule::Adadelta => {
+                let (rho, eps) = (self.rho, self.eps);
+                for k in 0..d {
+                    let xg = x * grad[k];
+                    let a = rho * acc[k] as f64 + (1.0 - rho) * xg * xg;
+                    let m = mom[k] as f64;
+                    let eta = (m + eps).sqrt() / (a + eps).sqrt();
+                    let delta = eta * xg;
+                    acc[k] = a as f32;
+                    mom[k] = (rho * m + (1.0 - rho) * delta * delta) as f32;
+                    theta[k] = ((theta[k] as f64 - delta) * (1.0 + alpha * eta)) as f32;
+                    etas[k] = eta;
+                }
             }
         }
+        *sum_eta += etas.iter().sum::<f64>();
     }
 
     fn scale_up(&self, sum_eta: f64, count: usize) {
@@ -279,9 +342,15 @@ impl Trainer<'_> {
     /// Pointwise (logistic) update.
     fn update_pointwise(&self, l: f64, u: usize, i: usize, b: &mut Buffers) {
         let mut sum = 0.0;
-        // Biases first (items, then users), then embeddings, as LightFM orders them.
-        self.update_side(&self.items, i, l, l, &b.p, None, &mut sum);
-        self.update_side(&self.users, u, l, l, &b.q_pos, None, &mut sum);
+        // Item parameters first, then the user's, as LightFM orders them.
+        for (g, p) in b.grad.iter_mut().zip(&b.p) {
+            *g = l * *p as f64;
+        }
+        self.update_side(&self.items, i, l, &b.grad, &mut b.etas, &mut sum);
+        for (g, q) in b.grad.iter_mut().zip(&b.q_pos) {
+            *g = l * *q as f64;
+        }
+        self.update_side(&self.users, u, l, &b.grad, &mut b.etas, &mut sum);
         let count = self.users.features.row(u).0.len() + self.items.features.row(i).0.len();
         self.scale_up(sum, count);
     }
@@ -289,11 +358,20 @@ impl Trainer<'_> {
     /// Pairwise (WARP, k-OS, BPR) update.
     fn update_pairwise(&self, l: f64, u: usize, pos: usize, neg: usize, b: &mut Buffers) {
         let mut sum = 0.0;
-        self.update_side(&self.items, pos, -l, -l, &b.p, None, &mut sum);
-        self.update_side(&self.items, neg, l, l, &b.p, None, &mut sum);
+        for (g, p) in b.grad.iter_mut().zip(&b.p) {
+            *g = -l * *p as f64;
+        }
+        self.update_side(&self.items, pos, -l, &b.grad, &mut b.etas, &mut sum);
+        for g in b.grad.iter_mut() {
+            *g = -*g;
+        }
+        self.update_side(&self.items, neg, l, &b.grad, &mut b.etas, &mut sum);
         // QUIRK: the user bias gets +L although its true gradient is 0 (LightFM does this;
         // rankings are unaffected, raw scores drift).
-        self.update_side(&self.users, u, l, l, &b.q_pos, Some(&b.q_neg), &mut sum);
+        for ((g, qn), qp) in b.grad.iter_mut().zip(&b.q_neg).zip(&b.q_pos) {
+            *g = l * (*qn as f64 - *qp as f64);
+        }
+        self.update_side(&self.users, u, l, &b.grad, &mut b.etas, &mut sum);
         let count = self.users.features.row(u).0.len()
             + self.items.features.row(pos).0.len()
             + self.items.features.row(neg).0.len();
@@ -388,11 +466,13 @@ impl Trainer<'_> {
         while sampled < self.max_sampled {
             sampled += 1;
             let j = rng.random_range(0..self.n_items_rows);
-            let bj = self.items.representation(j, d, &mut b.q_neg);
-            let y_j = bu + bj + dot(&b.p, &b.q_neg);
+            let y_j = bu + self.items.score_against(j, d, &b.p, &mut b.q_neg);
             if y_j > y_pos - 1.0 {
                 if self.x.is_known(u as u32, j as u32) {
                     continue;
+                }
+                if self.items.identity {
+                    self.items.representation(j, d, &mut b.q_neg);
                 }
                 let ratio = ((self.n_items_rows - 1) / sampled) as f64;
                 let l = match weight {
@@ -466,6 +546,8 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
             q_pos: vec![0.0; d],
             q_neg: vec![0.0; d],
             kos: Vec::with_capacity(p.n),
+            grad: vec![0.0; d],
+            etas: vec![0.0; d],
         };
         for &row in chunk {
             trainer.example(row as usize, &mut rng, &mut b);
