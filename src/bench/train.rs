@@ -162,6 +162,7 @@ pub fn train(args: &TrainArgs) -> Result<serde_json::Value, String> {
         .map_err(|e| e.to_string())?;
     let mut out = serde_json::json!({
         "implementation": "recsql",
+        "threads": args.threads,
         "fit_seconds": epoch_seconds.iter().sum::<f64>(),
         "epoch_seconds": epoch_seconds,
         "n_users": users.len(),
@@ -177,6 +178,17 @@ pub fn train(args: &TrainArgs) -> Result<serde_json::Value, String> {
         out["ndcg_at_k"] = m.ndcg_at_k.into();
         out["users_evaluated"] = m.users_evaluated.into();
     }
+    // Batch answers: top-10 unseen items for every user, 10 most similar items for every item.
+    let artifact = crate::recommender::Artifact::new(model, &train);
+    let all_users: Vec<u32> = (0..train.n_users() as u32).collect();
+    let all_items: Vec<u32> = (0..train.n_items() as u32).collect();
+    let t = std::time::Instant::now();
+    let recs = pool.install(|| artifact.recommend(&all_users, 10, true, None));
+    out["topk_all_users_ms"] = (t.elapsed().as_secs_f64() * 1000.0).into();
+    let t = std::time::Instant::now();
+    let sims = pool.install(|| artifact.similar_items(&all_items, 10));
+    out["similar_items_all_ms"] = (t.elapsed().as_secs_f64() * 1000.0).into();
+    out["answer_rows"] = (recs.iter().map(Vec::len).sum::<usize>() + sims.iter().map(Vec::len).sum::<usize>()).into();
     out["peak_rss_mb"] = super::peak_rss_mb().into();
     Ok(out)
 }

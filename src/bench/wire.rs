@@ -28,6 +28,9 @@ pub struct WireArgs {
     /// Single-user queries for the latency figures.
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+    /// Train with `evaluation = true` (held-out metrics first), as the reference workflow does.
+    #[arg(long)]
+    pub evaluation: bool,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -226,7 +229,8 @@ pub async fn run(a: &WireArgs) -> Result<serde_json::Value, String> {
         None => "demo (SELECT * FROM movie_lens_ratings)",
     };
     let create = format!(
-        "CREATE MODEL bench_model FROM {source} PREDICT movieId USING engine = 'lightfm', item_id = 'movieId', user_id = 'userId', threshold = 4, n_recommendations = 10"
+        "CREATE MODEL bench_model FROM {source} PREDICT movieId USING engine = 'lightfm', item_id = 'movieId', user_id = 'userId', threshold = 4, n_recommendations = 10, evaluation = {}",
+        a.evaluation
     );
     let t = Instant::now();
     c.simple_query(&create).await.map_err(|e| e.to_string())?;
