@@ -55,8 +55,15 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-/// Reads the (user, item) id columns of a CSV.
-pub fn read_pairs(path: &Path, user_col: &str, item_col: &str) -> Result<Vec<(Id, Id)>, String> {
+/// Reads the (user, item) id columns of a CSV as indices, interning ids as it goes (so
+/// memory stays at 8 bytes per row however long the ids are).
+pub fn read_pairs(
+    path: &Path,
+    user_col: &str,
+    item_col: &str,
+    users: &mut IdMap,
+    items: &mut IdMap,
+) -> Result<Vec<(u32, u32)>, String> {
     let open = || File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()));
     let format = Format::default().with_header(true);
     let (schema, _) = format
@@ -101,17 +108,17 @@ pub fn read_pairs(path: &Path, user_col: &str, item_col: &str) -> Result<Vec<(Id
         };
         for r in 0..batch.num_rows() {
             if let (Some(u), Some(i)) = (get(0, r), get(1, r)) {
-                out.push((u, i));
+                out.push((users.intern(u), items.intern(i)));
             }
         }
     }
     Ok(out)
 }
 
-fn interactions(pairs: &[(Id, Id)], users: &IdMap, items: &IdMap) -> Interactions {
+fn interactions(pairs: &[(u32, u32)], users: &IdMap, items: &IdMap) -> Interactions {
     let mut b = InteractionsBuilder::with_maps(users.clone(), items.clone(), None);
-    for (u, i) in pairs {
-        b.push(u.clone(), i.clone(), None, 1.0);
+    for &(u, i) in pairs {
+        b.push_index(u, i, None, 1.0);
     }
     b.build()
 }
@@ -125,16 +132,26 @@ pub fn train(args: &TrainArgs) -> Result<serde_json::Value, String> {
             Loss::NAMES.join(", ")
         )
     })?;
-    let train_pairs = read_pairs(&args.train, &args.user_col, &args.item_col)?;
-    let test_pairs = read_pairs(&args.test, &args.user_col, &args.item_col)?;
     let mut users = IdMap::new();
     let mut items = IdMap::new();
-    for (u, i) in train_pairs.iter().chain(&test_pairs) {
-        users.intern(u.clone());
-        items.intern(i.clone());
-    }
+    let train_pairs = read_pairs(
+        &args.train,
+        &args.user_col,
+        &args.item_col,
+        &mut users,
+        &mut items,
+    )?;
+    let test_pairs = read_pairs(
+        &args.test,
+        &args.user_col,
+        &args.item_col,
+        &mut users,
+        &mut items,
+    )?;
     let train = interactions(&train_pairs, &users, &items);
+    drop(train_pairs);
     let test = interactions(&test_pairs, &users, &items);
+    drop(test_pairs);
     let params = Params {
         loss,
         no_components: args.no_components,
@@ -188,7 +205,9 @@ pub fn train(args: &TrainArgs) -> Result<serde_json::Value, String> {
     let t = std::time::Instant::now();
     let sims = pool.install(|| artifact.similar_items(&all_items, 10));
     out["similar_items_all_ms"] = (t.elapsed().as_secs_f64() * 1000.0).into();
-    out["answer_rows"] = (recs.iter().map(Vec::len).sum::<usize>() + sims.iter().map(Vec::len).sum::<usize>()).into();
+    out["answer_rows"] = (recs.iter().map(Vec::len).sum::<usize>()
+        + sims.iter().map(Vec::len).sum::<usize>())
+    .into();
     out["peak_rss_mb"] = super::peak_rss_mb().into();
     Ok(out)
 }

@@ -7,6 +7,10 @@
 //! **Duplicate (user, item) pairs: the last row wins**, as in the reference handler (its LIL
 //! matrix assignment); the pair is stored once, with the last row's value and weight.
 //! Indices follow the order of first appearance.
+//!
+//! Storage is compact for large data (16 bytes per interaction): the entries are kept sorted
+//! by (user, item), so each user's known items are a slice of the item column, and no hash
+//! of pairs is kept.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -71,20 +75,18 @@ impl IdMap {
     }
 }
 
-/// The training matrix in COO form (one entry per distinct pair) plus each user's known items.
+/// The training matrix: one entry per distinct pair, sorted by (user, item).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interactions {
     pub users: IdMap,
     pub items: IdMap,
-    /// COO rows, in order of first appearance of each pair.
     pub user_idx: Vec<u32>,
     pub item_idx: Vec<u32>,
     /// +1 for positives, -1 for known negatives.
     pub values: Vec<f32>,
     pub weights: Vec<f32>,
-    /// Sorted known items (any value) per user: the CSR "positives lookup".
-    known_ptr: Vec<usize>,
-    known_items: Vec<u32>,
+    /// Entries of user u are `user_ptr[u]..user_ptr[u + 1]`.
+    user_ptr: Vec<usize>,
 }
 
 /// Builds [`Interactions`] row by row.
@@ -93,7 +95,6 @@ pub struct InteractionsBuilder {
     users: IdMap,
     items: IdMap,
     threshold: Option<f64>,
-    pairs: HashMap<(u32, u32), usize>,
     user_idx: Vec<u32>,
     item_idx: Vec<u32>,
     values: Vec<f32>,
@@ -119,11 +120,14 @@ impl InteractionsBuilder {
         }
     }
 
-    /// Adds one row. A missing rating is a positive; a NaN rating is a known negative.
-    pub fn push(&mut self, user: Id, item: Id, rating: Option<f64>, weight: f32) {
-        let u = self.users.intern(user);
-        let i = self.items.intern(item);
-        let value = match (rating, self.threshold) {
+    /// The id maps so far, for interning ids before `push_index`.
+    pub fn maps_mut(&mut self) -> (&mut IdMap, &mut IdMap) {
+        (&mut self.users, &mut self.items)
+    }
+
+    /// The +1/-1 value of a rating under this builder's threshold.
+    fn value_of(&self, rating: Option<f64>) -> f32 {
+        match (rating, self.threshold) {
             (Some(r), Some(t)) => {
                 if r >= t {
                     1.0
@@ -139,49 +143,77 @@ impl InteractionsBuilder {
                 }
             }
             (None, _) => 1.0,
-        };
-        match self.pairs.get(&(u, i)) {
-            Some(&at) => {
-                self.values[at] = value;
-                self.weights[at] = weight;
-            }
-            None => {
-                self.pairs.insert((u, i), self.user_idx.len());
-                self.user_idx.push(u);
-                self.item_idx.push(i);
-                self.values.push(value);
-                self.weights.push(weight);
-            }
         }
     }
 
+    /// Adds one row. A missing rating is a positive; a NaN rating is a known negative.
+    pub fn push(&mut self, user: Id, item: Id, rating: Option<f64>, weight: f32) {
+        let u = self.users.intern(user);
+        let i = self.items.intern(item);
+        self.push_index(u, i, rating, weight);
+    }
+
+    /// Adds one row by indices already interned in this builder's maps.
+    pub fn push_index(&mut self, u: u32, i: u32, rating: Option<f64>, weight: f32) {
+        let value = self.value_of(rating);
+        self.user_idx.push(u);
+        self.item_idx.push(i);
+        self.values.push(value);
+        self.weights.push(weight);
+    }
+
+    /// Sorts by (user, item), keeping the last row of each duplicate pair.
     pub fn build(self) -> Interactions {
         let n_users = self.users.len();
-        let mut counts = vec![0usize; n_users + 1];
+        let n = self.user_idx.len();
+        // Counting sort by user (stable), then a stable sort by item within each user.
+        let mut user_ptr = vec![0usize; n_users + 1];
         for &u in &self.user_idx {
-            counts[u as usize + 1] += 1;
-        }
-        for i in 0..n_users {
-            counts[i + 1] += counts[i];
-        }
-        let mut fill = counts.clone();
-        let mut known_items = vec![0u32; self.user_idx.len()];
-        for (&u, &i) in self.user_idx.iter().zip(&self.item_idx) {
-            known_items[fill[u as usize]] = i;
-            fill[u as usize] += 1;
+            user_ptr[u as usize + 1] += 1;
         }
         for u in 0..n_users {
-            known_items[counts[u]..counts[u + 1]].sort_unstable();
+            user_ptr[u + 1] += user_ptr[u];
         }
+        let mut fill = user_ptr.clone();
+        let mut perm = vec![0u32; n];
+        for (k, &u) in self.user_idx.iter().enumerate() {
+            perm[fill[u as usize]] = k as u32;
+            fill[u as usize] += 1;
+        }
+        drop(fill);
+        let mut keep = Vec::with_capacity(n);
+        let mut new_ptr = Vec::with_capacity(n_users + 1);
+        new_ptr.push(0);
+        for u in 0..n_users {
+            let rows = &mut perm[user_ptr[u]..user_ptr[u + 1]];
+            rows.sort_by_key(|&k| self.item_idx[k as usize]);
+            for (j, &k) in rows.iter().enumerate() {
+                let last_of_run = rows
+                    .get(j + 1)
+                    .is_none_or(|&next| self.item_idx[next as usize] != self.item_idx[k as usize]);
+                if last_of_run {
+                    keep.push(k);
+                }
+            }
+            new_ptr.push(keep.len());
+        }
+        drop(perm);
+        let gather_u32 =
+            |col: Vec<u32>| -> Vec<u32> { keep.iter().map(|&k| col[k as usize]).collect() };
+        let gather_f32 =
+            |col: Vec<f32>| -> Vec<f32> { keep.iter().map(|&k| col[k as usize]).collect() };
+        let user_idx = gather_u32(self.user_idx);
+        let item_idx = gather_u32(self.item_idx);
+        let values = gather_f32(self.values);
+        let weights = gather_f32(self.weights);
         Interactions {
             users: self.users,
             items: self.items,
-            user_idx: self.user_idx,
-            item_idx: self.item_idx,
-            values: self.values,
-            weights: self.weights,
-            known_ptr: counts,
-            known_items,
+            user_idx,
+            item_idx,
+            values,
+            weights,
+            user_ptr: new_ptr,
         }
     }
 }
@@ -207,10 +239,10 @@ impl Interactions {
     #[inline]
     pub fn known(&self, u: u32) -> &[u32] {
         let u = u as usize;
-        if u + 1 >= self.known_ptr.len() {
+        if u + 1 >= self.user_ptr.len() {
             return &[];
         }
-        &self.known_items[self.known_ptr[u]..self.known_ptr[u + 1]]
+        &self.item_idx[self.user_ptr[u]..self.user_ptr[u + 1]]
     }
 
     #[inline]
@@ -237,10 +269,8 @@ impl Interactions {
     pub fn subset(&self, keep: &[usize]) -> Interactions {
         let mut b = InteractionsBuilder::with_maps(self.users.clone(), self.items.clone(), None);
         for &k in keep {
-            let (u, i) = (self.user_idx[k], self.item_idx[k]);
-            b.pairs.insert((u, i), b.user_idx.len());
-            b.user_idx.push(u);
-            b.item_idx.push(i);
+            b.user_idx.push(self.user_idx[k]);
+            b.item_idx.push(self.item_idx[k]);
             b.values.push(self.values[k]);
             b.weights.push(self.weights[k]);
         }
@@ -264,8 +294,10 @@ mod tests {
         assert_eq!(x.n_users(), 2);
         assert_eq!(x.n_items(), 2);
         assert_eq!(x.nnz(), 3);
+        // Sorted by (user, item): (10, a), (10, b), (20, a).
         assert_eq!(x.values, vec![-1.0, -1.0, 1.0]);
         assert_eq!(x.weights[0], 2.0);
+        assert_eq!(x.user_idx, vec![0, 0, 1]);
         assert_eq!(x.users.get(&Id::Int(20)), Some(1));
         assert_eq!(x.items.id(1), &Id::Text("b".into()));
         assert_eq!(x.known(0), &[0, 1]);
