@@ -262,6 +262,9 @@ async fn bad_input_is_an_error_and_nothing_is_lost() {
         ("SELECT * FROM m WHERE userId = 'abc'".into(), "22", ""),
         ("DESCRIBE no_such_model.info".into(), "42", ""),
         ("DROP MODEL no_such_model".into(), "42P01", "does not exist"),
+        ("DROP ML_ENGINE lightfm".into(), "55006", "used by model"),
+        ("CREATE ML_ENGINE lightfm FROM lightfm".into(), "42710", "already exists"),
+        ("CREATE ML_ENGINE e2 FROM tensorflow".into(), "22023", "tensorflow"),
     ];
     for (sql, code, needle) in cases {
         let err = client.simple_query(&sql).await.unwrap_err();
