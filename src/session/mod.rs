@@ -14,6 +14,7 @@ mod model_query;
 mod model_table;
 mod models_table;
 pub mod notices;
+mod retrain;
 mod show_databases;
 
 use std::path::{Path, PathBuf};
@@ -197,19 +198,32 @@ impl Engine {
         }
     }
 
-    /// Starts training a recorded version in the background.
+    /// Starts training a recorded version in the background; with `activate` it becomes the
+    /// active version when it completes.
     fn start_training(
         &self,
         version: ModelVersion,
         batches: Vec<datafusion::arrow::array::RecordBatch>,
+        activate: bool,
     ) {
         let store = self.store.clone();
+        let catalog = self.catalog.clone();
         self.jobs.start(
             self.catalog.clone(),
             self.data_dir.clone(),
             version,
             batches,
-            move |mv, artifact| store.insert(key_of(mv), artifact),
+            move |mv, artifact| {
+                store.insert(key_of(mv), artifact);
+                if activate && let Err(e) = catalog.set_active(&mv.project, &mv.name, mv.version) {
+                    tracing::warn!(
+                        "cannot activate {}.{} version {}: {e}",
+                        mv.project,
+                        mv.name,
+                        mv.version
+                    );
+                }
+            },
         );
     }
 
@@ -276,6 +290,13 @@ impl Engine {
             }
             Statement::Describe { name, .. } => describe::execute(self, &name),
             Statement::DropModel { name, if_exists } => drop_model::execute(self, &name, if_exists),
+            Statement::Retrain {
+                name,
+                source,
+                predict,
+                using,
+            } => retrain::execute(self, &name, source.as_ref(), predict.as_ref(), &using).await,
+            Statement::SetModelActive { name } => retrain::set_active(self, &name),
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

@@ -157,6 +157,23 @@ impl UsingValue {
         }
     }
 
+    /// The value of a JSON document (the inverse of `to_json`).
+    pub fn from_json(v: &serde_json::Value) -> UsingValue {
+        use serde_json::Value;
+        match v {
+            Value::Null => UsingValue::Null,
+            Value::Bool(b) => UsingValue::Bool(*b),
+            Value::Number(n) => UsingValue::Number(n.to_string()),
+            Value::String(s) => UsingValue::Str(s.clone()),
+            Value::Array(a) => UsingValue::List(a.iter().map(Self::from_json).collect()),
+            Value::Object(o) => UsingValue::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Self::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
     /// A short name of the value's type, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -19,6 +19,7 @@ const RECURSION_LIMIT: usize = 64;
 
 /// Parses one statement (a piece produced by [`super::split_statements`]).
 pub fn parse_statement(sql: &str) -> Result<Statement> {
+    let sql = &*super::split::quote_version_suffixes(sql);
     let dialect = PostgreSqlDialect {};
     let parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -543,7 +544,7 @@ pub fn model_name_from_parts(name: &ObjectName) -> Result<ModelName> {
         .filter_map(|p| p.as_ident().cloned())
         .collect();
     let version_of = |ident: &Ident| -> Option<u32> {
-        if ident.quote_style.is_none() && is_digits(&ident.value) {
+        if is_digits(&ident.value) {
             ident.value.parse().ok()
         } else {
             None

@@ -30,6 +30,38 @@ pub fn split_statements(sql: &str) -> Result<Vec<&str>> {
     Ok(pieces)
 }
 
+/// Rewrites `name.2` (a name followed directly by a version number, which the tokenizer reads
+/// as the number `.2`) to `name."2"`, so that queries can name model versions.
+pub fn quote_version_suffixes(sql: &str) -> std::borrow::Cow<'_, str> {
+    let dialect = PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return std::borrow::Cow::Borrowed(sql);
+    };
+    let line_starts = line_starts(sql);
+    let mut out = String::new();
+    let mut copied = 0usize;
+    for pair in tokens.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if let (Token::Word(_), Token::Number(n, _)) = (&a.token, &b.token)
+            && n.len() > 1
+            && n.starts_with('.')
+            && n[1..].bytes().all(|c| c.is_ascii_digit())
+            && a.span.end == b.span.start
+        {
+            let start = byte_offset(sql, &line_starts, b.span.start);
+            let end = byte_offset(sql, &line_starts, b.span.end);
+            out.push_str(&sql[copied..start]);
+            out.push_str(&format!(".\"{}\"", &n[1..]));
+            copied = end;
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    out.push_str(&sql[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
 fn push_piece<'a>(pieces: &mut Vec<&'a str>, piece: &'a str) {
     let trimmed = piece.trim();
     if !trimmed.is_empty() && !is_only_comments(trimmed) {
@@ -89,6 +121,18 @@ mod tests {
     fn keeps_multibyte_text_intact() {
         let pieces = split_statements("SELECT 'é;ü'; SELECT 'ß'").unwrap();
         assert_eq!(pieces, vec!["SELECT 'é;ü'", "SELECT 'ß'"]);
+    }
+
+    #[test]
+    fn version_suffixes_become_quoted_names() {
+        assert_eq!(
+            quote_version_suffixes("SELECT * FROM m.2 WHERE x = 1.5"),
+            "SELECT * FROM m.\"2\" WHERE x = 1.5"
+        );
+        assert_eq!(
+            quote_version_suffixes("SELECT 0.5, a . 2"),
+            "SELECT 0.5, a . 2"
+        );
     }
 
     #[test]

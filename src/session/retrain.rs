@@ -1,0 +1,128 @@
+//! `RETRAIN m [FROM db (query)] [PREDICT col] [USING ...]`: a new version trained from
+//! scratch, with the new USING merged over the old one and the old source unless a new one is
+//! given. The active version keeps answering while the new one trains; the new one becomes
+//! active when it completes, unless `USING active = false`. And `SET model_active = m.N`.
+
+use datafusion::sql::sqlparser::ast::Ident;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::create_model::{fetch_source, now_text, project_of, resolve_engine};
+use super::{Engine, Output, models_table};
+use crate::catalog::{ModelSpec, ModelVersion, Status};
+use crate::error::{Error, Result, sqlstate};
+use crate::sql::{ModelName, Options, Source, UsingOption, UsingValue};
+
+fn missing(project: &str, name: &ModelName) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_TABLE,
+        format!("model {project}.{name} does not exist"),
+    )
+    .with_hint("SHOW MODELS lists the models and their versions")
+}
+
+pub async fn execute(
+    engine: &Engine,
+    name: &ModelName,
+    source: Option<&Source>,
+    predict: Option<&Ident>,
+    using: &[UsingOption],
+) -> Result<Output> {
+    let project = project_of(name)?;
+    let model = &name.name.value;
+    let base = engine
+        .catalog()
+        .model(&project, model, name.version)
+        .or_else(|| engine.catalog().versions(&project, model).pop())
+        .ok_or_else(|| missing(&project, name))?;
+    let (active_opts, rest): (Vec<UsingOption>, Vec<UsingOption>) =
+        using.iter().cloned().partition(|o| o.key == "active");
+    let activate = Options::new(&active_opts, &["active"], "RETRAIN")?
+        .boolean("active")?
+        .unwrap_or(true);
+    let mut merged = base.training_options.clone();
+    for o in &rest {
+        merged.insert(o.key.clone(), o.value.to_json());
+    }
+    let merged_using: Vec<UsingOption> = merged
+        .iter()
+        .map(|(k, v)| UsingOption {
+            key: k.clone(),
+            value: UsingValue::from_json(v),
+        })
+        .collect();
+    let mut spec = ModelSpec::from_using(&merged_using)?;
+    let engine_name = resolve_engine(engine, &merged_using)?;
+    let source = match source {
+        Some(s) => s.clone(),
+        None => {
+            let dialect = PostgreSqlDialect {};
+            let query = Parser::new(&dialect)
+                .try_with_sql(&base.select_data_query)?
+                .parse_query()?;
+            Source {
+                database: Ident::new(base.source_db.clone()),
+                query,
+            }
+        }
+    };
+    let explicit_rating = merged.contains_key("rating_column");
+    let (batches, user_text, item_text, query_text) =
+        fetch_source(engine, &source, &mut spec, explicit_rating).await?;
+    let version = ModelVersion {
+        project: project.clone(),
+        name: model.clone(),
+        version: 0,
+        active: false,
+        status: Status::Generating,
+        error: None,
+        engine: engine_name,
+        predict: predict
+            .map(|p| p.value.clone())
+            .unwrap_or(base.predict.clone()),
+        source_db: source.database.value.clone(),
+        select_data_query: query_text,
+        training_options: merged,
+        spec,
+        created_at: now_text(),
+        training_time: None,
+        metrics: None,
+        epoch_seconds: vec![],
+        n_users: 0,
+        n_items: 0,
+        n_interactions: 0,
+        user_id_text: user_text,
+        item_id_text: item_text,
+    };
+    let version = engine.catalog().add_model_version(version, false, false)?;
+    engine.start_training(version.clone(), batches, activate);
+    let batch = models_table::batch(&[version], engine.jobs())?;
+    Ok(Output::Rows {
+        schema: models_table::schema(),
+        batches: vec![batch],
+    })
+}
+
+/// `SET model_active = [project.]name.version`
+pub fn set_active(engine: &Engine, name: &ModelName) -> Result<Output> {
+    let project = project_of(name)?;
+    let version = name
+        .version
+        .ok_or_else(|| Error::syntax("SET model_active needs a version, as in m.2"))?;
+    let mv = engine
+        .catalog()
+        .model(&project, &name.name.value, Some(version))
+        .ok_or_else(|| missing(&project, name))?;
+    if mv.status != Status::Complete {
+        return Err(Error::new(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "version {version} of model {project}.{} is {}; only a complete version can be active",
+                mv.name,
+                mv.status.as_str()
+            ),
+        ));
+    }
+    engine.catalog().set_active(&project, &mv.name, version)?;
+    Ok(Output::Command("SET".into()))
+}
