@@ -100,6 +100,7 @@ impl Jobs {
         data_dir: PathBuf,
         version: ModelVersion,
         batches: Vec<RecordBatch>,
+        base: Option<Arc<Artifact>>,
         done: impl FnOnce(&ModelVersion, Arc<Artifact>) + Send + 'static,
     ) {
         let key = key_of(&version);
@@ -118,7 +119,15 @@ impl Jobs {
         let jobs = self.clone();
         self.pool.spawn(move || {
             let started = Instant::now();
-            let result = jobs.train(&catalog, &data_dir, &version, &batches, &cancel, started);
+            let result = jobs.train(
+                &catalog,
+                &data_dir,
+                &version,
+                &batches,
+                base.as_deref(),
+                &cancel,
+                started,
+            );
             jobs.lock().remove(&key);
             let (project, name, v) = &key;
             match result {
@@ -142,18 +151,22 @@ impl Jobs {
         });
     }
 
+    /// Trains `mv` from `batches`: from scratch, or, with `base`, by continuing to train the
+    /// base version's model on the new rows (fine-tuning; new users and items grow it).
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         catalog: &Catalog,
         data_dir: &std::path::Path,
         mv: &ModelVersion,
         batches: &[RecordBatch],
+        base: Option<&Artifact>,
         cancel: &AtomicBool,
         started: Instant,
     ) -> Result<(Artifact, ModelVersion)> {
         let key = key_of(mv);
         let spec = &mv.spec;
-        let x = interactions(batches, &mv.spec)?;
+        let x = interactions(batches, &mv.spec, base)?;
         if x.n_positives() == 0 {
             return Err(Error::invalid_value(
                 "the training data has no positive interactions: every rating is below the threshold",
@@ -166,7 +179,8 @@ impl Jobs {
             .validate()
             .map_err(|e| Error::invalid_value(e.to_string()))?;
         let epochs = params.epochs;
-        let total = if spec.evaluation { 2 * epochs } else { epochs };
+        let evaluation = spec.evaluation && base.is_none();
+        let total = if evaluation { 2 * epochs } else { epochs };
         catalog.update_model(&mv.project, &mv.name, mv.version, |m| {
             m.status = Status::Training
         })?;
@@ -174,7 +188,7 @@ impl Jobs {
 
         let mut metrics = serde_json::Map::new();
         let mut offset = 0;
-        if spec.evaluation {
+        if evaluation {
             let (train, test) = random_split(&x, 0.2, 42);
             let model = Model::fit(params.clone(), &train, None, None, &mut |e, _, _| {
                 self.set_progress(&key, "evaluation", e, total);
@@ -192,13 +206,25 @@ impl Jobs {
             offset = epochs;
         }
         let mut epoch_seconds = Vec::with_capacity(epochs);
-        let model = Model::fit(params, &x, None, None, &mut |e, _, secs| {
+        let mut progress = |e: usize, _: usize, secs: f64| {
             epoch_seconds.push(secs);
             self.set_progress(&key, "training", offset + e, total);
             !cancel.load(Ordering::SeqCst)
-        })
-        .map_err(|e| fit_error(e, stopped()))?;
-        let artifact = Artifact::new(model, &x);
+        };
+        let artifact = match base {
+            None => {
+                let model = Model::fit(params, &x, None, None, &mut progress)
+                    .map_err(|e| fit_error(e, stopped()))?;
+                Artifact::new(model, &x)
+            }
+            Some(base) => {
+                let mut model = base.model.clone();
+                model
+                    .fit_partial(&x, epochs, &mut progress)
+                    .map_err(|e| fit_error(e, stopped()))?;
+                Artifact::finetuned(base, model, &x)
+            }
+        };
         let path = data_dir.join(mv.file());
         write_atomic(&path, &artifact.to_bytes())
             .map_err(|e| Error::io(&format!("cannot save model to {}", path.display()), e))?;
@@ -215,9 +241,9 @@ impl Jobs {
                 m.metrics =
                     (!metrics.is_empty()).then(|| serde_json::Value::Object(metrics.clone()));
                 m.epoch_seconds = epoch_seconds.clone();
-                m.n_users = x.n_users();
-                m.n_items = x.n_items();
-                m.n_interactions = x.nnz();
+                m.n_users = artifact.users.len();
+                m.n_items = artifact.items.len();
+                m.n_interactions = artifact.n_interactions();
             })?
             .ok_or_else(stopped)?;
         Ok((artifact, finished))
@@ -283,8 +309,12 @@ fn ids(col: &dyn Array, text: bool) -> Result<Vec<Option<Id>>> {
 pub fn interactions(
     batches: &[RecordBatch],
     spec: &crate::catalog::ModelSpec,
+    base: Option<&Artifact>,
 ) -> Result<crate::recommender::Interactions> {
-    let mut b = InteractionsBuilder::new(spec.threshold);
+    let mut b = match base {
+        Some(a) => InteractionsBuilder::with_maps(a.users.clone(), a.items.clone(), spec.threshold),
+        None => InteractionsBuilder::new(spec.threshold),
+    };
     for batch in batches {
         let schema = batch.schema();
         let col = |name: &str| schema.index_of(name).ok().map(|i| batch.column(i).clone());

@@ -82,6 +82,60 @@ impl Artifact {
         )
     }
 
+    /// The artifact of a fine-tuned model: `base`'s known items and popularity plus those of
+    /// the new interactions `x` (whose id maps extend `base`'s).
+    pub fn finetuned(base: &Artifact, model: Model, x: &Interactions) -> Artifact {
+        let n_users = x.n_users();
+        let mut known_ptr = Vec::with_capacity(n_users + 1);
+        let mut known_items = Vec::with_capacity(base.known_items.len() + x.nnz());
+        known_ptr.push(0);
+        for u in 0..n_users as u32 {
+            let (old, new) = (base.known(u), x.known(u));
+            let (mut i, mut j) = (0, 0);
+            while i < old.len() || j < new.len() {
+                let next = match (old.get(i), new.get(j)) {
+                    (Some(&a), Some(&b)) if a == b => {
+                        i += 1;
+                        j += 1;
+                        a
+                    }
+                    (Some(&a), Some(&b)) if a < b => {
+                        i += 1;
+                        a
+                    }
+                    (Some(_), Some(&b)) => {
+                        j += 1;
+                        b
+                    }
+                    (Some(&a), None) => {
+                        i += 1;
+                        a
+                    }
+                    (None, Some(&b)) => {
+                        j += 1;
+                        b
+                    }
+                    (None, None) => break,
+                };
+                known_items.push(next);
+            }
+            known_ptr.push(known_items.len());
+        }
+        let mut popularity = base.popularity.clone();
+        popularity.resize(x.n_items(), 0.0);
+        for (p, c) in popularity.iter_mut().zip(Popularity::new(x).counts()) {
+            *p += c;
+        }
+        Self::assemble(
+            model,
+            x.users.clone(),
+            x.items.clone(),
+            known_ptr,
+            known_items,
+            popularity,
+        )
+    }
+
     fn assemble(
         model: Model,
         users: IdMap,

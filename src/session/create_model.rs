@@ -269,7 +269,7 @@ pub async fn execute(
     let version = engine
         .catalog()
         .add_model_version(version, true, or_replace)?;
-    engine.start_training(version.clone(), batches, true);
+    engine.start_training(version.clone(), batches, None, true);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),

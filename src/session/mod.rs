@@ -204,6 +204,7 @@ impl Engine {
         &self,
         version: ModelVersion,
         batches: Vec<datafusion::arrow::array::RecordBatch>,
+        base: Option<Arc<crate::recommender::Artifact>>,
         activate: bool,
     ) {
         let store = self.store.clone();
@@ -213,6 +214,7 @@ impl Engine {
             self.data_dir.clone(),
             version,
             batches,
+            base,
             move |mv, artifact| {
                 store.insert(key_of(mv), artifact);
                 if activate && let Err(e) = catalog.set_active(&mv.project, &mv.name, mv.version) {
@@ -225,6 +227,16 @@ impl Engine {
                 }
             },
         );
+    }
+
+    /// The artifact of a complete version, loaded off the async threads.
+    async fn load_artifact(&self, mv: &ModelVersion) -> Result<Arc<crate::recommender::Artifact>> {
+        let store = self.store.clone();
+        let dir = self.data_dir.clone();
+        let mv = mv.clone();
+        tokio::task::spawn_blocking(move || store.get(&dir, &mv))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
     }
 
     /// Cancels training of, unloads and deletes the file of a version that is being removed.
@@ -295,7 +307,22 @@ impl Engine {
                 source,
                 predict,
                 using,
-            } => retrain::execute(self, &name, source.as_ref(), predict.as_ref(), &using).await,
+            } => {
+                retrain::execute(
+                    self,
+                    &name,
+                    source.as_ref(),
+                    predict.as_ref(),
+                    &using,
+                    false,
+                )
+                .await
+            }
+            Statement::Finetune {
+                name,
+                source,
+                using,
+            } => retrain::execute(self, &name, Some(&source), None, &using, true).await,
             Statement::SetModelActive { name } => retrain::set_active(self, &name),
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))

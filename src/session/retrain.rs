@@ -1,7 +1,9 @@
-//! `RETRAIN m [FROM db (query)] [PREDICT col] [USING ...]`: a new version trained from
-//! scratch, with the new USING merged over the old one and the old source unless a new one is
-//! given. The active version keeps answering while the new one trains; the new one becomes
-//! active when it completes, unless `USING active = false`. And `SET model_active = m.N`.
+//! New versions of a model. `RETRAIN m [FROM db (query)] [PREDICT col] [USING ...]` trains
+//! from scratch, with the new USING merged over the old one and the old source unless a new
+//! one is given. `FINETUNE m FROM db (query) [USING ...]` continues training the active
+//! version on the new rows (new users and items grow the model). Either way the active
+//! version keeps answering while the new one trains, and the new one becomes active when it
+//! completes, unless `USING active = false`. And `SET model_active = m.N`.
 
 use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -21,20 +23,54 @@ fn missing(project: &str, name: &ModelName) -> Error {
     .with_hint("SHOW MODELS lists the models and their versions")
 }
 
+/// Trains a new version of `name`; `finetune` continues from the active version's model.
 pub async fn execute(
     engine: &Engine,
     name: &ModelName,
     source: Option<&Source>,
     predict: Option<&Ident>,
     using: &[UsingOption],
+    finetune: bool,
 ) -> Result<Output> {
     let project = project_of(name)?;
     let model = &name.name.value;
     let base = engine
         .catalog()
         .model(&project, model, name.version)
-        .or_else(|| engine.catalog().versions(&project, model).pop())
+        .or_else(|| {
+            (!finetune)
+                .then(|| engine.catalog().versions(&project, model).pop())
+                .flatten()
+        })
         .ok_or_else(|| missing(&project, name))?;
+    let base_artifact = if finetune {
+        if base.status != Status::Complete {
+            return Err(Error::new(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "version {} of model {project}.{model} is {}; FINETUNE continues from a complete version",
+                    base.version,
+                    base.status.as_str()
+                ),
+            ));
+        }
+        for key in [
+            "user_id",
+            "item_id",
+            "no_components",
+            "loss",
+            "learning_schedule",
+        ] {
+            if using.iter().any(|o| o.key == key) {
+                return Err(Error::invalid_value(format!(
+                    "FINETUNE keeps the model's {key}; use RETRAIN to change it"
+                )));
+            }
+        }
+        Some(engine.load_artifact(&base).await?)
+    } else {
+        None
+    };
     let (active_opts, rest): (Vec<UsingOption>, Vec<UsingOption>) =
         using.iter().cloned().partition(|o| o.key == "active");
     let activate = Options::new(&active_opts, &["active"], "RETRAIN")?
@@ -95,7 +131,7 @@ pub async fn execute(
         item_id_text: item_text,
     };
     let version = engine.catalog().add_model_version(version, false, false)?;
-    engine.start_training(version.clone(), batches, activate);
+    engine.start_training(version.clone(), batches, base_artifact, activate);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),

@@ -88,7 +88,7 @@ async fn errors_carry_sqlstate_and_the_connection_lives_on() {
         ),
         (
             "FINETUNE m FROM demo (SELECT * FROM movie_lens_ratings)",
-            "0A000",
+            "42P01",
         ),
         ("CREATE MODEL m FROM demo (SELECT 1) USING a = 1", "42601"),
         ("DROP DATABASE no_such_db", "3D000"),
