@@ -93,7 +93,50 @@ pub struct ModelVersion {
     pub item_id_text: bool,
 }
 
+/// What a new version is trained from: its definition before training.
+#[derive(Debug, Clone)]
+pub struct PendingVersion {
+    pub project: String,
+    pub name: String,
+    pub engine: String,
+    pub predict: String,
+    pub source_db: String,
+    pub select_data_query: String,
+    pub training_options: serde_json::Map<String, serde_json::Value>,
+    pub spec: ModelSpec,
+    pub user_id_text: bool,
+    pub item_id_text: bool,
+    pub created_at: String,
+}
+
 impl ModelVersion {
+    /// A version about to train (status generating; numbered by `add_model_version`).
+    pub fn pending(p: PendingVersion) -> ModelVersion {
+        ModelVersion {
+            project: p.project,
+            name: p.name,
+            version: 0,
+            active: false,
+            status: Status::Generating,
+            error: None,
+            engine: p.engine,
+            predict: p.predict,
+            source_db: p.source_db,
+            select_data_query: p.select_data_query,
+            training_options: p.training_options,
+            spec: p.spec,
+            created_at: p.created_at,
+            training_time: None,
+            metrics: None,
+            epoch_seconds: vec![],
+            n_users: 0,
+            n_items: 0,
+            n_interactions: 0,
+            user_id_text: p.user_id_text,
+            item_id_text: p.item_id_text,
+        }
+    }
+
     /// The artifact file of this version, relative to the data dir.
     pub fn file(&self) -> PathBuf {
         PathBuf::from("models")

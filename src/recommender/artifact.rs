@@ -7,7 +7,7 @@
 
 use super::evaluate::Popularity;
 use super::interactions::{Id, IdMap, Interactions};
-use super::io::{self, LoadError, Reader, put_f32s, put_len};
+use super::io::{self, LoadError, Reader, put_f32s, put_len, put_u32s, put_u64s};
 use super::model::Model;
 use super::topk::{Factors, Ranked, top_k};
 
@@ -239,14 +239,8 @@ impl Artifact {
         out.extend_from_slice(&header);
         put_len(&mut out, model.len());
         out.extend_from_slice(&model);
-        put_len(&mut out, self.known_ptr.len());
-        for &p in &self.known_ptr {
-            out.extend_from_slice(&(p as u64).to_le_bytes());
-        }
-        put_len(&mut out, self.known_items.len());
-        for &i in &self.known_items {
-            out.extend_from_slice(&i.to_le_bytes());
-        }
+        put_u64s(&mut out, &self.known_ptr);
+        put_u32s(&mut out, &self.known_items);
         put_f32s(&mut out, &self.popularity);
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -283,18 +277,8 @@ impl Artifact {
         let items = ids_from_json(&header["items"])?;
         let ml = r.len(1)?;
         let model = io::from_bytes(r.take(ml)?)?;
-        let n = r.len(8)?;
-        let known_ptr: Vec<usize> = r
-            .take(n * 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
-            .collect();
-        let n = r.len(4)?;
-        let known_items: Vec<u32> = r
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let known_ptr = r.u64s()?;
+        let known_items = r.u32s()?;
         let popularity = r.f32s()?;
         let consistent = known_ptr.len() == users.len() + 1
             && known_ptr.first() == Some(&0)

@@ -40,6 +40,20 @@ pub(super) fn put_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
+pub(super) fn put_u64s(out: &mut Vec<u8>, xs: &[usize]) {
+    put_len(out, xs.len());
+    for &x in xs {
+        out.extend_from_slice(&(x as u64).to_le_bytes());
+    }
+}
+
+pub(super) fn put_u32s(out: &mut Vec<u8>, xs: &[u32]) {
+    put_len(out, xs.len());
+    for &x in xs {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
 pub(super) fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
     put_len(out, xs.len());
     out.reserve(xs.len() * 4);
@@ -50,14 +64,8 @@ pub(super) fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
 
 fn put_side(out: &mut Vec<u8>, side: &Side) {
     let (indptr, indices, data) = side.features.parts();
-    put_len(out, indptr.len());
-    for &p in indptr {
-        out.extend_from_slice(&(p as u64).to_le_bytes());
-    }
-    put_len(out, indices.len());
-    for &i in indices {
-        out.extend_from_slice(&i.to_le_bytes());
-    }
+    put_u64s(out, indptr);
+    put_u32s(out, indices);
     put_f32s(out, data);
     for xs in [
         &side.emb,
@@ -134,6 +142,24 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    pub(super) fn u64s(&mut self) -> Result<Vec<usize>, LoadError> {
+        let n = self.len(8)?;
+        Ok(self
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
+            .collect())
+    }
+
+    pub(super) fn u32s(&mut self) -> Result<Vec<u32>, LoadError> {
+        let n = self.len(4)?;
+        Ok(self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
     pub(super) fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
         let n = self.len(4)?;
         Ok(self
@@ -144,18 +170,8 @@ impl<'a> Reader<'a> {
     }
 
     fn side(&mut self, n_cols: usize, d: usize) -> Result<Side, LoadError> {
-        let n = self.len(8)?;
-        let indptr: Vec<usize> = self
-            .take(n * 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
-            .collect();
-        let n = self.len(4)?;
-        let indices: Vec<u32> = self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let indptr = self.u64s()?;
+        let indices = self.u32s()?;
         let data = self.f32s()?;
         let features = FeatureMatrix::from_parts(indptr, indices, data, n_cols)
             .map_err(|e| LoadError(format!("model file is damaged: {e}")))?;

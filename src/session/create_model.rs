@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, visit_relati
 use std::ops::ControlFlow;
 
 use super::{Engine, Output, models_table};
-use crate::catalog::{EngineDef, ModelSpec, ModelVersion, Status};
+use crate::catalog::{EngineDef, ModelSpec, ModelVersion, PendingVersion};
 use crate::error::{Error, Result, sqlstate};
 use crate::jobs::id_kind;
 use crate::sql::{ModelName, Source, UsingOption};
@@ -238,29 +238,19 @@ pub async fn execute(
         .iter()
         .map(|o| (o.key.clone(), o.value.to_json()))
         .collect();
-    let version = ModelVersion {
+    let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),
-        version: 0,
-        active: true,
-        status: Status::Generating,
-        error: None,
         engine: engine_name,
         predict: predict.value.clone(),
         source_db: source.database.value.clone(),
         select_data_query: query_text,
         training_options: options,
         spec,
-        created_at: now_text(),
-        training_time: None,
-        metrics: None,
-        epoch_seconds: vec![],
-        n_users: 0,
-        n_items: 0,
-        n_interactions: 0,
         user_id_text: user_text,
         item_id_text: item_text,
-    };
+        created_at: now_text(),
+    });
     if or_replace {
         for old in engine.catalog().versions(&project, &model) {
             engine.forget_version(&old);

@@ -11,7 +11,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use super::create_model::{fetch_source, now_text, project_of, resolve_engine};
 use super::{Engine, Output, models_table};
-use crate::catalog::{ModelSpec, ModelVersion, Status};
+use crate::catalog::{ModelSpec, ModelVersion, PendingVersion, Status};
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::{ModelName, Options, Source, UsingOption, UsingValue};
 
@@ -105,13 +105,9 @@ pub async fn execute(
     let explicit_rating = merged.contains_key("rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
-    let version = ModelVersion {
+    let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),
-        version: 0,
-        active: false,
-        status: Status::Generating,
-        error: None,
         engine: engine_name,
         predict: predict
             .map(|p| p.value.clone())
@@ -120,16 +116,10 @@ pub async fn execute(
         select_data_query: query_text,
         training_options: merged,
         spec,
-        created_at: now_text(),
-        training_time: None,
-        metrics: None,
-        epoch_seconds: vec![],
-        n_users: 0,
-        n_items: 0,
-        n_interactions: 0,
         user_id_text: user_text,
         item_id_text: item_text,
-    };
+        created_at: now_text(),
+    });
     let version = engine.catalog().add_model_version(version, false, false)?;
     engine.start_training(version.clone(), batches, base_artifact, activate);
     let batch = models_table::batch(&[version], engine.jobs())?;
