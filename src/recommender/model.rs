@@ -112,6 +112,23 @@ impl Side {
         bias
     }
 
+    /// The representation of an arbitrary feature row (a cold-start entity).
+    pub fn representation_of(&self, row: &[(u32, f32)], d: usize, out: &mut [f32]) -> f32 {
+        out.fill(0.0);
+        let mut bias = 0.0f32;
+        for &(f, x) in row {
+            let f = f as usize;
+            if f >= self.bias.len() {
+                continue;
+            }
+            for (o, e) in out.iter_mut().zip(&self.emb[f * d..(f + 1) * d]) {
+                *o += x * e;
+            }
+            bias += x * self.bias[f];
+        }
+        bias
+    }
+
     /// Every row's representation: (n_rows × d embeddings, n_rows biases).
     pub fn representations(&self, d: usize) -> (Vec<f32>, Vec<f32>) {
         let n = self.features.n_rows();

@@ -207,3 +207,75 @@ fn divergence_is_an_error_that_suggests_the_fix() {
             .contains("learning_rate")
     );
 }
+
+#[test]
+fn hybrid_features_serve_users_the_model_has_never_seen() {
+    use super::encode::{ColumnValues, FeatureEncoder, ValueRef};
+    let data = planted();
+    let n_users = data.n_users();
+    let n_items = data.n_items();
+    // Each user's and item's taste group as a side feature.
+    let group = |id: &Id, per: i64| match id {
+        Id::Int(x) => Some(format!("g{}", x / per)),
+        Id::Text(_) => None,
+    };
+    let user_cols = vec![(
+        "group".to_string(),
+        ColumnValues::Text(
+            data.users
+                .ids()
+                .iter()
+                .map(|u| match u {
+                    Id::Int(x) => Some(format!("g{}", x % 4)),
+                    Id::Text(_) => None,
+                })
+                .collect(),
+        ),
+    )];
+    let item_cols = vec![(
+        "group".to_string(),
+        ColumnValues::Text(data.items.ids().iter().map(|i| group(i, 30)).collect()),
+    )];
+    let users = FeatureEncoder::fit(&user_cols, n_users, true);
+    let items = FeatureEncoder::fit(&item_cols, n_items, true);
+    let params = Params::default()
+        .loss(Loss::Warp)
+        .epochs(20)
+        .random_state(3)
+        .validate()
+        .unwrap();
+    let model = Model::fit(
+        params,
+        &data,
+        Some(users.matrix(&user_cols, n_users)),
+        Some(items.matrix(&item_cols, n_items)),
+        &mut quiet,
+    )
+    .unwrap();
+    // A new user described only by their group gets that group's items.
+    let d = model.d();
+    let (item_emb, item_bias) = model.items.representations(d);
+    for g in 0..4i64 {
+        let name = format!("g{g}");
+        let row = users.row(None, n_users, &[Some(ValueRef::Text(&name))]);
+        let mut p = vec![0.0; d];
+        let bu = model.users.representation_of(&row, d, &mut p);
+        let mut scored: Vec<(usize, f32)> = (0..n_items)
+            .map(|i| {
+                (
+                    i,
+                    bu + item_bias[i] + super::sgd::dot(&p, &item_emb[i * d..(i + 1) * d]),
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let in_group = scored[..10]
+            .iter()
+            .filter(|(i, _)| group(data.items.id(*i as u32), 30).as_deref() == Some(name.as_str()))
+            .count();
+        assert!(
+            in_group >= 8,
+            "group {g}: {in_group} of the top 10 are in the group"
+        );
+    }
+}
