@@ -98,11 +98,15 @@ impl Jobs {
         self: &Arc<Self>,
         catalog: Arc<Catalog>,
         data_dir: PathBuf,
-        version: ModelVersion,
-        batches: Vec<RecordBatch>,
-        base: Option<Arc<Artifact>>,
+        job: Job,
         done: impl FnOnce(&ModelVersion, Arc<Artifact>) + Send + 'static,
     ) {
+        let Job {
+            version,
+            batches,
+            features,
+            base,
+        } = job;
         let key = key_of(&version);
         let cancel = Arc::new(AtomicBool::new(false));
         self.lock().insert(
@@ -124,6 +128,7 @@ impl Jobs {
                 &data_dir,
                 &version,
                 &batches,
+                &features,
                 base.as_deref(),
                 &cancel,
                 started,
@@ -160,6 +165,7 @@ impl Jobs {
         data_dir: &std::path::Path,
         mv: &ModelVersion,
         batches: &[RecordBatch],
+        features: &SideRows,
         base: Option<&Artifact>,
         cancel: &AtomicBool,
         started: Instant,
@@ -179,6 +185,28 @@ impl Jobs {
             .validate()
             .map_err(|e| Error::invalid_value(e.to_string()))?;
         let epochs = params.epochs;
+        let user_matrix = match (&spec.user_features, &features.users) {
+            (Some(side), Some(rows)) => Some(side_matrix(
+                rows,
+                side,
+                &spec.user_col,
+                &x.users,
+                mv.user_id_text,
+                spec.identity_features,
+            )?),
+            _ => None,
+        };
+        let item_matrix = match (&spec.item_features, &features.items) {
+            (Some(side), Some(rows)) => Some(side_matrix(
+                rows,
+                side,
+                &spec.item_col,
+                &x.items,
+                mv.item_id_text,
+                spec.identity_features,
+            )?),
+            _ => None,
+        };
         let evaluation = spec.evaluation && base.is_none();
         let total = if evaluation { 2 * epochs } else { epochs };
         catalog.update_model(&mv.project, &mv.name, mv.version, |m| {
@@ -190,10 +218,16 @@ impl Jobs {
         let mut offset = 0;
         if evaluation {
             let (train, test) = random_split(&x, 0.2, 42);
-            let model = Model::fit(params.clone(), &train, None, None, &mut |e, _, _| {
-                self.set_progress(&key, "evaluation", e, total);
-                !cancel.load(Ordering::SeqCst)
-            })
+            let model = Model::fit(
+                params.clone(),
+                &train,
+                user_matrix.clone(),
+                item_matrix.clone(),
+                &mut |e, _, _| {
+                    self.set_progress(&key, "evaluation", e, total);
+                    !cancel.load(Ordering::SeqCst)
+                },
+            )
             .map_err(|e| fit_error(e, stopped()))?;
             let m = evaluate(&ModelScorer::new(&model), &train, &test, 10);
             let base = evaluate(&Popularity::new(&train), &train, &test, 10);
@@ -213,7 +247,7 @@ impl Jobs {
         };
         let artifact = match base {
             None => {
-                let model = Model::fit(params, &x, None, None, &mut progress)
+                let model = Model::fit(params, &x, user_matrix, item_matrix, &mut progress)
                     .map_err(|e| fit_error(e, stopped()))?;
                 Artifact::new(model, &x)
             }
@@ -267,6 +301,118 @@ fn metrics_json(m: &crate::recommender::Metrics) -> serde_json::Value {
         "ndcg_at_k": m.ndcg_at_k,
         "users_evaluated": m.users_evaluated,
     })
+}
+
+/// What one training job works from.
+pub struct Job {
+    pub version: ModelVersion,
+    /// The source rows.
+    pub batches: Vec<RecordBatch>,
+    pub features: SideRows,
+    /// For FINETUNE: the version to continue from.
+    pub base: Option<Arc<Artifact>>,
+}
+
+/// The rows of the user and item feature tables, when the model has side features.
+#[derive(Debug, Default)]
+pub struct SideRows {
+    pub users: Option<Vec<RecordBatch>>,
+    pub items: Option<Vec<RecordBatch>>,
+}
+
+/// The feature matrix of the entities of `map` from their rows in a feature table.
+fn side_matrix(
+    rows: &[RecordBatch],
+    side: &crate::catalog::SideFeatures,
+    id_col: &str,
+    map: &crate::recommender::IdMap,
+    text_ids: bool,
+    identity: bool,
+) -> Result<crate::recommender::FeatureMatrix> {
+    use crate::recommender::encode::{ColumnValues, FeatureEncoder};
+    let mut row_of: HashMap<Id, (usize, usize)> = HashMap::new();
+    for (b, batch) in rows.iter().enumerate() {
+        let idx = batch.schema().index_of(id_col).map_err(|_| {
+            Error::invalid_value(format!(
+                "feature table {} has no id column {id_col}",
+                side.table
+            ))
+        })?;
+        for (r, id) in ids(batch.column(idx).as_ref(), text_ids)?
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(id) = id {
+                row_of.insert(id, (b, r));
+            }
+        }
+    }
+    let n = map.len();
+    let mut columns = Vec::with_capacity(side.columns.len());
+    for name in &side.columns {
+        let numeric = rows
+            .first()
+            .and_then(|b| {
+                b.schema()
+                    .field_with_name(name)
+                    .ok()
+                    .map(|f| f.data_type().is_numeric())
+            })
+            .unwrap_or(false);
+        let cast_to = if numeric {
+            DataType::Float64
+        } else {
+            DataType::Utf8
+        };
+        let cols: Vec<Arc<dyn Array>> = rows
+            .iter()
+            .map(|b| {
+                let i = b.schema().index_of(name).map_err(|_| {
+                    Error::invalid_value(format!(
+                        "feature table {} has no column {name}",
+                        side.table
+                    ))
+                })?;
+                cast(b.column(i).as_ref(), &cast_to)
+                    .map_err(|e| Error::invalid_value(e.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        let at = |e: usize| map.ids().get(e).and_then(|id| row_of.get(id)).copied();
+        let values = if numeric {
+            ColumnValues::Numeric(
+                (0..n)
+                    .map(|e| {
+                        at(e).and_then(|(b, r)| {
+                            let a = cols[b].as_primitive::<Float64Type>();
+                            (!a.is_null(r)).then(|| a.value(r))
+                        })
+                    })
+                    .collect(),
+            )
+        } else {
+            ColumnValues::Text(
+                (0..n)
+                    .map(|e| {
+                        at(e).and_then(|(b, r)| {
+                            let a = cols[b].as_string::<i32>();
+                            (!a.is_null(r)).then(|| a.value(r).to_string())
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        columns.push((name.clone(), values));
+    }
+    let encoder = FeatureEncoder::fit(&columns, n, identity);
+    let matrix = encoder.matrix(&columns, n);
+    if (0..n).any(|r| matrix.row(r).0.is_empty()) {
+        return Err(Error::invalid_value(format!(
+            "some entities have no features in {} and identity_features is false",
+            side.table
+        ))
+        .with_hint("keep identity_features = true, or give every entity a feature row"));
+    }
+    Ok(matrix)
 }
 
 /// Whether an Arrow type can hold ids, and whether they are text.

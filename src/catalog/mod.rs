@@ -14,7 +14,7 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-pub use model_spec::{CREATE_MODEL_KEYS, ModelSpec};
+pub use model_spec::{CREATE_MODEL_KEYS, ModelSpec, SideFeatures};
 pub use store::write_atomic;
 
 use crate::error::{Error, Result, sqlstate};

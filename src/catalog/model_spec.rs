@@ -1,13 +1,14 @@
 //! CREATE MODEL's USING clause → a typed [`ModelSpec`]: the reference handler's keys
 //! (`user_id`, `item_id`, `threshold`, `n_recommendations`, `evaluation`), every LightFM
-//! hyper-parameter, and `rating_column`. Defaults are the reference handler's (warp, 10
+//! hyper-parameter, `rating_column`, and side features (`user_features`,
+//! `user_feature_columns`, `item_features`, `item_feature_columns`, `identity_features`). Defaults are the reference handler's (warp, 10
 //! epochs, learning rate 0.05, 10 components, random_state 42).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::recommender::{Loss, Params, Schedule};
-use crate::sql::{Options, UsingOption};
+use crate::sql::{Options, UsingOption, UsingValue};
 
 pub const CREATE_MODEL_KEYS: &[&str] = &[
     "engine",
@@ -32,7 +33,20 @@ pub const CREATE_MODEL_KEYS: &[&str] = &[
     "num_threads",
     "random_state",
     "tag",
+    "user_features",
+    "user_feature_columns",
+    "item_features",
+    "item_feature_columns",
+    "identity_features",
 ];
+
+/// Side features of users or items: a table with the id column and feature columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideFeatures {
+    /// `database.table`
+    pub table: String,
+    pub columns: Vec<String>,
+}
 
 /// What a model is trained from and with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +60,58 @@ pub struct ModelSpec {
     pub evaluation: bool,
     pub params: Params,
     pub tag: Option<String>,
+    #[serde(default)]
+    pub user_features: Option<SideFeatures>,
+    #[serde(default)]
+    pub item_features: Option<SideFeatures>,
+    /// Keep each user's and item's own identity feature beside the side features.
+    #[serde(default = "yes")]
+    pub identity_features: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn side_features(o: &Options, table_key: &str, columns_key: &str) -> Result<Option<SideFeatures>> {
+    let table = o.text(table_key)?;
+    let columns = match o.get(columns_key) {
+        None | Some(UsingValue::Null) => None,
+        Some(UsingValue::List(items)) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    UsingValue::Str(s) => Ok(s.clone()),
+                    other => Err(Error::invalid_value(format!(
+                        "USING {columns_key} takes a list of column names, found {other}"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        Some(UsingValue::Str(s)) => Some(
+            s.split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
+        ),
+        Some(other) => {
+            return Err(Error::invalid_value(format!(
+                "USING {columns_key} takes a list of column names such as ['genres', 'release_year'], found {other}"
+            )));
+        }
+    };
+    match (table, columns) {
+        (None, None) => Ok(None),
+        (Some(table), Some(columns)) if !columns.is_empty() => {
+            Ok(Some(SideFeatures { table, columns }))
+        }
+        (Some(_), _) => Err(Error::invalid_value(format!(
+            "USING {table_key} needs {columns_key} = ['column', ...] naming the feature columns"
+        ))),
+        (None, Some(_)) => Err(Error::invalid_value(format!(
+            "USING {columns_key} needs {table_key} = 'database.table'"
+        ))),
+    }
 }
 
 impl ModelSpec {
@@ -100,6 +166,9 @@ impl ModelSpec {
             evaluation: o.boolean("evaluation")?.unwrap_or(false),
             params,
             tag: o.text("tag")?,
+            user_features: side_features(&o, "user_features", "user_feature_columns")?,
+            item_features: side_features(&o, "item_features", "item_feature_columns")?,
+            identity_features: o.boolean("identity_features")?.unwrap_or(true),
         })
     }
 }

@@ -207,6 +207,41 @@ pub async fn fetch_source(
     Ok((batches, kinds[0], kinds[1], text))
 }
 
+/// Reads the user and item feature tables named in the spec, checking their columns.
+pub async fn fetch_features(engine: &Engine, spec: &ModelSpec) -> Result<crate::jobs::SideRows> {
+    let mut rows = crate::jobs::SideRows::default();
+    for (side, id_col, slot) in [
+        (&spec.user_features, &spec.user_col, &mut rows.users),
+        (&spec.item_features, &spec.item_col, &mut rows.items),
+    ] {
+        let Some(side) = side else { continue };
+        let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+        let table = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(&side.table)?
+            .parse_object_name(false)?;
+        let df = engine
+            .context()
+            .sql(&format!("SELECT * FROM {table}"))
+            .await
+            .map_err(|e| {
+                let mut err = Error::from(e);
+                err.message = format!("feature table {}: {}", side.table, err.message);
+                err
+            })?;
+        let schema = df.schema().as_arrow().clone();
+        for col in std::iter::once(id_col).chain(&side.columns) {
+            if schema.field_with_name(col).is_err() {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("feature table {} has no column {col}", side.table),
+                ));
+            }
+        }
+        *slot = Some(df.collect().await.map_err(Error::from)?);
+    }
+    Ok(rows)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     engine: &Engine,
@@ -234,6 +269,7 @@ pub async fn execute(
     let explicit_rating = using.iter().any(|o| o.key == "rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, source, &mut spec, explicit_rating).await?;
+    let features = fetch_features(engine, &spec).await?;
     let options = using
         .iter()
         .map(|o| (o.key.clone(), o.value.to_json()))
@@ -259,7 +295,7 @@ pub async fn execute(
     let version = engine
         .catalog()
         .add_model_version(version, true, or_replace)?;
-    engine.start_training(version.clone(), batches, None, true);
+    engine.start_training(version.clone(), batches, features, None, true);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),

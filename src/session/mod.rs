@@ -204,6 +204,7 @@ impl Engine {
         &self,
         version: ModelVersion,
         batches: Vec<datafusion::arrow::array::RecordBatch>,
+        features: crate::jobs::SideRows,
         base: Option<Arc<crate::recommender::Artifact>>,
         activate: bool,
     ) {
@@ -212,9 +213,12 @@ impl Engine {
         self.jobs.start(
             self.catalog.clone(),
             self.data_dir.clone(),
-            version,
-            batches,
-            base,
+            crate::jobs::Job {
+                version,
+                batches,
+                features,
+                base,
+            },
             move |mv, artifact| {
                 store.insert(key_of(mv), artifact);
                 if activate && let Err(e) = catalog.set_active(&mv.project, &mv.name, mv.version) {

@@ -9,7 +9,7 @@ use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::create_model::{fetch_source, now_text, project_of, resolve_engine};
+use super::create_model::{fetch_features, fetch_source, now_text, project_of, resolve_engine};
 use super::{Engine, Output, models_table};
 use crate::catalog::{ModelSpec, ModelVersion, PendingVersion, Status};
 use crate::error::{Error, Result, sqlstate};
@@ -105,6 +105,11 @@ pub async fn execute(
     let explicit_rating = merged.contains_key("rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
+    let features = if base_artifact.is_some() {
+        crate::jobs::SideRows::default()
+    } else {
+        fetch_features(engine, &spec).await?
+    };
     let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),
@@ -121,7 +126,7 @@ pub async fn execute(
         created_at: now_text(),
     });
     let version = engine.catalog().add_model_version(version, false, false)?;
-    engine.start_training(version.clone(), batches, base_artifact, activate);
+    engine.start_training(version.clone(), batches, features, base_artifact, activate);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),
