@@ -1,8 +1,9 @@
 //! CREATE MODEL's USING clause → a typed [`ModelSpec`]: the reference handler's keys
 //! (`user_id`, `item_id`, `threshold`, `n_recommendations`, `evaluation`), every LightFM
 //! hyper-parameter, `rating_column`, and side features (`user_features`,
-//! `user_feature_columns`, `item_features`, `item_feature_columns`, `identity_features`). Defaults are the reference handler's (warp, 10
-//! epochs, learning rate 0.05, 10 components, random_state 42).
+//! `user_feature_columns`, `item_features`, `item_feature_columns`, `identity_features`).
+//! Defaults are the reference handler's (warp, 10 epochs, learning rate 0.05, 10
+//! components, random_state 42).
 
 use serde::{Deserialize, Serialize};
 
