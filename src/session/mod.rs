@@ -154,6 +154,8 @@ impl Engine {
             version: m.version,
             user_col: mv.spec.user_col,
             item_col: mv.spec.item_col,
+            user_text: mv.user_id_text,
+            item_text: mv.item_id_text,
         })
     }
 

@@ -32,6 +32,67 @@ pub struct ModelRef {
     pub version: Option<u32>,
     pub user_col: String,
     pub item_col: String,
+    /// Whether the user / item ids are text.
+    pub user_text: bool,
+    pub item_text: bool,
+}
+
+/// Refuses a number compared with text ids (`user = 3` when ids are 'u3'): DataFusion would
+/// quietly compare it as the text '3', which names no user.
+fn check_id_literals(selection: &Expr, model: &ModelRef, alias: &str) -> Result<()> {
+    let is_text_key = |e: &Expr| -> Option<&'static str> {
+        let (qualifier, col) = ident_text(e)?;
+        if qualifier.is_some_and(|q| q != alias) {
+            return None;
+        }
+        if col == model.user_col && model.user_text {
+            Some("user")
+        } else if col == model.item_col && model.item_text {
+            Some("item")
+        } else {
+            None
+        }
+    };
+    let is_number = |e: &Expr| {
+        matches!(
+            e,
+            Expr::Value(ValueWithSpan {
+                value: Value::Number(..),
+                ..
+            })
+        )
+    };
+    let mut found: Option<(&'static str, String)> = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(selection, |e| {
+        match e {
+            Expr::BinaryOp { left, right, .. } => {
+                if let (Some(w), true) = (is_text_key(left), is_number(right)) {
+                    found = Some((w, right.to_string()));
+                } else if let (Some(w), true) = (is_text_key(right), is_number(left)) {
+                    found = Some((w, left.to_string()));
+                }
+            }
+            Expr::InList { expr, list, .. } => {
+                if let (Some(w), Some(n)) = (is_text_key(expr), list.iter().find(|x| is_number(x)))
+                {
+                    found = Some((w, n.to_string()));
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    match found {
+        Some((what, n)) => Err(Error::new(
+            sqlstate::DATATYPE_MISMATCH,
+            format!(
+                "the {what} ids of model {} are text, but they are compared with the number {n}",
+                model.name
+            ),
+        )
+        .with_hint(format!("quote the id: '{n}'"))),
+        None => Ok(()),
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -257,6 +318,9 @@ pub fn rewrite(
             _ => {}
         }
     };
+    if let Some(selection) = select.selection.as_ref() {
+        check_id_literals(selection, &model, &alias)?;
+    }
     if let Some(selection) = select.selection.as_mut() {
         let _ = visit_expressions_mut(selection, |e| {
             rename(e);

@@ -433,3 +433,48 @@ async fn restart_and_kill_keep_complete_models_and_fail_interrupted_ones() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn text_ids_keep_their_type() {
+    let dir = temp_data_dir("textids");
+    let mut csv = String::from("customer,product,stars\n");
+    for u in 0..40 {
+        for k in 0..8 {
+            csv.push_str(&format!("c{u},p{},{}\n", (u * 3 + k) % 30, (u + k) % 5 + 1));
+        }
+    }
+    std::fs::write(dir.join("files/orders.csv"), csv).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE MODEL t FROM files (SELECT * FROM orders) PREDICT product USING user_id = 'customer', item_id = 'product', rating_column = 'stars', threshold = 3, num_threads = 1")
+        .await
+        .unwrap();
+    assert_eq!(wait_trained(&client, "t").await.0, "complete");
+    let rows = client
+        .query(
+            "SELECT user_id, item_id FROM t WHERE customer = $1",
+            &[&"c3"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<_, String>(0) == "c3" && r.get::<_, String>(1).starts_with('p'))
+    );
+    let rows = client
+        .query(
+            "SELECT * FROM t WHERE product = 'p4' AND recommender_type = 'item_item'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    let err = client
+        .query("SELECT * FROM t WHERE customer = 3", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42804", "{}", message(&err));
+    server.stop().await;
+}
