@@ -232,15 +232,13 @@ impl Catalog {
     /// Records a database; fails with 42P04 if the name is taken.
     pub fn add_database(&self, def: DatabaseDef) -> Result<()> {
         self.update(|doc| {
-            if doc.databases.contains_key(&def.name) {
-                return Err(Error::new(
+            insert_new(&mut doc.databases, def.name.clone(), def, |name| {
+                Error::new(
                     sqlstate::DUPLICATE_DATABASE,
-                    format!("database \"{}\" already exists", def.name),
+                    format!("database \"{name}\" already exists"),
                 )
-                .with_hint("use CREATE DATABASE IF NOT EXISTS, or DROP DATABASE first"));
-            }
-            doc.databases.insert(def.name.clone(), def);
-            Ok(())
+                .with_hint("use CREATE DATABASE IF NOT EXISTS, or DROP DATABASE first")
+            })
         })
     }
 
@@ -265,14 +263,12 @@ impl Catalog {
     /// Records an engine; 42710 if the name is taken.
     pub fn add_engine(&self, def: EngineDef) -> Result<()> {
         self.update(|doc| {
-            if doc.ml_engines.contains_key(&def.name) {
-                return Err(Error::new(
+            insert_new(&mut doc.ml_engines, def.name.clone(), def, |name| {
+                Error::new(
                     sqlstate::DUPLICATE_OBJECT,
-                    format!("ML engine \"{}\" already exists", def.name),
-                ));
-            }
-            doc.ml_engines.insert(def.name.clone(), def);
-            Ok(())
+                    format!("ML engine \"{name}\" already exists"),
+                )
+            })
         })
     }
 
@@ -439,6 +435,20 @@ impl Catalog {
             Ok(unfinished)
         })
     }
+}
+
+/// Inserts `value` under `name` unless the name is taken (then `taken(name)`).
+fn insert_new<T>(
+    map: &mut BTreeMap<String, T>,
+    name: String,
+    value: T,
+    taken: impl FnOnce(&str) -> Error,
+) -> Result<()> {
+    if map.contains_key(&name) {
+        return Err(taken(&name));
+    }
+    map.insert(name, value);
+    Ok(())
 }
 
 #[cfg(test)]
