@@ -106,7 +106,17 @@ pub async fn fetch_source(
 )> {
     let query = qualify(source);
     let text = query.to_string();
-    let df = engine.context().sql(&text).await.map_err(|e| {
+    // One partition: the rows then arrive in the same order on every run, and the id order,
+    // the seeded split and training follow the row order.
+    let state = engine.context().state();
+    let mut config = state.config().clone();
+    config.options_mut().execution.target_partitions = 1;
+    let single = datafusion::prelude::SessionContext::new_with_state(
+        datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
+            .build(),
+    );
+    let df = single.sql(&text).await.map_err(|e| {
         let mut err = Error::from(e);
         err.message = format!("the source query of the model fails: {}", err.message);
         err
