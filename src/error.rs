@@ -84,11 +84,6 @@ impl Error {
     pub fn io(context: &str, err: std::io::Error) -> Self {
         Self::new(sqlstate::IO_ERROR, format!("{context}: {err}"))
     }
-
-    /// True for errors caused by what the user sent rather than by recsql or a remote system.
-    pub fn is_user_error(&self) -> bool {
-        !matches!(&self.code[..2], "XX" | "58" | "53" | "08")
-    }
 }
 
 impl fmt::Display for Error {

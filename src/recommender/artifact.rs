@@ -25,8 +25,34 @@ pub struct Artifact {
     known_items: Vec<u32>,
     /// Positives per item in the training data.
     pub popularity: Vec<f32>,
+    /// Item indices, most popular first (ties by index).
+    by_popularity: Vec<u32>,
     user_factors: Factors,
     item_factors: Factors,
+}
+
+/// Appends the union of two sorted, duplicate-free lists to `out`.
+fn merge_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
 }
 
 fn ids_to_json(map: &IdMap) -> serde_json::Value {
@@ -63,65 +89,26 @@ fn ids_from_json(v: &serde_json::Value) -> Result<IdMap, LoadError> {
 impl Artifact {
     /// Bundles a model with the interactions it was trained on.
     pub fn new(model: Model, x: &Interactions) -> Artifact {
-        let n_users = x.n_users();
-        let mut known_ptr = Vec::with_capacity(n_users + 1);
-        let mut known_items = Vec::with_capacity(x.nnz());
-        known_ptr.push(0);
-        for u in 0..n_users {
-            known_items.extend_from_slice(x.known(u as u32));
-            known_ptr.push(known_items.len());
-        }
-        let popularity = Popularity::new(x).counts().to_vec();
-        Self::assemble(
-            model,
-            x.users.clone(),
-            x.items.clone(),
-            known_ptr,
-            known_items,
-            popularity,
-        )
+        Self::combine(None, model, x)
     }
 
     /// The artifact of a fine-tuned model: `base`'s known items and popularity plus those of
     /// the new interactions `x` (whose id maps extend `base`'s).
     pub fn finetuned(base: &Artifact, model: Model, x: &Interactions) -> Artifact {
+        Self::combine(Some(base), model, x)
+    }
+
+    fn combine(base: Option<&Artifact>, model: Model, x: &Interactions) -> Artifact {
         let n_users = x.n_users();
         let mut known_ptr = Vec::with_capacity(n_users + 1);
-        let mut known_items = Vec::with_capacity(base.known_items.len() + x.nnz());
+        let mut known_items = Vec::with_capacity(base.map_or(0, |b| b.known_items.len()) + x.nnz());
         known_ptr.push(0);
         for u in 0..n_users as u32 {
-            let (old, new) = (base.known(u), x.known(u));
-            let (mut i, mut j) = (0, 0);
-            while i < old.len() || j < new.len() {
-                let next = match (old.get(i), new.get(j)) {
-                    (Some(&a), Some(&b)) if a == b => {
-                        i += 1;
-                        j += 1;
-                        a
-                    }
-                    (Some(&a), Some(&b)) if a < b => {
-                        i += 1;
-                        a
-                    }
-                    (Some(_), Some(&b)) => {
-                        j += 1;
-                        b
-                    }
-                    (Some(&a), None) => {
-                        i += 1;
-                        a
-                    }
-                    (None, Some(&b)) => {
-                        j += 1;
-                        b
-                    }
-                    (None, None) => break,
-                };
-                known_items.push(next);
-            }
+            let old = base.map_or(&[][..], |b| b.known(u));
+            merge_sorted(old, x.known(u), &mut known_items);
             known_ptr.push(known_items.len());
         }
-        let mut popularity = base.popularity.clone();
+        let mut popularity = base.map_or_else(Vec::new, |b| b.popularity.clone());
         popularity.resize(x.n_items(), 0.0);
         for (p, c) in popularity.iter_mut().zip(Popularity::new(x).counts()) {
             *p += c;
@@ -147,6 +134,12 @@ impl Artifact {
         let d = model.d();
         let (ue, ub) = model.users.representations(d);
         let (ie, ib) = model.items.representations(d);
+        let mut by_popularity: Vec<u32> = (0..popularity.len() as u32).collect();
+        by_popularity.sort_by(|&a, &b| {
+            popularity[b as usize]
+                .total_cmp(&popularity[a as usize])
+                .then(a.cmp(&b))
+        });
         Artifact {
             user_factors: Factors::new(d, ue, ub),
             item_factors: Factors::new(d, ie, ib),
@@ -156,6 +149,7 @@ impl Artifact {
             known_ptr,
             known_items,
             popularity,
+            by_popularity,
         }
     }
 
@@ -194,21 +188,21 @@ impl Artifact {
 
     /// The most popular items (by training positives), for a user the model does not know.
     pub fn popular(&self, k: usize, allowed: Option<&[u32]>) -> Ranked {
-        let mut all: Vec<(u32, f32)> = match allowed {
-            Some(list) => list
-                .iter()
-                .map(|&i| (i, self.popularity[i as usize]))
-                .collect(),
+        let ranked = |i: u32| (i, self.popularity[i as usize]);
+        match allowed {
             None => self
-                .popularity
+                .by_popularity
                 .iter()
-                .enumerate()
-                .map(|(i, &p)| (i as u32, p))
+                .take(k)
+                .map(|&i| ranked(i))
                 .collect(),
-        };
-        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        all.truncate(k);
-        all
+            Some(list) => {
+                let mut all: Vec<(u32, f32)> = list.iter().map(|&i| ranked(i)).collect();
+                all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                all.truncate(k);
+                all
+            }
+        }
     }
 
     /// Items most similar to each given item: cosine of item embeddings (biases ignored,

@@ -267,16 +267,6 @@ impl Model {
     pub fn d(&self) -> usize {
         self.params.no_components
     }
-
-    /// The score of one (user, item) pair.
-    pub fn score(&self, u: usize, i: usize) -> f32 {
-        let d = self.d();
-        let mut p = vec![0.0; d];
-        let mut q = vec![0.0; d];
-        let bu = self.users.representation(u, d, &mut p);
-        let bi = self.items.representation(i, d, &mut q);
-        bu + bi + super::sgd::dot(&p, &q)
-    }
 }
 
 fn check_rows(f: &FeatureMatrix, n: usize, what: &str) -> Result<(), FitError> {

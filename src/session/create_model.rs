@@ -10,7 +10,7 @@ use super::{Engine, Output, models_table};
 use crate::catalog::{EngineDef, ModelSpec, ModelVersion, PendingVersion};
 use crate::error::{Error, Result, sqlstate};
 use crate::jobs::id_kind;
-use crate::sql::{ModelName, Source, UsingOption};
+use crate::sql::{ModelName, Source, UsingOption, using_to_json};
 
 pub const DEFAULT_PROJECT: &str = "mindsdb";
 
@@ -280,10 +280,7 @@ pub async fn execute(
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, source, &mut spec, explicit_rating).await?;
     let features = fetch_features(engine, &spec).await?;
-    let options = using
-        .iter()
-        .map(|o| (o.key.clone(), o.value.to_json()))
-        .collect();
+    let options = using_to_json(using);
     let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),

@@ -10,7 +10,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::{Engine, Output};
 use crate::catalog::EngineDef;
 use crate::error::{Error, Result, sqlstate};
-use crate::sql::UsingOption;
+use crate::sql::{UsingOption, using_to_json};
 
 pub const HANDLERS: &[&str] = &["lightfm"];
 
@@ -40,10 +40,7 @@ pub fn create(
     engine.catalog().add_engine(EngineDef {
         name: name.to_string(),
         handler,
-        options: using
-            .iter()
-            .map(|o| (o.key.clone(), o.value.to_json()))
-            .collect(),
+        options: using_to_json(using),
     })?;
     Ok(Output::Command("CREATE ML_ENGINE".into()))
 }

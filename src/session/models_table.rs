@@ -52,7 +52,22 @@ pub fn batch(versions: &[ModelVersion], jobs: &Jobs) -> Result<RecordBatch> {
             versions.iter().map(f).collect::<Vec<_>>(),
         ))
     };
-    let progress: Vec<_> = versions.iter().map(|m| jobs.progress(&key_of(m))).collect();
+    // (current phase, total phases, phase name): live from a running job, else from status.
+    let phases: Vec<(i64, i64, String)> = versions
+        .iter()
+        .map(|m| match jobs.progress(&key_of(m)) {
+            Some(p) => (p.current as i64, p.total as i64, p.phase.to_string()),
+            None => {
+                let total = total_phases(m);
+                let done = if m.status == crate::catalog::Status::Complete {
+                    total
+                } else {
+                    0
+                };
+                (done, total, m.status.as_str().to_string())
+            }
+        })
+        .collect();
     let accuracy: Vec<Option<f64>> = versions
         .iter()
         .map(|m| {
@@ -83,44 +98,13 @@ pub fn batch(versions: &[ModelVersion], jobs: &Jobs) -> Result<RecordBatch> {
         text(&|m| Some(m.select_data_query.clone())),
         text(&|m| Some(serde_json::Value::Object(m.training_options.clone()).to_string())),
         Arc::new(Int64Array::from(
-            progress
-                .iter()
-                .zip(versions)
-                .map(|(p, m)| match p {
-                    Some(p) => Some(p.current as i64),
-                    None => Some(if m.status == crate::catalog::Status::Complete {
-                        total_phases(m)
-                    } else {
-                        0
-                    }),
-                })
-                .collect::<Vec<_>>(),
+            phases.iter().map(|p| Some(p.0)).collect::<Vec<_>>(),
         )),
         Arc::new(Int64Array::from(
-            progress
-                .iter()
-                .zip(versions)
-                .map(|(p, m)| {
-                    Some(
-                        p.as_ref()
-                            .map(|p| p.total as i64)
-                            .unwrap_or_else(|| total_phases(m)),
-                    )
-                })
-                .collect::<Vec<_>>(),
+            phases.iter().map(|p| Some(p.1)).collect::<Vec<_>>(),
         )),
         Arc::new(StringArray::from(
-            progress
-                .iter()
-                .zip(versions)
-                .map(|(p, m)| {
-                    Some(
-                        p.as_ref()
-                            .map(|p| p.phase.to_string())
-                            .unwrap_or_else(|| m.status.as_str().to_string()),
-                    )
-                })
-                .collect::<Vec<_>>(),
+            phases.iter().map(|p| Some(p.2.clone())).collect::<Vec<_>>(),
         )),
         text(&|m| m.spec.tag.clone()),
         text(&|m| Some(m.created_at.clone())),

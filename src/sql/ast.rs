@@ -124,6 +124,14 @@ pub struct UsingOption {
     pub value: UsingValue,
 }
 
+/// A USING list as a JSON object, for storage in the catalog.
+pub fn using_to_json(using: &[UsingOption]) -> serde_json::Map<String, serde_json::Value> {
+    using
+        .iter()
+        .map(|o| (o.key.clone(), o.value.to_json()))
+        .collect()
+}
+
 /// A value in USING or PARAMETERS: a string, a number (kept as written), a boolean, NULL, a
 /// list or a JSON-like object.
 #[derive(Debug, Clone, PartialEq)]

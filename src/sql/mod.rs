@@ -7,7 +7,7 @@ mod options;
 mod parser;
 mod split;
 
-pub use ast::{ModelName, Source, Statement, UsingOption, UsingValue};
+pub use ast::{ModelName, Source, Statement, UsingOption, UsingValue, using_to_json};
 pub use options::{Options, unknown_key};
 pub use parser::{model_name_from_parts, parse_statement};
 pub use split::split_statements;

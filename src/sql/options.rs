@@ -143,14 +143,6 @@ impl<'a> Options<'a> {
             )),
         }
     }
-
-    /// Every option as JSON, for storage.
-    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.options
-            .iter()
-            .map(|o| (o.key.clone(), o.value.to_json()))
-            .collect()
-    }
 }
 
 #[cfg(test)]
