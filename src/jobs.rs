@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 
 use crate::catalog::{Catalog, ModelVersion, Status, write_atomic};
 use crate::error::{Error, Result};
 use crate::recommender::{
-    Artifact, Id, InteractionsBuilder, Model, ModelScorer, Popularity, evaluate, random_split,
+    Artifact, InteractionsBuilder, Model, ModelScorer, Popularity, evaluate, random_split,
 };
+use crate::side_features::{SideRows, id_kind, ids, side_matrix};
 
 /// Identifies a model version.
 pub type Key = (String, String, u32);
@@ -185,8 +186,8 @@ impl Jobs {
             .validate()
             .map_err(|e| Error::invalid_value(e.to_string()))?;
         let epochs = params.epochs;
-        let user_matrix = match (&spec.user_features, &features.users) {
-            (Some(side), Some(rows)) => Some(side_matrix(
+        let (user_matrix, user_encoder) = match (&spec.user_features, &features.users) {
+            (Some(side), Some(rows)) => side_pair(side_matrix(
                 rows,
                 side,
                 &spec.user_col,
@@ -194,10 +195,10 @@ impl Jobs {
                 mv.user_id_text,
                 spec.identity_features,
             )?),
-            _ => None,
+            _ => (None, None),
         };
-        let item_matrix = match (&spec.item_features, &features.items) {
-            (Some(side), Some(rows)) => Some(side_matrix(
+        let (item_matrix, item_encoder) = match (&spec.item_features, &features.items) {
+            (Some(side), Some(rows)) => side_pair(side_matrix(
                 rows,
                 side,
                 &spec.item_col,
@@ -205,7 +206,7 @@ impl Jobs {
                 mv.item_id_text,
                 spec.identity_features,
             )?),
-            _ => None,
+            _ => (None, None),
         };
         let evaluation = spec.evaluation && base.is_none();
         let total = if evaluation { 2 * epochs } else { epochs };
@@ -249,7 +250,7 @@ impl Jobs {
             None => {
                 let model = Model::fit(params, &x, user_matrix, item_matrix, &mut progress)
                     .map_err(|e| fit_error(e, stopped()))?;
-                Artifact::new(model, &x)
+                Artifact::new(model, &x).with_encoders(user_encoder, item_encoder)
             }
             Some(base) => {
                 let mut model = base.model.clone();
@@ -284,6 +285,10 @@ impl Jobs {
     }
 }
 
+fn side_pair<A, B>((a, b): (A, B)) -> (Option<A>, Option<B>) {
+    (Some(a), Some(b))
+}
+
 fn fit_error(e: crate::recommender::FitError, cancelled: Error) -> Error {
     match e {
         crate::recommender::FitError::Cancelled => cancelled,
@@ -311,144 +316,6 @@ pub struct Job {
     pub features: SideRows,
     /// For FINETUNE: the version to continue from.
     pub base: Option<Arc<Artifact>>,
-}
-
-/// The rows of the user and item feature tables, when the model has side features.
-#[derive(Debug, Default)]
-pub struct SideRows {
-    pub users: Option<Vec<RecordBatch>>,
-    pub items: Option<Vec<RecordBatch>>,
-}
-
-/// The feature matrix of the entities of `map` from their rows in a feature table.
-fn side_matrix(
-    rows: &[RecordBatch],
-    side: &crate::catalog::SideFeatures,
-    id_col: &str,
-    map: &crate::recommender::IdMap,
-    text_ids: bool,
-    identity: bool,
-) -> Result<crate::recommender::FeatureMatrix> {
-    use crate::recommender::encode::{ColumnValues, FeatureEncoder};
-    let mut row_of: HashMap<Id, (usize, usize)> = HashMap::new();
-    for (b, batch) in rows.iter().enumerate() {
-        let idx = batch.schema().index_of(id_col).map_err(|_| {
-            Error::invalid_value(format!(
-                "feature table {} has no id column {id_col}",
-                side.table
-            ))
-        })?;
-        for (r, id) in ids(batch.column(idx).as_ref(), text_ids)?
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(id) = id {
-                row_of.insert(id, (b, r));
-            }
-        }
-    }
-    let n = map.len();
-    let mut columns = Vec::with_capacity(side.columns.len());
-    for name in &side.columns {
-        let numeric = rows
-            .first()
-            .and_then(|b| {
-                b.schema()
-                    .field_with_name(name)
-                    .ok()
-                    .map(|f| f.data_type().is_numeric())
-            })
-            .unwrap_or(false);
-        let cast_to = if numeric {
-            DataType::Float64
-        } else {
-            DataType::Utf8
-        };
-        let cols: Vec<Arc<dyn Array>> = rows
-            .iter()
-            .map(|b| {
-                let i = b.schema().index_of(name).map_err(|_| {
-                    Error::invalid_value(format!(
-                        "feature table {} has no column {name}",
-                        side.table
-                    ))
-                })?;
-                cast(b.column(i).as_ref(), &cast_to)
-                    .map_err(|e| Error::invalid_value(e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        let at = |e: usize| map.ids().get(e).and_then(|id| row_of.get(id)).copied();
-        let values = if numeric {
-            ColumnValues::Numeric(
-                (0..n)
-                    .map(|e| {
-                        at(e).and_then(|(b, r)| {
-                            let a = cols[b].as_primitive::<Float64Type>();
-                            (!a.is_null(r)).then(|| a.value(r))
-                        })
-                    })
-                    .collect(),
-            )
-        } else {
-            ColumnValues::Text(
-                (0..n)
-                    .map(|e| {
-                        at(e).and_then(|(b, r)| {
-                            let a = cols[b].as_string::<i32>();
-                            (!a.is_null(r)).then(|| a.value(r).to_string())
-                        })
-                    })
-                    .collect(),
-            )
-        };
-        columns.push((name.clone(), values));
-    }
-    let encoder = FeatureEncoder::fit(&columns, n, identity);
-    let matrix = encoder.matrix(&columns, n);
-    if (0..n).any(|r| matrix.row(r).0.is_empty()) {
-        return Err(Error::invalid_value(format!(
-            "some entities have no features in {} and identity_features is false",
-            side.table
-        ))
-        .with_hint("keep identity_features = true, or give every entity a feature row"));
-    }
-    Ok(matrix)
-}
-
-/// Whether an Arrow type can hold ids, and whether they are text.
-pub fn id_kind(dt: &DataType) -> Option<bool> {
-    match dt {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => Some(false),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(true),
-        _ => None,
-    }
-}
-
-fn ids(col: &dyn Array, text: bool) -> Result<Vec<Option<Id>>> {
-    let to = if text {
-        DataType::Utf8
-    } else {
-        DataType::Int64
-    };
-    let arr = cast(col, &to).map_err(|e| Error::invalid_value(format!("cannot read ids: {e}")))?;
-    Ok(if text {
-        let a = arr.as_string::<i32>();
-        (0..a.len())
-            .map(|i| (!a.is_null(i)).then(|| Id::Text(a.value(i).to_string())))
-            .collect()
-    } else {
-        let a = arr.as_primitive::<Int64Type>();
-        (0..a.len())
-            .map(|i| (!a.is_null(i)).then(|| Id::Int(a.value(i))))
-            .collect()
-    })
 }
 
 /// Builds interactions from the source rows (rows with a NULL id are skipped).

@@ -35,6 +35,12 @@ enum BenchCommand {
     Gen(recsql::bench::GenArgs),
     /// Measure plain queries and the model workflow through the wire, on an in-process server.
     Wire(recsql::bench::WireArgs),
+    /// Hybrid against pure collaborative models: warm users, and held-out users given only by
+    /// their features (through SQL, on an in-process server).
+    Hybrid(recsql::bench::HybridArgs),
+    /// FINETUNE on the newest interactions against a full retrain (through SQL, on an
+    /// in-process server).
+    Finetune(recsql::bench::FinetuneArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -93,16 +99,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(BenchCommand::Wire(args)) => {
-            match runtime.block_on(recsql::bench::wire(&args)) {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("recsql bench wire: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_json("wire", runtime.block_on(recsql::bench::wire(&args)))
+        }
+        Command::Bench(BenchCommand::Hybrid(args)) => {
+            print_json("hybrid", runtime.block_on(recsql::bench::hybrid(&args)))
+        }
+        Command::Bench(BenchCommand::Finetune(args)) => {
+            print_json("finetune", runtime.block_on(recsql::bench::finetune(&args)))
         }
         Command::Bench(BenchCommand::Gen(args)) => match recsql::bench::generate(&args) {
             Ok(n) => {
@@ -114,6 +117,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Prints a benchmark's JSON result, or its error.
+fn print_json(bench: &str, result: Result<serde_json::Value, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("recsql bench {bench}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,11 +1,18 @@
 //! `recsql bench`: measurement commands that are not part of the server. `train` follows the
 //! contract that ../shared/bench/compare_lightfm.py relies on; `gen` writes synthetic
-//! implicit-feedback data. They run synchronously on the calling thread (and rayon).
+//! implicit-feedback data; `wire`, `hybrid` and `finetune` measure through SQL on an
+//! in-process server. They run synchronously on the calling thread (and rayon).
 
+mod finetune;
+mod harness;
+mod hybrid;
+mod ranked;
 mod synthetic;
 mod train;
 mod wire;
 
+pub use finetune::{FinetuneArgs, run as finetune};
+pub use hybrid::{HybridArgs, run as hybrid};
 pub use synthetic::{GenArgs, generate};
 pub use train::{TrainArgs, train};
 pub use wire::{WireArgs, run as wire};

@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use crate::server::{self, Config};
+use super::harness::{Harness, connect, wait_complete};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WireArgs {
@@ -79,62 +79,10 @@ async fn latencies(c: &Client, model: &str, users: &[i64]) -> Result<(f64, f64),
     Ok((percentile(&times, 0.5), percentile(&times, 0.95)))
 }
 
-async fn wait_complete(c: &Client, name: &str) -> Result<(), String> {
-    loop {
-        let row = c
-            .query_one(
-                "SELECT status, error FROM models WHERE name = $1 AND active",
-                &[&name],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let status: String = row.get(0);
-        match status.as_str() {
-            "complete" => return Ok(()),
-            "error" => {
-                return Err(format!(
-                    "training failed: {:?}",
-                    row.get::<_, Option<String>>(1)
-                ));
-            }
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-}
-
-async fn connect(conn: &str) -> Result<Client, String> {
-    let (client, connection) = tokio_postgres::connect(conn, NoTls)
-        .await
-        .map_err(|e| format!("{conn}: {e}"))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
 pub async fn run(a: &WireArgs) -> Result<serde_json::Value, String> {
-    let dir = std::env::temp_dir().join(format!("recsql-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("files")).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = Config {
-        data_dir: dir.clone(),
-        credentials: None,
-    };
-    let server = tokio::spawn(async move {
-        let _ = server::run(listener, config, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    let c = connect(&format!(
-        "host=127.0.0.1 port={port} user=bench dbname=recsql"
-    ))
-    .await?;
+    let h = Harness::start("bench-wire").await?;
+    let dir = h.dir.clone();
+    let c = h.client().await?;
     let mut out = serde_json::json!({ "repeat": a.repeat });
 
     // Plain queries over a 100k-row file and PostgreSQL table.
@@ -270,10 +218,7 @@ pub async fn run(a: &WireArgs) -> Result<serde_json::Value, String> {
     out["one_user_p95_ms"] = p95.into();
 
     // The same while another model trains (from another connection).
-    let trainer = connect(&format!(
-        "host=127.0.0.1 port={port} user=bench dbname=recsql"
-    ))
-    .await?;
+    let trainer = h.client().await?;
     trainer
         .simple_query(&format!(
             "CREATE MODEL busy FROM {source} PREDICT movieId USING item_id = 'movieId', user_id = 'userId', threshold = 4, epochs = 100000"
@@ -289,8 +234,6 @@ pub async fn run(a: &WireArgs) -> Result<serde_json::Value, String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    let _ = stop.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    h.stop().await;
     Ok(out)
 }

@@ -5,6 +5,10 @@
 //! File layout: `b"RECSQLAR"` · version u32 · header JSON (ids, metadata) length-prefixed ·
 //! the model file (see `io`) length-prefixed · known-items CSR · popularity · CRC-32.
 
+use std::sync::OnceLock;
+
+use super::cold::ColdMap;
+use super::encode::FeatureEncoder;
 use super::evaluate::Popularity;
 use super::interactions::{Id, IdMap, Interactions};
 use super::io::{self, LoadError, Reader, put_f32s, put_len, put_u32s, put_u64s};
@@ -29,6 +33,20 @@ pub struct Artifact {
     by_popularity: Vec<u32>,
     user_factors: Factors,
     item_factors: Factors,
+    /// How feature values become feature rows, for models with side features: what lets the
+    /// model answer for users and items it has never seen.
+    pub user_encoder: Option<FeatureEncoder>,
+    pub item_encoder: Option<FeatureEncoder>,
+    /// Feature-to-representation maps for new users and items, fitted on first use.
+    cold_users: OnceLock<ColdMap>,
+    cold_items: OnceLock<ColdMap>,
+}
+
+/// The users or the items of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Users,
+    Items,
 }
 
 /// Appends the union of two sorted, duplicate-free lists to `out`.
@@ -92,10 +110,100 @@ impl Artifact {
         Self::combine(None, model, x)
     }
 
-    /// The artifact of a fine-tuned model: `base`'s known items and popularity plus those of
-    /// the new interactions `x` (whose id maps extend `base`'s).
+    /// The artifact of a fine-tuned model: `base`'s known items, popularity and feature
+    /// encoders plus the known items and popularity of the new interactions `x` (whose id
+    /// maps extend `base`'s).
     pub fn finetuned(base: &Artifact, model: Model, x: &Interactions) -> Artifact {
         Self::combine(Some(base), model, x)
+            .with_encoders(base.user_encoder.clone(), base.item_encoder.clone())
+    }
+
+    /// Keeps the encoders that made the model's side features.
+    pub fn with_encoders(
+        mut self,
+        users: Option<FeatureEncoder>,
+        items: Option<FeatureEncoder>,
+    ) -> Artifact {
+        self.user_encoder = users;
+        self.item_encoder = items;
+        self
+    }
+
+    pub fn encoder(&self, side: Side) -> Option<&FeatureEncoder> {
+        match side {
+            Side::Users => self.user_encoder.as_ref(),
+            Side::Items => self.item_encoder.as_ref(),
+        }
+    }
+
+    /// Representations of users or items the model has not seen, from their feature rows
+    /// (made by the side's encoder, without identity features).
+    pub fn cold_factors(&self, side: Side, rows: &[Vec<(u32, f32)>]) -> Factors {
+        let (cell, features, targets, encoder) = match side {
+            Side::Users => (
+                &self.cold_users,
+                &self.model.users.features,
+                &self.user_factors,
+                &self.user_encoder,
+            ),
+            Side::Items => (
+                &self.cold_items,
+                &self.model.items.features,
+                &self.item_factors,
+                &self.item_encoder,
+            ),
+        };
+        let offset = match encoder {
+            Some(e) if e.identity => features.n_rows() as u32,
+            _ => 0,
+        };
+        cell.get_or_init(|| ColdMap::fit(features, offset, targets))
+            .predict(rows)
+    }
+
+    /// The number of rows of a side's feature matrix (the identity features' offset).
+    pub fn feature_rows(&self, side: Side) -> usize {
+        match side {
+            Side::Users => self.model.n_users(),
+            Side::Items => self.model.n_items(),
+        }
+    }
+
+    /// Top-k items for users given as representations (cold-start users).
+    pub fn recommend_cold(
+        &self,
+        users: &Factors,
+        k: usize,
+        allowed: Option<&[u32]>,
+    ) -> Vec<Ranked> {
+        let rows: Vec<u32> = (0..users.len() as u32).collect();
+        top_k(
+            users,
+            &rows,
+            &self.item_factors,
+            k,
+            true,
+            &|_, _| false,
+            allowed,
+        )
+    }
+
+    /// The users or items most similar to each given representation, by cosine.
+    pub fn similar_to(&self, side: Side, queries: &Factors, k: usize) -> Vec<Ranked> {
+        let rows: Vec<u32> = (0..queries.len() as u32).collect();
+        let all = match side {
+            Side::Users => self.user_factors.normalized(),
+            Side::Items => self.item_factors.normalized(),
+        };
+        top_k(
+            &queries.normalized(),
+            &rows,
+            &all,
+            k,
+            false,
+            &|_, _| false,
+            None,
+        )
     }
 
     fn combine(base: Option<&Artifact>, model: Model, x: &Interactions) -> Artifact {
@@ -150,6 +258,10 @@ impl Artifact {
             known_items,
             popularity,
             by_popularity,
+            user_encoder: None,
+            item_encoder: None,
+            cold_users: OnceLock::new(),
+            cold_items: OnceLock::new(),
         }
     }
 
@@ -222,6 +334,8 @@ impl Artifact {
         let header = serde_json::json!({
             "users": ids_to_json(&self.users),
             "items": ids_to_json(&self.items),
+            "user_encoder": self.user_encoder,
+            "item_encoder": self.item_encoder,
         });
         let header = serde_json::to_vec(&header).unwrap_or_default();
         let model = io::to_bytes(&self.model);
@@ -269,6 +383,18 @@ impl Artifact {
             .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
         let users = ids_from_json(&header["users"])?;
         let items = ids_from_json(&header["items"])?;
+        let encoder = |key: &str| -> Result<Option<FeatureEncoder>, LoadError> {
+            match header.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => {
+                    let mut e: FeatureEncoder = serde_json::from_value(v.clone())
+                        .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
+                    e.reindex();
+                    Ok(Some(e))
+                }
+            }
+        };
+        let (user_encoder, item_encoder) = (encoder("user_encoder")?, encoder("item_encoder")?);
         let ml = r.len(1)?;
         let model = io::from_bytes(r.take(ml)?)?;
         let known_ptr = r.u64s()?;
@@ -285,14 +411,10 @@ impl Artifact {
         if !consistent || r.at != body.len() {
             return Err(LoadError("model file is damaged: sizes disagree".into()));
         }
-        Ok(Self::assemble(
-            model,
-            users,
-            items,
-            known_ptr,
-            known_items,
-            popularity,
-        ))
+        Ok(
+            Self::assemble(model, users, items, known_ptr, known_items, popularity)
+                .with_encoders(user_encoder, item_encoder),
+        )
     }
 }
 

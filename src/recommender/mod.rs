@@ -6,6 +6,7 @@
 //! runtime.
 
 pub mod artifact;
+pub mod cold;
 pub mod encode;
 pub mod evaluate;
 pub mod features;

@@ -252,26 +252,20 @@ fn hybrid_features_serve_users_the_model_has_never_seen() {
         &mut quiet,
     )
     .unwrap();
-    // A new user described only by their group gets that group's items.
-    let d = model.d();
-    let (item_emb, item_bias) = model.items.representations(d);
-    for g in 0..4i64 {
+    // A new user described only by their group gets that group's items, from the
+    // artifact's cold-start path (the fitted feature-to-representation map).
+    let artifact =
+        super::Artifact::new(model, &data).with_encoders(Some(users.clone()), Some(items));
+    let rows: Vec<Vec<(u32, f32)>> = (0..4i64)
+        .map(|g| users.row(None, n_users, &[Some(ValueRef::Text(&format!("g{g}")))]))
+        .collect();
+    let cold = artifact.cold_factors(super::artifact::Side::Users, &rows);
+    let answers = artifact.recommend_cold(&cold, 10, None);
+    for (g, ranked) in answers.iter().enumerate() {
         let name = format!("g{g}");
-        let row = users.row(None, n_users, &[Some(ValueRef::Text(&name))]);
-        let mut p = vec![0.0; d];
-        let bu = model.users.representation_of(&row, d, &mut p);
-        let mut scored: Vec<(usize, f32)> = (0..n_items)
-            .map(|i| {
-                (
-                    i,
-                    bu + item_bias[i] + super::sgd::dot(&p, &item_emb[i * d..(i + 1) * d]),
-                )
-            })
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let in_group = scored[..10]
+        let in_group = ranked
             .iter()
-            .filter(|(i, _)| group(data.items.id(*i as u32), 30).as_deref() == Some(name.as_str()))
+            .filter(|(i, _)| group(data.items.id(*i), 30).as_deref() == Some(name.as_str()))
             .count();
         assert!(
             in_group >= 8,

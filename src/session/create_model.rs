@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use super::{Engine, Output, models_table};
 use crate::catalog::{EngineDef, ModelSpec, ModelVersion, PendingVersion};
 use crate::error::{Error, Result, sqlstate};
-use crate::jobs::id_kind;
+use crate::side_features::id_kind;
 use crate::sql::{ModelName, Source, UsingOption, using_to_json};
 
 pub const DEFAULT_PROJECT: &str = "mindsdb";
@@ -218,8 +218,11 @@ pub async fn fetch_source(
 }
 
 /// Reads the user and item feature tables named in the spec, checking their columns.
-pub async fn fetch_features(engine: &Engine, spec: &ModelSpec) -> Result<crate::jobs::SideRows> {
-    let mut rows = crate::jobs::SideRows::default();
+pub async fn fetch_features(
+    engine: &Engine,
+    spec: &ModelSpec,
+) -> Result<crate::side_features::SideRows> {
+    let mut rows = crate::side_features::SideRows::default();
     for (side, id_col, slot) in [
         (&spec.user_features, &spec.user_col, &mut rows.users),
         (&spec.item_features, &spec.item_col, &mut rows.items),

@@ -3,6 +3,7 @@
 //! result schemas. It knows nothing of the wire protocol: results are Arrow batches or
 //! command tags.
 
+mod cold_start;
 mod create_database;
 mod create_model;
 mod describe;
@@ -156,6 +157,8 @@ impl Engine {
             item_col: mv.spec.item_col,
             user_text: mv.user_id_text,
             item_text: mv.item_id_text,
+            user_features: mv.spec.user_features.map(|f| f.columns).unwrap_or_default(),
+            item_features: mv.spec.item_features.map(|f| f.columns).unwrap_or_default(),
         })
     }
 
@@ -206,7 +209,7 @@ impl Engine {
         &self,
         version: ModelVersion,
         batches: Vec<datafusion::arrow::array::RecordBatch>,
-        features: crate::jobs::SideRows,
+        features: crate::side_features::SideRows,
         base: Option<Arc<crate::recommender::Artifact>>,
         activate: bool,
     ) {

@@ -13,8 +13,10 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
+use super::cold_start::Feed;
 use super::model_table::{FUNCTION_NAME, QueryOptions, RecType};
 use crate::error::{Error, Result, sqlstate};
+use crate::recommender::encode::FeatureValue;
 use crate::sql::{Options, UsingOption};
 
 pub const QUERY_KEYS: &[&str] = &[
@@ -35,6 +37,9 @@ pub struct ModelRef {
     /// Whether the user / item ids are text.
     pub user_text: bool,
     pub item_text: bool,
+    /// Side feature columns, which a query can give values of to describe a new user or item.
+    pub user_features: Vec<String>,
+    pub item_features: Vec<String>,
 }
 
 /// Refuses a number compared with text ids (`user = 3` when ids are 'u3'): DataFusion would
@@ -141,52 +146,69 @@ fn string_value(e: &Expr) -> Option<String> {
     }
 }
 
-/// Removes top-level `recommender_type = '...'` conjuncts from `expr`, returning the value.
-fn take_recommender_type(expr: Expr, found: &mut Option<String>) -> Option<Expr> {
+/// Removes the top-level conjuncts `column = value` of `expr` that `take` accepts (it is
+/// given the column's qualifier and name, and the other side), and returns what remains.
+fn take_equalities(
+    expr: Expr,
+    take: &mut dyn FnMut(Option<&str>, &str, &Expr) -> bool,
+) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
     match expr {
         Expr::BinaryOp {
             left,
-            op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+            op: BinaryOperator::And,
             right,
         } => {
-            let l = take_recommender_type(*left, found);
-            let r = take_recommender_type(*right, found);
+            let l = take_equalities(*left, take);
+            let r = take_equalities(*right, take);
             match (l, r) {
                 (Some(l), Some(r)) => Some(Expr::BinaryOp {
                     left: Box::new(l),
-                    op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+                    op: BinaryOperator::And,
                     right: Box::new(r),
                 }),
                 (Some(x), None) | (None, Some(x)) => Some(x),
                 (None, None) => None,
             }
         }
-        Expr::Nested(inner) => {
-            take_recommender_type(*inner, found).map(|e| Expr::Nested(Box::new(e)))
-        }
+        Expr::Nested(inner) => take_equalities(*inner, take).map(|e| Expr::Nested(Box::new(e))),
         Expr::BinaryOp {
             left,
-            op: datafusion::sql::sqlparser::ast::BinaryOperator::Eq,
+            op: BinaryOperator::Eq,
             right,
         } => {
-            let is_key = |e: &Expr| {
-                ident_text(e).is_some_and(|(_, c)| c.eq_ignore_ascii_case("recommender_type"))
+            let taken = match (ident_text(&left), ident_text(&right)) {
+                (Some((q, c)), _) if take(q, c, &right) => true,
+                (_, Some((q, c))) => take(q, c, &left),
+                _ => false,
             };
-            if is_key(&left) && string_value(&right).is_some() {
-                *found = string_value(&right);
-                None
-            } else if is_key(&right) && string_value(&left).is_some() {
-                *found = string_value(&left);
-                None
-            } else {
-                Some(Expr::BinaryOp {
-                    left,
-                    op: datafusion::sql::sqlparser::ast::BinaryOperator::Eq,
-                    right,
-                })
-            }
+            (!taken).then_some(Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            })
         }
         other => Some(other),
+    }
+}
+
+/// A literal as a feature value (`25`, `-1.5`, `'engineer'`).
+fn feature_value(e: &Expr) -> Option<FeatureValue> {
+    match e {
+        Expr::Value(ValueWithSpan { value, .. }) => match value {
+            Value::Number(n, _) => n.parse().ok().map(FeatureValue::Number),
+            Value::SingleQuotedString(s) => Some(FeatureValue::Text(s.clone())),
+            Value::Boolean(b) => Some(FeatureValue::Text(b.to_string())),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: datafusion::sql::sqlparser::ast::UnaryOperator::Minus,
+            expr,
+        } => match feature_value(expr)? {
+            FeatureValue::Number(x) => Some(FeatureValue::Number(-x)),
+            FeatureValue::Text(_) => None,
+        },
+        _ => None,
     }
 }
 
@@ -249,15 +271,34 @@ pub fn rewrite(
     };
 
     let opts = Options::new(using, QUERY_KEYS, "a model query")?;
+    let factor = match j {
+        None => &select.from[t].relation,
+        Some(j) => &select.from[t].joins[j].relation,
+    };
+    let (_, alias) = factor_name(factor).ok_or_else(|| Error::internal("model factor vanished"))?;
+    let alias = alias
+        .map(|a| a.value.clone())
+        .unwrap_or_else(|| model.name.clone());
+    let ours = |q: Option<&str>| q.is_none_or(|q| q == alias);
+
     let mut kind_text = None;
     if let Some(selection) = select.selection.take() {
-        select.selection = take_recommender_type(selection, &mut kind_text);
+        select.selection = take_equalities(selection, &mut |q, c, v| {
+            let hit = ours(q) && c.eq_ignore_ascii_case("recommender_type");
+            match string_value(v) {
+                Some(s) if hit => {
+                    kind_text = Some(s);
+                    true
+                }
+                _ => false,
+            }
+        });
     }
     let kind = match kind_text.or(opts.text("recommender_type")?) {
         Some(s) => RecType::parse(&s)?,
         None => RecType::UserItem,
     };
-    let options = QueryOptions {
+    let mut options = QueryOptions {
         n: opts
             .integer("n_recommendations", 1..=100_000)?
             .map(|n| n as usize),
@@ -266,27 +307,49 @@ pub fn rewrite(
             opts.choice("cold_start", &["popular", "error"])?.as_deref(),
             Some("error")
         ),
+        ..QueryOptions::default()
     };
 
-    let factor = match j {
-        None => &mut select.from[t].relation,
-        Some(j) => &mut select.from[t].joins[j].relation,
+    // `feature = value` describes a user (user_item, user_user) or an item (item_item) that
+    // the model has not seen.
+    let (feature_columns, key_col) = match kind {
+        RecType::ItemItem => (&model.item_features, &model.item_col),
+        _ => (&model.user_features, &model.user_col),
     };
-    let (_, alias) = factor_name(factor).ok_or_else(|| Error::internal("model factor vanished"))?;
-    let alias = alias
-        .map(|a| a.value.clone())
-        .unwrap_or_else(|| model.name.clone());
-    let options_json =
-        serde_json::to_string(&options).map_err(|e| Error::internal(e.to_string()))?;
-    *factor = first_factor(&format!(
-        "SELECT * FROM {FUNCTION_NAME}({}, {}, {}, {}, {}) AS {}",
-        literal(&model.project),
-        literal(&model.name),
-        model.version.unwrap_or(0),
-        literal(kind.as_str()),
-        literal(&options_json),
-        quote(&alias)
-    ))?;
+    if let Some(selection) = select.selection.take() {
+        let features = &mut options.features;
+        select.selection = take_equalities(selection, &mut |q, c, v| {
+            let hit = ours(q) && c != key_col && feature_columns.iter().any(|f| f == c);
+            match feature_value(v) {
+                Some(x) if hit => {
+                    features.insert(c.to_string(), x);
+                    true
+                }
+                _ => false,
+            }
+        });
+    }
+    if let Some(selection) = select.selection.as_ref() {
+        let mut misused = None;
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions(selection, |e| {
+            if let Some((q, c)) = ident_text(e)
+                && ours(q)
+                && c != key_col
+                && feature_columns.iter().any(|f| f == c)
+            {
+                misused = Some(c.to_string());
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        if let Some(c) = misused {
+            return Err(Error::not_supported(format!(
+                "feature column {c} of model {} can only be given a value with {c} = <value>, which describes a {} the model has not seen",
+                model.name,
+                if kind == RecType::ItemItem { "new item" } else { "new user" }
+            ))
+            .with_hint(format!("write {c} = <value>, combined with AND")));
+        }
+    }
 
     // Source column names → the model's key columns.
     let (user_key, item_key) = match kind {
@@ -321,12 +384,30 @@ pub fn rewrite(
     if let Some(selection) = select.selection.as_ref() {
         check_id_literals(selection, &model, &alias)?;
     }
-    if let Some(selection) = select.selection.as_mut() {
-        let _ = visit_expressions_mut(selection, |e| {
-            rename(e);
-            ControlFlow::<()>::Continue(())
-        });
+    // A selected source column keeps its name: `SELECT movieId` answers a column "movieId".
+    for item in select.projection.iter_mut() {
+        if let SelectItem::UnnamedExpr(e) = item
+            && let Some((q, c)) = ident_text(e)
+            && ours(q)
+            && (c == model.user_col || c == model.item_col)
+        {
+            let name = Ident::with_quote('"', c);
+            let mut expr = e.clone();
+            rename(&mut expr);
+            if expr != *e {
+                *item = SelectItem::ExprWithAlias { expr, alias: name };
+            }
+        }
     }
+    let mut rename_all = |e: &mut Expr| {
+        rename(e);
+        ControlFlow::<()>::Continue(())
+    };
+    let _ = visit_expressions_mut(&mut select.projection, &mut rename_all);
+    let _ = visit_expressions_mut(&mut select.selection, &mut rename_all);
+    let _ = visit_expressions_mut(&mut select.group_by, &mut rename_all);
+    let _ = visit_expressions_mut(&mut select.having, &mut rename_all);
+    let _ = visit_expressions_mut(&mut q.order_by, &mut rename_all);
 
     // The prediction join: a table joined with the model without a condition.
     let twj = &mut select.from[t];
@@ -362,6 +443,10 @@ pub fn rewrite(
                 .unwrap_or_default()
         });
         let table = name.to_string();
+        options.feed = Some(Feed {
+            table: table.clone(),
+            column: feed_col.clone(),
+        });
         // Columns of the table other than the id it feeds are not available.
         for item in &select.projection {
             let bad = match item {
@@ -401,6 +486,22 @@ pub fn rewrite(
         let join: &mut Join = &mut twj.joins[model_join];
         join.join_operator = JoinOperator::Inner(JoinConstraint::On(cond));
     }
+
+    let factor = match j {
+        None => &mut select.from[t].relation,
+        Some(j) => &mut select.from[t].joins[j].relation,
+    };
+    let options_json =
+        serde_json::to_string(&options).map_err(|e| Error::internal(e.to_string()))?;
+    *factor = first_factor(&format!(
+        "SELECT * FROM {FUNCTION_NAME}({}, {}, {}, {}, {}) AS {}",
+        literal(&model.project),
+        literal(&model.name),
+        model.version.unwrap_or(0),
+        literal(kind.as_str()),
+        literal(&options_json),
+        quote(&alias)
+    ))?;
     Ok(Some(q.to_string()))
 }
 

@@ -4,7 +4,7 @@
 //! `item_id = x`, ...) as the set of users or items to answer for. Answers are computed off
 //! the async runtime, from the model artifact (loaded once and cached).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +24,11 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::catalog::{Catalog, ModelVersion, Status};
 use crate::error::{Error, Result, sqlstate};
 use crate::jobs::{Key, key_of};
-use crate::recommender::{Artifact, Id, Ranked};
+use crate::recommender::artifact::Side;
+use crate::recommender::encode::FeatureValue;
+use crate::recommender::{Artifact, Id, IdMap, Ranked};
+
+use super::cold_start::{self, Feed, Row, Subjects};
 
 pub const FUNCTION_NAME: &str = "recsql_model";
 const BATCH_ROWS: usize = 8192;
@@ -106,12 +110,17 @@ impl RecType {
     }
 }
 
-/// Per-query options (from USING).
+/// Per-query options: from USING, and what the rewrite took from the query (feature values
+/// in WHERE, the table of a prediction join).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueryOptions {
     pub n: Option<usize>,
     pub exclude_seen: bool,
     pub cold_start_error: bool,
+    #[serde(default)]
+    pub features: BTreeMap<String, FeatureValue>,
+    #[serde(default)]
+    pub feed: Option<Feed>,
 }
 
 impl Default for QueryOptions {
@@ -120,6 +129,8 @@ impl Default for QueryOptions {
             n: None,
             exclude_seen: true,
             cold_start_error: false,
+            features: BTreeMap::new(),
+            feed: None,
         }
     }
 }
@@ -250,7 +261,8 @@ impl ModelTable {
             RecType::UserUser => (mv.user_id_text, mv.user_id_text),
         };
         let schema = Arc::new(Schema::new(vec![
-            Field::new(a, id_type(ta), false),
+            // NULL for a subject described only by features.
+            Field::new(a, id_type(ta), true),
             Field::new(b, id_type(tb), false),
             Field::new("score", DataType::Float32, false),
             Field::new("rank", DataType::Int32, false),
@@ -371,7 +383,7 @@ impl TableProvider for ModelTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         _limit: Option<usize>,
@@ -388,14 +400,45 @@ impl TableProvider for ModelTable {
                 }
             }
         }
+        let artifact = {
+            let (store, dir, mv) = (self.store.clone(), self.data_dir.clone(), self.mv.clone());
+            tokio::task::spawn_blocking(move || store.get(&dir, &mv))
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?
+                .map_err(ext)?
+        };
+        let (col, side, text) = match self.kind {
+            RecType::ItemItem => ("item_id_one", Side::Items, self.mv.item_id_text),
+            RecType::UserItem => ("user_id", Side::Users, self.mv.user_id_text),
+            RecType::UserUser => ("user_id_one", Side::Users, self.mv.user_id_text),
+        };
+        let restricted = restrict.get(col).map(|values| {
+            let mut seen = std::collections::HashSet::new();
+            values
+                .iter()
+                .filter_map(|v| scalar_to_id(v, text))
+                .filter(|id| seen.insert(id.clone()))
+                .collect()
+        });
+        let subjects = cold_start::subjects(
+            state,
+            &artifact,
+            &self.mv,
+            side,
+            restricted,
+            self.options.feed.as_ref(),
+            &self.options.features,
+        )
+        .await
+        .map_err(ext)?;
         let job = Answer {
             mv: self.mv.clone(),
             kind: self.kind,
             options: self.options.clone(),
             restrict,
             schema: self.schema.clone(),
-            store: self.store.clone(),
-            data_dir: self.data_dir.clone(),
+            artifact,
+            subjects,
         };
         let (batches, notices) = tokio::task::spawn_blocking(move || job.run())
             .await
@@ -419,142 +462,183 @@ struct Answer {
     options: QueryOptions,
     restrict: HashMap<String, Vec<ScalarValue>>,
     schema: SchemaRef,
-    store: Arc<ModelStore>,
-    data_dir: PathBuf,
+    artifact: Arc<Artifact>,
+    subjects: Subjects,
 }
 
+/// One answer row: (the subject asked about, the answer, score, rank).
+type OutRow = (Option<Id>, Id, f32, i32);
+
+/// Whom one group of answer rows is for.
 enum Subject {
     Known(u32),
-    Unknown(Id),
+    /// Not in the training data: described by a feature row, or not at all.
+    New(Option<Id>, Option<Row>),
+}
+
+impl Subject {
+    fn all(subjects: &mut Subjects, map: &IdMap, n: usize) -> Vec<Subject> {
+        if let Some(row) = subjects.anonymous.take() {
+            return vec![Subject::New(None, (!row.is_empty()).then_some(row))];
+        }
+        match subjects.ids.take() {
+            None => (0..n as u32).map(Subject::Known).collect(),
+            Some(ids) => ids
+                .into_iter()
+                .map(|id| match map.get(&id) {
+                    Some(i) if (i as usize) < n => Subject::Known(i),
+                    _ => {
+                        let row = subjects.rows.remove(&id);
+                        Subject::New(Some(id), row)
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+fn push(rows: &mut Vec<OutRow>, q: Option<&Id>, ranked: &Ranked, map: &IdMap) {
+    for (r, (i, s)) in ranked.iter().enumerate() {
+        rows.push((q.cloned(), map.id(*i).clone(), *s, r as i32 + 1));
+    }
 }
 
 impl Answer {
-    fn subjects(
-        &self,
-        col: &str,
-        text: bool,
-        map: &crate::recommender::IdMap,
-        n: usize,
-    ) -> Option<Vec<Subject>> {
-        self.restrict.get(col).map(|values| {
-            let mut seen = std::collections::HashSet::new();
-            values
-                .iter()
-                .filter_map(|v| scalar_to_id(v, text))
-                .filter(|id| seen.insert(id.clone()))
-                .map(|id| match map.get(&id) {
-                    Some(i) if (i as usize) < n => Subject::Known(i),
-                    _ => Subject::Unknown(id),
-                })
-                .collect()
-        })
-    }
-
-    fn run(self) -> Result<(Vec<RecordBatch>, Vec<String>)> {
-        let mut notices = Vec::new();
-        let a = self.store.get(&self.data_dir, &self.mv)?;
+    fn run(mut self) -> Result<(Vec<RecordBatch>, Vec<String>)> {
+        let mut notices = std::mem::take(&mut self.subjects.notices);
+        let a = self.artifact.clone();
         let k = self.options.n.unwrap_or(self.mv.spec.n_recommendations);
-        let n_users = a.users.len();
-        let n_items = a.items.len();
-        let mut rows: Vec<(Id, Id, f32, i32)> = Vec::new();
-        let push = |rows: &mut Vec<(Id, Id, f32, i32)>,
-                    q: &Id,
-                    ranked: &Ranked,
-                    map: &crate::recommender::IdMap| {
-            for (r, (i, s)) in ranked.iter().enumerate() {
-                rows.push((q.clone(), map.id(*i).clone(), *s, r as i32 + 1));
-            }
+        let (side, map, what) = match self.kind {
+            RecType::ItemItem => (Side::Items, &a.items, "item"),
+            _ => (Side::Users, &a.users, "user"),
         };
+        let subjects = Subject::all(&mut self.subjects, map, map.len());
+        // The feature rows of new subjects, scored together.
+        let described: Vec<Row> = subjects
+            .iter()
+            .filter_map(|s| match s {
+                Subject::New(_, Some(row)) => Some(row.clone()),
+                _ => None,
+            })
+            .collect();
+        let n_new = subjects
+            .iter()
+            .filter(|s| matches!(s, Subject::New(..)))
+            .count();
+        if n_new > 0 {
+            let model = format!("{}.{}", self.mv.project, self.mv.name);
+            let fallback = n_new - described.len();
+            let mut parts = Vec::new();
+            if !described.is_empty() {
+                parts.push(format!("{} answered from their features", described.len()));
+            }
+            if fallback > 0 {
+                parts.push(match self.kind {
+                    RecType::UserItem if !self.options.cold_start_error => format!(
+                        "{fallback} with the most popular items (USING cold_start = 'error' makes this an error)"
+                    ),
+                    _ => format!("{fallback} without features to answer from"),
+                });
+            }
+            let who = match subjects.iter().find_map(|s| match s {
+                Subject::New(id, _) => Some(id),
+                _ => None,
+            }) {
+                Some(Some(id)) if n_new == 1 => format!("{what} {id} is"),
+                Some(None) => format!("the {what} described by the query is"),
+                _ => format!("{n_new} {what}s are"),
+            };
+            notices.push(format!(
+                "{who} not in the training data of model {model}: {}",
+                parts.join("; ")
+            ));
+        }
+        let cold = a.cold_factors(side, &described);
+        let mut rows: Vec<OutRow> = Vec::new();
         match self.kind {
             RecType::UserItem => {
-                let users = self
-                    .subjects("user_id", self.mv.user_id_text, &a.users, n_users)
-                    .unwrap_or_else(|| (0..n_users as u32).map(Subject::Known).collect());
-                let allowed: Option<Vec<u32>> =
-                    match self.subjects("item_id", self.mv.item_id_text, &a.items, n_items) {
-                        None => None,
-                        Some(items) => {
-                            let mut list = Vec::new();
-                            for s in items {
-                                match s {
-                                    Subject::Known(i) => list.push(i),
-                                    Subject::Unknown(id) => {
-                                        return Err(unknown("item", &id, &self.mv));
-                                    }
-                                }
+                let allowed: Option<Vec<u32>> = match self.restrict.get("item_id") {
+                    None => None,
+                    Some(values) => {
+                        let mut list = Vec::new();
+                        for v in values {
+                            let Some(id) = scalar_to_id(v, self.mv.item_id_text) else {
+                                continue;
+                            };
+                            match a.items.get(&id) {
+                                Some(i) if !list.contains(&i) => list.push(i),
+                                Some(_) => {}
+                                None => return Err(unknown("item", &id, &self.mv)),
                             }
-                            Some(list)
                         }
-                    };
+                        Some(list)
+                    }
+                };
                 // Asking for particular items scores them even if the user has seen them.
                 let exclude = self.options.exclude_seen && allowed.is_none();
                 let k = match &allowed {
                     Some(list) => list.len().min(k),
                     None => k,
                 };
-                let known: Vec<u32> = users
+                let known: Vec<u32> = subjects
                     .iter()
                     .filter_map(|s| match s {
                         Subject::Known(u) => Some(*u),
-                        Subject::Unknown(_) => None,
+                        Subject::New(..) => None,
                     })
                     .collect();
-                let answers = a.recommend(&known, k, exclude, allowed.as_deref());
-                let mut answers = answers.into_iter();
-                for s in &users {
+                let mut answers = a
+                    .recommend(&known, k, exclude, allowed.as_deref())
+                    .into_iter();
+                let mut cold_answers = a.recommend_cold(&cold, k, allowed.as_deref()).into_iter();
+                for s in &subjects {
                     match s {
                         Subject::Known(u) => {
                             let ranked = answers.next().unwrap_or_default();
-                            push(&mut rows, a.users.id(*u), &ranked, &a.items);
+                            push(&mut rows, Some(a.users.id(*u)), &ranked, &a.items);
                         }
-                        Subject::Unknown(id) => {
-                            if self.options.cold_start_error {
-                                return Err(unknown("user", id, &self.mv));
+                        Subject::New(id, Some(_)) => {
+                            let ranked = cold_answers.next().unwrap_or_default();
+                            push(&mut rows, id.as_ref(), &ranked, &a.items);
+                        }
+                        Subject::New(id, None) => {
+                            if self.options.cold_start_error || id.is_none() {
+                                return Err(match id {
+                                    Some(id) => unknown("user", id, &self.mv),
+                                    None => undescribed("user", &self.mv),
+                                });
                             }
-                            notices.push(format!(
-                                "user {id} is not in the training data of model {}.{}; recommending the most popular items (USING cold_start = 'error' makes this an error)",
-                                self.mv.project, self.mv.name
-                            ));
                             let ranked = a.popular(k, allowed.as_deref());
-                            push(&mut rows, id, &ranked, &a.items);
+                            push(&mut rows, id.as_ref(), &ranked, &a.items);
                         }
                     }
                 }
             }
             RecType::ItemItem | RecType::UserUser => {
-                let (col, text, map, n, what) = match self.kind {
-                    RecType::ItemItem => (
-                        "item_id_one",
-                        self.mv.item_id_text,
-                        &a.items,
-                        n_items,
-                        "item",
-                    ),
-                    _ => (
-                        "user_id_one",
-                        self.mv.user_id_text,
-                        &a.users,
-                        n_users,
-                        "user",
-                    ),
-                };
-                let subjects = self
-                    .subjects(col, text, map, n)
-                    .unwrap_or_else(|| (0..n as u32).map(Subject::Known).collect());
                 let mut list = Vec::with_capacity(subjects.len());
-                for s in subjects {
+                for s in &subjects {
                     match s {
-                        Subject::Known(i) => list.push(i),
-                        Subject::Unknown(id) => return Err(unknown(what, &id, &self.mv)),
+                        Subject::Known(i) => list.push(*i),
+                        Subject::New(_, Some(_)) => {}
+                        Subject::New(Some(id), None) => {
+                            return Err(unknown(what, id, &self.mv));
+                        }
+                        Subject::New(None, None) => return Err(undescribed(what, &self.mv)),
                     }
                 }
-                let answers = if self.kind == RecType::ItemItem {
+                let mut answers = if self.kind == RecType::ItemItem {
                     a.similar_items(&list, k)
                 } else {
                     a.similar_users(&list, k)
-                };
-                for (q, ranked) in list.iter().zip(&answers) {
-                    push(&mut rows, map.id(*q), ranked, map);
+                }
+                .into_iter();
+                let mut cold_answers = a.similar_to(side, &cold, k).into_iter();
+                for s in &subjects {
+                    let (q, ranked) = match s {
+                        Subject::Known(i) => (Some(map.id(*i)), answers.next()),
+                        Subject::New(id, _) => (id.as_ref(), cold_answers.next()),
+                    };
+                    push(&mut rows, q, &ranked.unwrap_or_default(), map);
                 }
             }
         }
@@ -562,31 +646,53 @@ impl Answer {
     }
 }
 
+fn undescribed(what: &str, mv: &ModelVersion) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_OBJECT,
+        format!(
+            "none of the {what} feature values in the query is known to model {}.{}",
+            mv.project, mv.name
+        ),
+    )
+    .with_hint(format!(
+        "give values that occur in the {what} feature table the model was trained with"
+    ))
+}
+
 fn unknown(what: &str, id: &Id, mv: &ModelVersion) -> Error {
     Error::new(
         sqlstate::UNDEFINED_OBJECT,
         format!("{what} id {id} is not in the training data of model {}.{}", mv.project, mv.name),
     )
-    .with_hint(format!("only {what}s seen in training can be asked about; FINETUNE the model with data that includes them"))
+    .with_hint(if match what {
+        "user" => mv.spec.user_features.is_some(),
+        _ => mv.spec.item_features.is_some(),
+    } {
+        format!("add the {what} to the model's {what} feature table, or describe it with feature values in WHERE; or FINETUNE the model with data that includes it")
+    } else {
+        format!("only {what}s seen in training can be asked about; FINETUNE the model with data that includes them")
+    })
 }
 
-fn id_column(ids: &[&Id], dt: &DataType) -> ArrayRef {
+fn id_column(ids: &[Option<&Id>], dt: &DataType) -> ArrayRef {
     match dt {
-        DataType::Utf8 => Arc::new(StringArray::from_iter_values(
-            ids.iter().map(|i| i.to_string()),
+        DataType::Utf8 => Arc::new(StringArray::from_iter(
+            ids.iter().map(|i| i.map(|i| i.to_string())),
         )),
-        _ => Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| match i {
-            Id::Int(v) => *v,
-            Id::Text(_) => 0,
+        _ => Arc::new(Int64Array::from_iter(ids.iter().map(|i| {
+            i.map(|i| match i {
+                Id::Int(v) => *v,
+                Id::Text(_) => 0,
+            })
         }))),
     }
 }
 
-fn to_batches(schema: &SchemaRef, rows: &[(Id, Id, f32, i32)]) -> Result<Vec<RecordBatch>> {
+fn to_batches(schema: &SchemaRef, rows: &[OutRow]) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for chunk in rows.chunks(BATCH_ROWS) {
-        let a: Vec<&Id> = chunk.iter().map(|r| &r.0).collect();
-        let b: Vec<&Id> = chunk.iter().map(|r| &r.1).collect();
+        let a: Vec<Option<&Id>> = chunk.iter().map(|r| r.0.as_ref()).collect();
+        let b: Vec<Option<&Id>> = chunk.iter().map(|r| Some(&r.1)).collect();
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![

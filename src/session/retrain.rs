@@ -106,7 +106,7 @@ pub async fn execute(
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
     let features = if base_artifact.is_some() {
-        crate::jobs::SideRows::default()
+        crate::side_features::SideRows::default()
     } else {
         fetch_features(engine, &spec).await?
     };

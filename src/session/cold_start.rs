@@ -1,0 +1,276 @@
+//! Who a model query asks about, and the feature rows of those the model has never seen
+//! (cold start). Subjects come from the query's key filter, from the table of a prediction
+//! join, or are all known ones; a new subject is described by its row in the joined table,
+//! by its row in the model's own feature table, or by the feature values written in the
+//! query (`WHERE age = 25 AND occupation = 'engineer'`). Lookups run through DataFusion; the
+//! scoring is left to the model table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::execution::SessionState;
+use datafusion::prelude::SessionContext;
+
+use crate::catalog::ModelVersion;
+use crate::error::{Error, Result};
+use crate::recommender::artifact::Side;
+use crate::recommender::encode::{FeatureEncoder, FeatureValue};
+use crate::recommender::{Artifact, Id, IdMap};
+use crate::side_features::FeatureTable;
+
+/// A feature row in the model's feature space (no identity feature).
+pub type Row = Vec<(u32, f32)>;
+
+/// The table of a prediction join: its name and the column holding the ids it asks about.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Feed {
+    pub table: String,
+    pub column: String,
+}
+
+/// The subjects of one model query.
+#[derive(Debug, Default)]
+pub struct Subjects {
+    /// The ids asked about, in order; None means every subject the model knows, or, with
+    /// `anonymous`, one subject given only by features.
+    pub ids: Option<Vec<Id>>,
+    /// Feature rows of ids the model has not seen.
+    pub rows: HashMap<Id, Row>,
+    /// A subject with no id, described by the query's feature values.
+    pub anonymous: Option<Row>,
+    pub notices: Vec<String>,
+}
+
+fn id_literal(id: &Id) -> String {
+    match id {
+        Id::Int(i) => i.to_string(),
+        Id::Text(s) => format!("'{}'", s.replace('\'', "''")),
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn context(state: &dyn Session) -> Result<SessionContext> {
+    let state = state
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .ok_or_else(|| Error::internal("the model table needs DataFusion's session state"))?;
+    Ok(SessionContext::new_with_state(state.clone()))
+}
+
+/// The column names of a table.
+async fn columns_of(ctx: &SessionContext, table: &str) -> Result<Vec<String>> {
+    let df = ctx.sql(&format!("SELECT * FROM {table}")).await?;
+    Ok(df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
+/// Reads `id_col` and `columns` of `table`, for `ids` only when given.
+async fn read(
+    ctx: &SessionContext,
+    table: &str,
+    id_col: &str,
+    columns: &[String],
+    ids: Option<&[Id]>,
+) -> Result<Vec<RecordBatch>> {
+    let mut select = vec![quote(id_col)];
+    select.extend(columns.iter().map(|c| quote(c)));
+    let mut sql = format!("SELECT {} FROM {table}", select.join(", "));
+    if let Some(ids) = ids {
+        let list: Vec<String> = ids.iter().map(id_literal).collect();
+        sql.push_str(&format!(
+            " WHERE {} IN ({})",
+            quote(id_col),
+            list.join(", ")
+        ));
+    }
+    Ok(ctx.sql(&sql).await?.collect().await?)
+}
+
+/// How the feature rows of new users or items are made.
+struct Describer<'a> {
+    encoder: &'a FeatureEncoder,
+    n_entities: usize,
+    text_ids: bool,
+    /// The ids the model knows.
+    known: &'a IdMap,
+}
+
+impl Describer<'_> {
+    /// Reads the ids and the feature columns `kinds` (a subset of the encoder's) of a
+    /// table's rows, adds the feature rows of ids that are not known to `out`, and returns
+    /// the ids in order.
+    fn read_rows(
+        &self,
+        batches: &[RecordBatch],
+        table: &str,
+        id_col: &str,
+        kinds: &[(String, bool)],
+        out: &mut HashMap<Id, Row>,
+    ) -> Result<Vec<Id>> {
+        let t = FeatureTable::from_batches(batches, table, id_col, self.text_ids, kinds)?;
+        if kinds.is_empty() {
+            return Ok(t.ids);
+        }
+        // Columns the table lacks are missing values in every row.
+        let position: Vec<Option<usize>> = self
+            .encoder
+            .columns
+            .iter()
+            .map(|c| t.columns.iter().position(|(n, _)| *n == c.name))
+            .collect();
+        for (r, id) in t.ids.iter().enumerate() {
+            if self.known.get(id).is_some() {
+                continue;
+            }
+            let values = t.row(r);
+            let aligned: Vec<_> = position.iter().map(|p| p.and_then(|p| values[p])).collect();
+            let row = self.encoder.row(None, self.n_entities, &aligned);
+            if !row.is_empty() {
+                out.insert(id.clone(), row);
+            }
+        }
+        Ok(t.ids)
+    }
+}
+
+/// Works out the subjects of a query on `side` of the model `a` (version `mv`).
+pub async fn subjects(
+    state: &dyn Session,
+    a: &Artifact,
+    mv: &ModelVersion,
+    side: Side,
+    restricted: Option<Vec<Id>>,
+    feed: Option<&Feed>,
+    given: &BTreeMap<String, FeatureValue>,
+) -> Result<Subjects> {
+    let (map, text_ids, id_col, feature_table) = match side {
+        Side::Users => (
+            &a.users,
+            mv.user_id_text,
+            &mv.spec.user_col,
+            mv.spec.user_features.as_ref(),
+        ),
+        Side::Items => (
+            &a.items,
+            mv.item_id_text,
+            &mv.spec.item_col,
+            mv.spec.item_features.as_ref(),
+        ),
+    };
+    let what = match side {
+        Side::Users => "user",
+        Side::Items => "item",
+    };
+    let encoder = a.encoder(side);
+    let n_entities = a.feature_rows(side);
+    let known = |id: &Id| map.get(id).is_some();
+    let mut s = Subjects {
+        ids: restricted,
+        ..Subjects::default()
+    };
+    let mut ctx = None;
+    let describer = encoder.map(|encoder| Describer {
+        encoder,
+        n_entities,
+        text_ids,
+        known: map,
+    });
+
+    // A prediction join asks about the ids of the joined table, described by its feature
+    // columns when it has them.
+    if s.ids.is_none()
+        && let Some(feed) = feed
+    {
+        let c = ctx.insert(context(state)?);
+        let present = columns_of(c, &feed.table).await?;
+        let kinds: Vec<(String, bool)> = encoder
+            .map(|e| e.column_kinds())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| present.contains(name) && *name != feed.column)
+            .collect();
+        let names: Vec<String> = kinds.iter().map(|(n, _)| n.clone()).collect();
+        let batches = read(c, &feed.table, &feed.column, &names, None).await?;
+        let ids = match &describer {
+            Some(d) => d.read_rows(&batches, &feed.table, &feed.column, &kinds, &mut s.rows)?,
+            None => {
+                FeatureTable::from_batches(&batches, &feed.table, &feed.column, text_ids, &[])?.ids
+            }
+        };
+        s.ids = Some(ids);
+    }
+
+    // Features written in the query describe the new ids asked about, or one subject
+    // without an id.
+    if !given.is_empty() {
+        let Some(e) = encoder else {
+            return Err(Error::invalid_value(format!(
+                "model {}.{} version {} has no {what} feature encoder, so {what}s cannot be described by features",
+                mv.project, mv.name, mv.version
+            ))
+            .with_hint("RETRAIN the model to rebuild it with this version of recsql"));
+        };
+        let row = e.row(None, n_entities, &e.values_of(given));
+        if row.is_empty() {
+            let listed: Vec<String> = given.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+            s.notices.push(format!(
+                "none of the {what} feature values {} occurs in the training data of model {}.{}",
+                listed.join(", "),
+                mv.project,
+                mv.name
+            ));
+        }
+        match &s.ids {
+            None => s.anonymous = Some(row),
+            Some(ids) => {
+                if !row.is_empty() {
+                    for id in ids.iter().filter(|id| !known(id)) {
+                        s.rows.insert(id.clone(), row.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    // New ids still without features: their rows in the model's own feature table.
+    let missing: Vec<Id> = s
+        .ids
+        .iter()
+        .flatten()
+        .filter(|id| !known(id) && !s.rows.contains_key(id))
+        .cloned()
+        .collect();
+    if let (false, Some(e), Some(table)) = (missing.is_empty(), encoder, feature_table) {
+        let kinds = e.column_kinds();
+        let names: Vec<String> = kinds.iter().map(|(n, _)| n.clone()).collect();
+        let c = match ctx {
+            Some(c) => c,
+            None => context(state)?,
+        };
+        let found = match (
+            read(&c, &table.table, id_col, &names, Some(&missing)).await,
+            &describer,
+        ) {
+            (Ok(batches), Some(d)) => d
+                .read_rows(&batches, &table.table, id_col, &kinds, &mut s.rows)
+                .map(|_| ()),
+            (Ok(_), None) => Ok(()),
+            (Err(err), _) => Err(err),
+        };
+        if let Err(err) = found {
+            s.notices.push(format!(
+                "cannot read the features of new {what}s from {}: {}",
+                table.table, err.message
+            ));
+        }
+    }
+    Ok(s)
+}
