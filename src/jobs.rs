@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::recommender::{
     Artifact, InteractionsBuilder, Model, ModelScorer, Popularity, evaluate, random_split,
 };
-use crate::side_features::{SideRows, id_kind, ids, side_matrix};
+use crate::side_features::{SideRows, id_kind, ids, new_entity_rows, side_matrix};
 
 /// Identifies a model version.
 pub type Key = (String, String, u32);
@@ -254,6 +254,39 @@ impl Jobs {
             }
             Some(base) => {
                 let mut model = base.model.clone();
+                // New users and items of a hybrid model come with their feature rows.
+                for (items, encoder, side, rows, id_col, map, text) in [
+                    (
+                        false,
+                        &base.user_encoder,
+                        &spec.user_features,
+                        &features.users,
+                        &spec.user_col,
+                        &x.users,
+                        mv.user_id_text,
+                    ),
+                    (
+                        true,
+                        &base.item_encoder,
+                        &spec.item_features,
+                        &features.items,
+                        &spec.item_col,
+                        &x.items,
+                        mv.item_id_text,
+                    ),
+                ] {
+                    let from = if items {
+                        model.n_items()
+                    } else {
+                        model.n_users()
+                    };
+                    if let (Some(encoder), Some(side), Some(rows)) = (encoder, side, rows)
+                        && map.len() > from
+                    {
+                        let new = new_entity_rows(rows, side, id_col, map, text, encoder, from)?;
+                        model.add_entities(items, &new, encoder.identity);
+                    }
+                }
                 model
                     .fit_partial(&x, epochs, &mut progress)
                     .map_err(|e| fit_error(e, stopped()))?;

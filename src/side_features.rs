@@ -215,3 +215,45 @@ pub fn side_matrix(
     }
     Ok((matrix, encoder))
 }
+
+/// Feature rows for the entities `from..` of `map` (new in a fine-tuning), in the model's
+/// column numbering once they are added: identity features (when the encoder has them)
+/// numbered after the old entities', side features after all entities'.
+pub fn new_entity_rows(
+    rows: &[RecordBatch],
+    side: &crate::catalog::SideFeatures,
+    id_col: &str,
+    map: &IdMap,
+    text_ids: bool,
+    encoder: &FeatureEncoder,
+    from: usize,
+) -> Result<Vec<Vec<(u32, f32)>>> {
+    let table =
+        FeatureTable::from_batches(rows, &side.table, id_col, text_ids, &encoder.column_kinds())?;
+    let index: HashMap<&Id, usize> = table
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
+    let n = map.len();
+    let none = vec![None; encoder.columns.len()];
+    let mut out = Vec::with_capacity(n.saturating_sub(from));
+    for e in from..n {
+        let values = match index.get(map.id(e as u32)) {
+            Some(&r) => table.row(r),
+            None => none.clone(),
+        };
+        let row = encoder.row(Some(e), n, &values);
+        if row.is_empty() {
+            return Err(Error::invalid_value(format!(
+                "{} has no features in {} and the model has no identity features",
+                map.id(e as u32),
+                side.table
+            ))
+            .with_hint("add a feature row for every new user and item"));
+        }
+        out.push(row);
+    }
+    Ok(out)
+}

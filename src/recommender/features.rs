@@ -106,6 +106,24 @@ impl FeatureMatrix {
         }
     }
 
+    /// Adds entities with side features: `inserted` new columns are inserted at column `at`
+    /// (the new entities' identity features; the columns from `at` on move up), then `rows`,
+    /// which are already in the new column numbering, are appended.
+    pub fn insert_rows(&mut self, at: u32, inserted: usize, rows: &[Vec<(u32, f32)>]) {
+        for c in &mut self.indices {
+            if *c >= at {
+                *c += inserted as u32;
+            }
+        }
+        self.n_cols += inserted;
+        let extra = FeatureMatrix::from_rows(rows, self.n_cols);
+        let base = self.indices.len();
+        self.indices.extend_from_slice(&extra.indices);
+        self.data.extend_from_slice(&extra.data);
+        self.indptr
+            .extend(extra.indptr[1..].iter().map(|p| p + base));
+    }
+
     /// The raw CSR arrays (indptr, indices, data).
     pub fn parts(&self) -> (&[usize], &[u32], &[f32]) {
         (&self.indptr, &self.indices, &self.data)
@@ -156,5 +174,19 @@ mod tests {
         let w = m.row(0).1;
         assert!((w[0] - 1.0 / 3.0).abs() < 1e-6 && (w[1] - 2.0 / 3.0).abs() < 1e-6);
         assert!(m.row(1).0.is_empty());
+    }
+
+    #[test]
+    fn inserting_identity_columns_moves_side_features_up() {
+        // Two entities: identity (0, 1) and side features 2..4.
+        let mut m =
+            FeatureMatrix::from_rows(&[vec![(0, 0.8), (2, 0.2)], vec![(1, 0.8), (3, 0.2)]], 4);
+        // One new entity: identity column 2, side feature 3 (old column 2, now 3).
+        m.insert_rows(2, 1, &[vec![(2, 0.8), (3, 0.2)]]);
+        assert_eq!(m.n_rows(), 3);
+        assert_eq!(m.n_cols(), 5);
+        assert_eq!(m.row(0).0, &[0, 3]);
+        assert_eq!(m.row(1).0, &[1, 4]);
+        assert_eq!(m.row(2).0, &[2, 3]);
     }
 }

@@ -97,6 +97,37 @@ impl Side {
         self.bias.len()
     }
 
+    /// Adds entities known by side features (`rows`, in the grown column numbering); with
+    /// `identity`, each gets an identity feature, inserted after the existing ones with fresh
+    /// parameters, and the side features' parameters move up with their columns.
+    fn add_entities(
+        &mut self,
+        rows: &[Vec<(u32, f32)>],
+        identity: bool,
+        d: usize,
+        schedule: Schedule,
+        rng: &mut SmallRng,
+    ) {
+        let at = self.features.n_rows();
+        let inserted = if identity { rows.len() } else { 0 };
+        self.features.insert_rows(at as u32, inserted, rows);
+        if inserted == 0 {
+            return;
+        }
+        // Fresh parameters for the new identity features, appended and rotated into place.
+        let n = self.bias.len();
+        self.grow_params(n + inserted, d, schedule, rng);
+        let rotate = |v: &mut Vec<f32>, width: usize| {
+            v[at * width..].rotate_right(inserted * width);
+        };
+        rotate(&mut self.emb, d);
+        rotate(&mut self.emb_g, d);
+        rotate(&mut self.emb_m, d);
+        rotate(&mut self.bias, 1);
+        rotate(&mut self.bias_g, 1);
+        rotate(&mut self.bias_m, 1);
+    }
+
     /// The representation (embedding, bias) of row `r` of the feature matrix.
     pub fn representation(&self, r: usize, d: usize, out: &mut [f32]) -> f32 {
         out.fill(0.0);
@@ -228,6 +259,22 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// Adds users (or items, with `items`) that have side features, in a model whose users
+    /// (items) have side features: see `Side::add_entities`.
+    pub fn add_entities(&mut self, items: bool, rows: &[Vec<(u32, f32)>], identity: bool) {
+        let d = self.params.no_components;
+        let schedule = self.params.schedule;
+        let mut rng = SmallRng::seed_from_u64(
+            self.params.random_state ^ (rows.len() as u64) << 24 ^ u64::from(items),
+        );
+        let side = if items {
+            &mut self.items
+        } else {
+            &mut self.users
+        };
+        side.add_entities(rows, identity, d, schedule, &mut rng);
     }
 
     /// Grows identity-featured sides to `n_users` × `n_items` rows.

@@ -60,6 +60,11 @@ pub async fn execute(
             "no_components",
             "loss",
             "learning_schedule",
+            "user_features",
+            "user_feature_columns",
+            "item_features",
+            "item_feature_columns",
+            "identity_features",
         ] {
             if using.iter().any(|o| o.key == key) {
                 return Err(Error::invalid_value(format!(
@@ -105,11 +110,7 @@ pub async fn execute(
     let explicit_rating = merged.contains_key("rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
-    let features = if base_artifact.is_some() {
-        crate::side_features::SideRows::default()
-    } else {
-        fetch_features(engine, &spec).await?
-    };
+    let features = fetch_features(engine, &spec).await?;
     let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),

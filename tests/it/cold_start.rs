@@ -36,6 +36,14 @@ fn write_data(dir: &std::path::Path) {
             5 + (group(u) + 1) % 4 + 4 * (u % 19)
         ));
     }
+    // Later ratings of some new users, for FINETUNE.
+    let mut later = String::from("userId,movieId,rating\n");
+    for u in 201..=220i64 {
+        for k in 0..6 {
+            let i = 5 + group(u) + 4 * ((u * 5 + k * 7) % 19);
+            later.push_str(&format!("{u},{i},5\n"));
+        }
+    }
     let mut items = String::from("movieId,genre\n");
     for i in 1..=81i64 {
         items.push_str(&format!("{i},g{}\n", group(i - 1)));
@@ -44,6 +52,7 @@ fn write_data(dir: &std::path::Path) {
         ("ratings", ratings),
         ("users", users),
         ("new_users", new_users),
+        ("later", later),
         ("items", items),
     ] {
         std::fs::write(dir.join(format!("files/{name}.csv")), text).unwrap();
@@ -179,5 +188,48 @@ async fn new_users_and_items_are_answered_from_their_features() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "0A000", "{}", message(&err));
     assert!(message(&err).contains("age = <value>"), "{}", message(&err));
+
+    // FINETUNE with ratings of some new users grows the hybrid model with them (identity
+    // and side features); everyone keeps getting their group's items.
+    c.simple_query("FINETUNE hy FROM files (SELECT * FROM later) USING epochs = 5")
+        .await
+        .unwrap();
+    let v2 = c
+        .query_one(
+            "SELECT status, error, active FROM models WHERE name = 'hy' AND version = 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        v2.get::<_, String>(0),
+        "error",
+        "{:?}",
+        v2.get::<_, Option<String>>(1)
+    );
+    assert_eq!(wait_trained(&c, "hy").await, ("complete".into(), None));
+    let after = lists(
+        &c,
+        "SELECT user_id, item_id FROM hy WHERE userId IN (1, 2, 205, 206, 230) ORDER BY user_id, rank",
+    )
+    .await;
+    let later_rated: HashSet<(i64, i64)> = (201..=220i64)
+        .flat_map(|u| (0..6).map(move |k| (u, 5 + u % 4 + 4 * ((u * 5 + k * 7) % 19))))
+        .collect();
+    for (u, list) in &after {
+        assert_eq!(list.len(), 10, "user {u}");
+        assert!(
+            list.iter().all(|i| !later_rated.contains(&(*u, *i))),
+            "user {u} was recommended an item they rated: {list:?}"
+        );
+        let liked = list
+            .iter()
+            .filter(|&&i| i <= 4 || (i - 1) % 4 == u % 4)
+            .count();
+        assert!(
+            liked >= 8,
+            "user {u}: {liked} of 10 fit their group: {list:?}"
+        );
+    }
     server.stop().await;
 }
