@@ -13,7 +13,10 @@
 use super::features::FeatureMatrix;
 use super::topk::Factors;
 
-/// Ridge penalty, relative to the feature rows, which sum to one.
+/// Ridge penalty, relative to the feature rows, which sum to one. Measured with `recsql bench
+/// hybrid` on ml-100k (held-out users' precision@10 at hold-out seeds 42, 1 and 2): 0.428,
+/// 0.357 and 0.409 against popularity's 0.418, 0.338 and 0.401; λ = 1, 3 and 30 were a
+/// little lower, and the mean representation alone (no features) below popularity.
 const LAMBDA: f64 = 10.0;
 const MAX_ITERATIONS: usize = 200;
 const TOLERANCE: f64 = 1e-8;
