@@ -45,6 +45,9 @@ pub struct FinetuneArgs {
     /// More USING options for all models, e.g. "loss = 'bpr'".
     #[arg(long, default_value = "")]
     pub using: String,
+    /// USING options of the FINETUNE statement, e.g. "epochs = 5".
+    #[arg(long, default_value = "")]
+    pub finetune_using: String,
 }
 
 /// A ratings row: (user, item, rating, timestamp, the line).
@@ -147,7 +150,14 @@ pub async fn run(a: &FinetuneArgs) -> Result<serde_json::Value, String> {
     .await?;
     out["finetune"] = timed(
         "ft",
-        "FINETUNE ft FROM files (SELECT * FROM newest)".to_string(),
+        format!(
+            "FINETUNE ft FROM files (SELECT * FROM newest){}",
+            if a.finetune_using.is_empty() {
+                String::new()
+            } else {
+                format!(" USING {}", a.finetune_using)
+            }
+        ),
     )
     .await?;
     out["full_retrain"] = timed(
