@@ -152,6 +152,8 @@ struct Trainer<'a> {
     x: &'a Interactions,
     n_items_rows: usize,
     reg_lock: &'a Mutex<()>,
+    /// Whether learning rates are summed for the lazy L2 scale (only with α > 0).
+    track_eta: bool,
 }
 
 /// Per-thread buffers.
@@ -288,6 +290,20 @@ impl Trainer<'_> {
         let (grad, etas) = (&grad[..d], &mut etas[..d]);
         let alpha = side.alpha;
         match self.schedule {
+            // DEPARTURE: without regularisation the row update runs in f32 (LightFM computes
+            // in double and stores float32); twice the SIMD lanes for the square roots and
+            // divisions that dominate training. The stored values differ by at most a
+            // rounding step; accuracy on ml-100k is unchanged (closing note's matrix).
+            Schedule::Adagrad if !self.track_eta => {
+                let (lr, x) = (self.lr as f32, x as f32);
+                for k in 0..d {
+                    let xg = x * grad[k] as f32;
+                    let a = acc[k];
+                    theta[k] -= lr / a.sqrt() * xg;
+                    acc[k] = a + xg * xg;
+                }
+                return;
+            }
             Schedule::Adagrad => {
                 let lr = self.lr;
                 for k in 0..d {
@@ -538,6 +554,7 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
         x,
         n_items_rows,
         reg_lock: &reg_lock,
+        track_eta: users.alpha > 0.0 || items.alpha > 0.0,
     };
     let work = |chunk: &[u32], seed: u64| {
         let mut rng = SmallRng::seed_from_u64(seed);
