@@ -194,20 +194,24 @@ async fn new_users_and_items_are_answered_from_their_features() {
     c.simple_query("FINETUNE hy FROM files (SELECT * FROM later) USING epochs = 5")
         .await
         .unwrap();
-    let v2 = c
-        .query_one(
-            "SELECT status, error, active FROM models WHERE name = 'hy' AND version = 2",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_ne!(
-        v2.get::<_, String>(0),
-        "error",
-        "{:?}",
-        v2.get::<_, Option<String>>(1)
-    );
-    assert_eq!(wait_trained(&c, "hy").await, ("complete".into(), None));
+    // Version 2 becomes active when it completes.
+    let started = std::time::Instant::now();
+    loop {
+        let v2 = c
+            .query_one(
+                "SELECT status, error, active FROM models WHERE name = 'hy' AND version = 2",
+                &[],
+            )
+            .await
+            .unwrap();
+        let status: String = v2.get(0);
+        assert_ne!(status, "error", "{:?}", v2.get::<_, Option<String>>(1));
+        if status == "complete" && v2.get::<_, bool>(2) {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(300));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let after = lists(
         &c,
         "SELECT user_id, item_id FROM hy WHERE userId IN (1, 2, 205, 206, 230) ORDER BY user_id, rank",
