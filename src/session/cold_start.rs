@@ -220,7 +220,13 @@ pub async fn subjects(
         };
         let row = e.row(None, n_entities, &e.values_of(given));
         if row.is_empty() {
-            let listed: Vec<String> = given.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+            let listed: Vec<String> = given
+                .iter()
+                .map(|(k, v)| match v {
+                    FeatureValue::Text(t) => format!("{k} = '{t}'"),
+                    FeatureValue::Number(x) => format!("{k} = {x}"),
+                })
+                .collect();
             s.notices.push(format!(
                 "none of the {what} feature values {} occurs in the training data of model {}.{}",
                 listed.join(", "),

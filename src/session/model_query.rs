@@ -311,31 +311,31 @@ pub fn rewrite(
     };
 
     // `feature = value` describes a user (user_item, user_user) or an item (item_item) that
-    // the model has not seen.
+    // the model has not seen: the model table takes such filters on its feature columns.
     let (feature_columns, key_col) = match kind {
         RecType::ItemItem => (&model.item_features, &model.item_col),
         _ => (&model.user_features, &model.user_col),
     };
-    if let Some(selection) = select.selection.take() {
-        let features = &mut options.features;
-        select.selection = take_equalities(selection, &mut |q, c, v| {
-            let hit = ours(q) && c != key_col && feature_columns.iter().any(|f| f == c);
-            match feature_value(v) {
-                Some(x) if hit => {
-                    features.insert(c.to_string(), x);
-                    true
-                }
-                _ => false,
-            }
+    let is_feature = |q: Option<&str>, c: &str| {
+        ours(q) && c != key_col && feature_columns.iter().any(|f| f == c)
+    };
+    if let Some(selection) = select.selection.clone() {
+        // Every other use of a feature column in WHERE is a mistake.
+        let rest = take_equalities(selection, &mut |q, c, v| {
+            is_feature(q, c)
+                && (feature_value(v).is_some()
+                    || matches!(
+                        v,
+                        Expr::Value(ValueWithSpan {
+                            value: Value::Placeholder(_),
+                            ..
+                        })
+                    ))
         });
-    }
-    if let Some(selection) = select.selection.as_ref() {
         let mut misused = None;
-        let _ = datafusion::sql::sqlparser::ast::visit_expressions(selection, |e| {
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions(&rest, |e| {
             if let Some((q, c)) = ident_text(e)
-                && ours(q)
-                && c != key_col
-                && feature_columns.iter().any(|f| f == c)
+                && is_feature(q, c)
             {
                 misused = Some(c.to_string());
             }

@@ -110,15 +110,12 @@ impl RecType {
     }
 }
 
-/// Per-query options: from USING, and what the rewrite took from the query (feature values
-/// in WHERE, the table of a prediction join).
+/// Per-query options: from USING, and the table of a prediction join.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueryOptions {
     pub n: Option<usize>,
     pub exclude_seen: bool,
     pub cold_start_error: bool,
-    #[serde(default)]
-    pub features: BTreeMap<String, FeatureValue>,
     #[serde(default)]
     pub feed: Option<Feed>,
 }
@@ -129,7 +126,6 @@ impl Default for QueryOptions {
             n: None,
             exclude_seen: true,
             cold_start_error: false,
-            features: BTreeMap::new(),
             feed: None,
         }
     }
@@ -260,20 +256,70 @@ impl ModelTable {
             RecType::ItemItem => (mv.item_id_text, mv.item_id_text),
             RecType::UserUser => (mv.user_id_text, mv.user_id_text),
         };
-        let schema = Arc::new(Schema::new(vec![
+        // The side features of whom the query asks about: `age = 25` describes a new user.
+        let features: Vec<String> = match kind {
+            RecType::ItemItem => mv.spec.item_features.as_ref(),
+            _ => mv.spec.user_features.as_ref(),
+        }
+        .map(|f| f.columns.clone())
+        .unwrap_or_default();
+        let mut fields = vec![
             // NULL for a subject described only by features.
             Field::new(a, id_type(ta), true),
             Field::new(b, id_type(tb), false),
             Field::new("score", DataType::Float32, false),
             Field::new("rank", DataType::Int32, false),
-        ]));
+        ];
+        fields.extend(
+            features
+                .iter()
+                .filter(|c| ![a, b, "score", "rank"].contains(&c.as_str()))
+                .map(|c| Field::new(c, DataType::Utf8, true)),
+        );
         ModelTable {
             mv,
             kind,
             options,
-            schema,
+            schema: Arc::new(Schema::new(fields)),
             store,
             data_dir,
+        }
+    }
+
+    /// A filter `feature = value` on one of the feature columns: (column, value).
+    fn feature_filter(&self, e: &Expr) -> Option<(String, String)> {
+        let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) = e
+        else {
+            return None;
+        };
+        let is_feature = |c: &str| self.schema.index_of(c).is_ok_and(|i| i >= 4);
+        // `age = 25` arrives as CAST(age AS Int64) = 25: the columns are text.
+        let column = |e: &Expr| match e {
+            Expr::Column(c) => Some(c.clone()),
+            Expr::Cast(cast) => match cast.expr.as_ref() {
+                Expr::Column(c) => Some(c.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (left.as_ref(), right.as_ref()) {
+            (l, Expr::Literal(v, _)) | (Expr::Literal(v, _), l)
+                if column(l).is_some_and(|c| is_feature(&c.name)) && !v.is_null() =>
+            {
+                let c = column(l)?;
+                let text = match v {
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s)) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some((c.name.clone(), text))
+            }
+            _ => None,
         }
     }
 
@@ -374,9 +420,12 @@ impl TableProvider for ModelTable {
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| match self.key_filter(f) {
-                Some(_) => TableProviderFilterPushDown::Exact,
-                None => TableProviderFilterPushDown::Unsupported,
+            .map(|f| {
+                if self.key_filter(f).is_some() || self.feature_filter(f).is_some() {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
             })
             .collect())
     }
@@ -420,6 +469,20 @@ impl TableProvider for ModelTable {
                 .filter(|id| seen.insert(id.clone()))
                 .collect()
         });
+        let mut given: BTreeMap<String, FeatureValue> = BTreeMap::new();
+        for f in filters {
+            if let Some((col, value)) = self.feature_filter(f)
+                && let Some(old) = given.insert(col.clone(), FeatureValue::Text(value.clone()))
+                && old != FeatureValue::Text(value.clone())
+            {
+                // `age = 25 AND age = 30` describes nobody.
+                return Ok(MemorySourceConfig::try_new_exec(
+                    &[vec![]],
+                    self.schema.clone(),
+                    projection.cloned(),
+                )?);
+            }
+        }
         let subjects = cold_start::subjects(
             state,
             &artifact,
@@ -427,11 +490,12 @@ impl TableProvider for ModelTable {
             side,
             restricted,
             self.options.feed.as_ref(),
-            &self.options.features,
+            &given,
         )
         .await
         .map_err(ext)?;
         let job = Answer {
+            given,
             mv: self.mv.clone(),
             kind: self.kind,
             options: self.options.clone(),
@@ -457,6 +521,8 @@ impl TableProvider for ModelTable {
 
 /// The work of one scan, run on a blocking thread.
 struct Answer {
+    /// Feature values given in the query, repeated in their columns of every answer row.
+    given: BTreeMap<String, FeatureValue>,
     mv: ModelVersion,
     kind: RecType,
     options: QueryOptions,
@@ -642,7 +708,7 @@ impl Answer {
                 }
             }
         }
-        Ok((to_batches(&self.schema, &rows)?, notices))
+        Ok((to_batches(&self.schema, &rows, &self.given)?, notices))
     }
 }
 
@@ -688,21 +754,31 @@ fn id_column(ids: &[Option<&Id>], dt: &DataType) -> ArrayRef {
     }
 }
 
-fn to_batches(schema: &SchemaRef, rows: &[OutRow]) -> Result<Vec<RecordBatch>> {
+fn to_batches(
+    schema: &SchemaRef,
+    rows: &[OutRow],
+    given: &BTreeMap<String, FeatureValue>,
+) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for chunk in rows.chunks(BATCH_ROWS) {
         let a: Vec<Option<&Id>> = chunk.iter().map(|r| r.0.as_ref()).collect();
         let b: Vec<Option<&Id>> = chunk.iter().map(|r| Some(&r.1)).collect();
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                id_column(&a, schema.field(0).data_type()),
-                id_column(&b, schema.field(1).data_type()),
-                Arc::new(Float32Array::from_iter_values(chunk.iter().map(|r| r.2))),
-                Arc::new(Int32Array::from_iter_values(chunk.iter().map(|r| r.3))),
-            ],
-        )
-        .map_err(|e| Error::internal(e.to_string()))?;
+        let mut columns: Vec<ArrayRef> = vec![
+            id_column(&a, schema.field(0).data_type()),
+            id_column(&b, schema.field(1).data_type()),
+            Arc::new(Float32Array::from_iter_values(chunk.iter().map(|r| r.2))),
+            Arc::new(Int32Array::from_iter_values(chunk.iter().map(|r| r.3))),
+        ];
+        for field in &schema.fields()[4..] {
+            let value = match given.get(field.name()) {
+                Some(FeatureValue::Text(t)) => Some(t.clone()),
+                Some(FeatureValue::Number(x)) => Some(x.to_string()),
+                None => None,
+            };
+            columns.push(Arc::new(StringArray::from(vec![value; chunk.len()])));
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| Error::internal(e.to_string()))?;
         out.push(batch);
     }
     Ok(out)

@@ -115,6 +115,18 @@ async fn new_users_and_items_are_answered_from_their_features() {
     .await;
     assert_eq!(by_id[&230].len(), 10);
     assert_eq!(by_id, by_values);
+    // The same as a prepared statement, with the values as parameters.
+    let prepared: Vec<i64> = c
+        .query(
+            "SELECT item_id FROM hy WHERE occupation = $1 AND age = $2 ORDER BY rank",
+            &[&"o2", &"40"],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(prepared, by_id[&230]);
     // Without an id, the subject column is NULL.
     let row = c
         .query_one(
