@@ -47,6 +47,9 @@ pub struct SideFeatures {
     /// `database.table`
     pub table: String,
     pub columns: Vec<String>,
+    /// The columns that are numeric in the table (quantile buckets), recorded at training.
+    #[serde(default)]
+    pub numeric: Vec<String>,
 }
 
 /// What a model is trained from and with.
@@ -103,9 +106,11 @@ fn side_features(o: &Options, table_key: &str, columns_key: &str) -> Result<Opti
     };
     match (table, columns) {
         (None, None) => Ok(None),
-        (Some(table), Some(columns)) if !columns.is_empty() => {
-            Ok(Some(SideFeatures { table, columns }))
-        }
+        (Some(table), Some(columns)) if !columns.is_empty() => Ok(Some(SideFeatures {
+            table,
+            columns,
+            numeric: Vec::new(),
+        })),
         (Some(_), _) => Err(Error::invalid_value(format!(
             "USING {table_key} needs {columns_key} = ['column', ...] naming the feature columns"
         ))),

@@ -217,15 +217,16 @@ pub async fn fetch_source(
     Ok((batches, kinds[0], kinds[1], text))
 }
 
-/// Reads the user and item feature tables named in the spec, checking their columns.
+/// Reads the user and item feature tables named in the spec, checking their columns and
+/// recording which of them are numeric.
 pub async fn fetch_features(
     engine: &Engine,
-    spec: &ModelSpec,
+    spec: &mut ModelSpec,
 ) -> Result<crate::side_features::SideRows> {
     let mut rows = crate::side_features::SideRows::default();
     for (side, id_col, slot) in [
-        (&spec.user_features, &spec.user_col, &mut rows.users),
-        (&spec.item_features, &spec.item_col, &mut rows.items),
+        (&mut spec.user_features, &spec.user_col, &mut rows.users),
+        (&mut spec.item_features, &spec.item_col, &mut rows.items),
     ] {
         let Some(side) = side else { continue };
         let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
@@ -250,6 +251,16 @@ pub async fn fetch_features(
                 ));
             }
         }
+        side.numeric = side
+            .columns
+            .iter()
+            .filter(|c| {
+                schema
+                    .field_with_name(c)
+                    .is_ok_and(|f| f.data_type().is_numeric())
+            })
+            .cloned()
+            .collect();
         *slot = Some(df.collect().await.map_err(Error::from)?);
     }
     Ok(rows)
@@ -282,7 +293,7 @@ pub async fn execute(
     let explicit_rating = using.iter().any(|o| o.key == "rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, source, &mut spec, explicit_rating).await?;
-    let features = fetch_features(engine, &spec).await?;
+    let features = fetch_features(engine, &mut spec).await?;
     let options = using_to_json(using);
     let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),

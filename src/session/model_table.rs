@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Float32Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
@@ -257,12 +257,11 @@ impl ModelTable {
             RecType::UserUser => (mv.user_id_text, mv.user_id_text),
         };
         // The side features of whom the query asks about: `age = 25` describes a new user.
-        let features: Vec<String> = match kind {
-            RecType::ItemItem => mv.spec.item_features.as_ref(),
-            _ => mv.spec.user_features.as_ref(),
-        }
-        .map(|f| f.columns.clone())
-        .unwrap_or_default();
+        let side = match kind {
+            RecType::ItemItem => mv.spec.item_features.clone(),
+            _ => mv.spec.user_features.clone(),
+        };
+        let (features, numeric) = side.map(|f| (f.columns, f.numeric)).unwrap_or_default();
         let mut fields = vec![
             // NULL for a subject described only by features.
             Field::new(a, id_type(ta), true),
@@ -274,7 +273,14 @@ impl ModelTable {
             features
                 .iter()
                 .filter(|c| ![a, b, "score", "rank"].contains(&c.as_str()))
-                .map(|c| Field::new(c, DataType::Utf8, true)),
+                .map(|c| {
+                    let dt = if numeric.contains(c) {
+                        DataType::Float64
+                    } else {
+                        DataType::Utf8
+                    };
+                    Field::new(c, dt, true)
+                }),
         );
         ModelTable {
             mv,
@@ -775,7 +781,14 @@ fn to_batches(
                 Some(FeatureValue::Number(x)) => Some(x.to_string()),
                 None => None,
             };
-            columns.push(Arc::new(StringArray::from(vec![value; chunk.len()])));
+            let n = chunk.len();
+            columns.push(match field.data_type() {
+                DataType::Float64 => {
+                    let x = value.and_then(|v| v.trim().parse::<f64>().ok());
+                    Arc::new(Float64Array::from(vec![x; n]))
+                }
+                _ => Arc::new(StringArray::from(vec![value; n])),
+            });
         }
         let batch = RecordBatch::try_new(schema.clone(), columns)
             .map_err(|e| Error::internal(e.to_string()))?;

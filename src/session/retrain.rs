@@ -110,7 +110,7 @@ pub async fn execute(
     let explicit_rating = merged.contains_key("rating_column");
     let (batches, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
-    let features = fetch_features(engine, &spec).await?;
+    let features = fetch_features(engine, &mut spec).await?;
     let version = ModelVersion::pending(PendingVersion {
         project: project.clone(),
         name: model.clone(),

@@ -119,7 +119,7 @@ async fn new_users_and_items_are_answered_from_their_features() {
     let prepared: Vec<i64> = c
         .query(
             "SELECT item_id FROM hy WHERE occupation = $1 AND age = $2 ORDER BY rank",
-            &[&"o2", &"40"],
+            &[&"o2", &40.0f64],
         )
         .await
         .unwrap()
