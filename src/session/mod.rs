@@ -145,8 +145,14 @@ impl Engine {
             Some(_) => return None,
         };
         let versions = self.catalog.versions(&project, &m.name.value);
+        // A version that does not exist still names the model: the model table then says
+        // which versions there are.
         let mv = match m.version {
-            Some(v) => versions.into_iter().find(|x| x.version == v),
+            Some(v) => versions
+                .iter()
+                .find(|x| x.version == v)
+                .or_else(|| versions.iter().find(|x| x.active))
+                .cloned(),
             None => versions.into_iter().find(|x| x.active),
         }?;
         Some(ModelRef {

@@ -133,6 +133,10 @@ mod tests {
             quote_version_suffixes("SELECT 0.5, a . 2"),
             "SELECT 0.5, a . 2"
         );
+        assert_eq!(
+            quote_version_suffixes("SELECT * FROM cf.7"),
+            "SELECT * FROM cf.\"7\""
+        );
     }
 
     #[test]
