@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::sql::sqlparser::ast::ObjectName;
 
@@ -13,6 +15,13 @@ use super::{Engine, Output, models_table};
 use crate::catalog::ModelVersion;
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::model_name_from_parts;
+
+/// `table (column, ...)` of a model's side features, or NULL.
+fn side_features(side: Option<&crate::catalog::SideFeatures>) -> ArrayRef {
+    Arc::new(StringArray::from(vec![
+        side.map(|f| format!("{} ({})", f.table, f.columns.join(", "))),
+    ]))
+}
 
 pub const ATTRIBUTES: &[&str] = &["info", "features", "model", "metrics", "training"];
 
@@ -77,6 +86,9 @@ pub fn schema(attribute: Option<&str>) -> Option<SchemaRef> {
             f("n_interactions", DataType::Int64),
             f("user_factors", DataType::Utf8),
             f("item_factors", DataType::Utf8),
+            f("user_features", DataType::Utf8),
+            f("item_features", DataType::Utf8),
+            f("identity_features", DataType::Boolean),
         ]),
         Some("model") => Schema::new(vec![f("model_params", DataType::Utf8)]),
         Some("metrics") => Schema::new(vec![
@@ -142,6 +154,9 @@ pub fn execute(engine: &Engine, name: &ObjectName) -> Result<Output> {
             Arc::new(Int64Array::from(vec![m.n_interactions as i64])),
             texts(vec![format!("[{}, {d}]", m.n_users)]),
             texts(vec![format!("[{}, {d}]", m.n_items)]),
+            side_features(m.spec.user_features.as_ref()),
+            side_features(m.spec.item_features.as_ref()),
+            Arc::new(BooleanArray::from(vec![m.spec.identity_features])),
         ],
         Some("model") => {
             let p = &m.spec.params;
