@@ -16,7 +16,6 @@ use std::ops::ControlFlow;
 use super::cold_start::Feed;
 use super::model_table::{FUNCTION_NAME, QueryOptions, RecType};
 use crate::error::{Error, Result, sqlstate};
-use crate::recommender::encode::FeatureValue;
 use crate::sql::{Options, UsingOption};
 
 pub const QUERY_KEYS: &[&str] = &[
@@ -192,23 +191,28 @@ fn take_equalities(
     }
 }
 
-/// A literal as a feature value (`25`, `-1.5`, `'engineer'`).
-fn feature_value(e: &Expr) -> Option<FeatureValue> {
+/// A value a feature column can be given: a literal (`25`, `-1.5`, `'engineer'`) or a
+/// parameter (`$1`).
+fn is_value(e: &Expr) -> bool {
     match e {
-        Expr::Value(ValueWithSpan { value, .. }) => match value {
-            Value::Number(n, _) => n.parse().ok().map(FeatureValue::Number),
-            Value::SingleQuotedString(s) => Some(FeatureValue::Text(s.clone())),
-            Value::Boolean(b) => Some(FeatureValue::Text(b.to_string())),
-            _ => None,
-        },
+        Expr::Value(ValueWithSpan { value, .. }) => matches!(
+            value,
+            Value::Number(..)
+                | Value::SingleQuotedString(_)
+                | Value::Boolean(_)
+                | Value::Placeholder(_)
+        ),
         Expr::UnaryOp {
             op: datafusion::sql::sqlparser::ast::UnaryOperator::Minus,
             expr,
-        } => match feature_value(expr)? {
-            FeatureValue::Number(x) => Some(FeatureValue::Number(-x)),
-            FeatureValue::Text(_) => None,
-        },
-        _ => None,
+        } => matches!(
+            expr.as_ref(),
+            Expr::Value(ValueWithSpan {
+                value: Value::Number(..),
+                ..
+            })
+        ),
+        _ => false,
     }
 }
 
@@ -321,17 +325,7 @@ pub fn rewrite(
     };
     if let Some(selection) = select.selection.clone() {
         // Every other use of a feature column in WHERE is a mistake.
-        let rest = take_equalities(selection, &mut |q, c, v| {
-            is_feature(q, c)
-                && (feature_value(v).is_some()
-                    || matches!(
-                        v,
-                        Expr::Value(ValueWithSpan {
-                            value: Value::Placeholder(_),
-                            ..
-                        })
-                    ))
-        });
+        let rest = take_equalities(selection, &mut |q, c, v| is_feature(q, c) && is_value(v));
         let mut misused = None;
         let _ = datafusion::sql::sqlparser::ast::visit_expressions(&rest, |e| {
             if let Some((q, c)) = ident_text(e)
