@@ -116,14 +116,6 @@ impl ColumnEncoder {
     }
 }
 
-/// A feature value given in a query (`age = 25`, `occupation = 'engineer'`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum FeatureValue {
-    Number(f64),
-    Text(String),
-}
-
 /// One value of a row, for encoding.
 #[derive(Debug, Clone, Copy)]
 pub enum ValueRef<'a> {
@@ -189,23 +181,20 @@ impl FeatureEncoder {
             .collect()
     }
 
-    /// Values given by column name, in column order and in the form each column's encoding
-    /// reads (numbers for buckets, text for categories and tokens); a bucketed column given
-    /// text that is not a number counts as missing.
+    /// Values given by column name as text (`age = 25` gives "25"), in column order and in
+    /// the form each column's encoding reads: numbers for buckets (text that is not a number
+    /// counts as missing), text for categories and tokens.
     pub fn values_of<'a>(
         &self,
-        given: &'a std::collections::BTreeMap<String, FeatureValue>,
+        given: &'a std::collections::BTreeMap<String, String>,
     ) -> Vec<Option<ValueRef<'a>>> {
         self.columns
             .iter()
             .map(|c| {
                 let v = given.get(&c.name)?;
-                match (&c.encoding, v) {
-                    (ColumnEncoding::Buckets { .. }, FeatureValue::Text(t)) => {
-                        t.trim().parse().ok().map(ValueRef::Number)
-                    }
-                    (_, FeatureValue::Number(x)) => Some(ValueRef::Number(*x)),
-                    (_, FeatureValue::Text(t)) => Some(ValueRef::Text(t)),
+                match &c.encoding {
+                    ColumnEncoding::Buckets { .. } => v.trim().parse().ok().map(ValueRef::Number),
+                    _ => Some(ValueRef::Text(v)),
                 }
             })
             .collect()

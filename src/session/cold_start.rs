@@ -15,7 +15,7 @@ use datafusion::prelude::SessionContext;
 use crate::catalog::ModelVersion;
 use crate::error::{Error, Result};
 use crate::recommender::artifact::Side;
-use crate::recommender::encode::{FeatureEncoder, FeatureValue};
+use crate::recommender::encode::FeatureEncoder;
 use crate::recommender::{Artifact, Id, IdMap};
 use crate::side_features::FeatureTable;
 
@@ -149,7 +149,7 @@ pub async fn subjects(
     side: Side,
     restricted: Option<Vec<Id>>,
     feed: Option<&Feed>,
-    given: &BTreeMap<String, FeatureValue>,
+    given: &BTreeMap<String, String>,
 ) -> Result<Subjects> {
     let (map, text_ids, id_col, feature_table) = match side {
         Side::Users => (
@@ -220,13 +220,7 @@ pub async fn subjects(
         };
         let row = e.row(None, n_entities, &e.values_of(given));
         if row.is_empty() {
-            let listed: Vec<String> = given
-                .iter()
-                .map(|(k, v)| match v {
-                    FeatureValue::Text(t) => format!("{k} = '{t}'"),
-                    FeatureValue::Number(x) => format!("{k} = {x}"),
-                })
-                .collect();
+            let listed: Vec<String> = given.iter().map(|(k, v)| format!("{k} = '{v}'")).collect();
             s.notices.push(format!(
                 "none of the {what} feature values {} occurs in the training data of model {}.{}",
                 listed.join(", "),

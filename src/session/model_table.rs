@@ -25,7 +25,6 @@ use crate::catalog::{Catalog, ModelVersion, Status};
 use crate::error::{Error, Result, sqlstate};
 use crate::jobs::{Key, key_of};
 use crate::recommender::artifact::Side;
-use crate::recommender::encode::FeatureValue;
 use crate::recommender::{Artifact, Id, IdMap, Ranked};
 
 use super::cold_start::{self, Feed, Row, Subjects};
@@ -475,11 +474,11 @@ impl TableProvider for ModelTable {
                 .filter(|id| seen.insert(id.clone()))
                 .collect()
         });
-        let mut given: BTreeMap<String, FeatureValue> = BTreeMap::new();
+        let mut given: BTreeMap<String, String> = BTreeMap::new();
         for f in filters {
             if let Some((col, value)) = self.feature_filter(f)
-                && let Some(old) = given.insert(col.clone(), FeatureValue::Text(value.clone()))
-                && old != FeatureValue::Text(value.clone())
+                && let Some(old) = given.insert(col.clone(), value.clone())
+                && old != value
             {
                 // `age = 25 AND age = 30` describes nobody.
                 return Ok(MemorySourceConfig::try_new_exec(
@@ -528,7 +527,7 @@ impl TableProvider for ModelTable {
 /// The work of one scan, run on a blocking thread.
 struct Answer {
     /// Feature values given in the query, repeated in their columns of every answer row.
-    given: BTreeMap<String, FeatureValue>,
+    given: BTreeMap<String, String>,
     mv: ModelVersion,
     kind: RecType,
     options: QueryOptions,
@@ -763,7 +762,7 @@ fn id_column(ids: &[Option<&Id>], dt: &DataType) -> ArrayRef {
 fn to_batches(
     schema: &SchemaRef,
     rows: &[OutRow],
-    given: &BTreeMap<String, FeatureValue>,
+    given: &BTreeMap<String, String>,
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for chunk in rows.chunks(BATCH_ROWS) {
@@ -776,11 +775,7 @@ fn to_batches(
             Arc::new(Int32Array::from_iter_values(chunk.iter().map(|r| r.3))),
         ];
         for field in &schema.fields()[4..] {
-            let value = match given.get(field.name()) {
-                Some(FeatureValue::Text(t)) => Some(t.clone()),
-                Some(FeatureValue::Number(x)) => Some(x.to_string()),
-                None => None,
-            };
+            let value = given.get(field.name()).cloned();
             let n = chunk.len();
             columns.push(match field.data_type() {
                 DataType::Float64 => {
