@@ -15,8 +15,11 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 
 use crate::catalog::{Catalog, ModelVersion, Status, write_atomic};
 use crate::error::{Error, Result};
+use crate::recommender::artifact::Side;
+use crate::recommender::encode::FeatureEncoder;
 use crate::recommender::{
-    Artifact, InteractionsBuilder, Model, ModelScorer, Popularity, evaluate, random_split,
+    Artifact, FeatureMatrix, IdMap, Interactions, InteractionsBuilder, Model, ModelScorer,
+    Popularity, evaluate, random_split,
 };
 use crate::side_features::{SideRows, id_kind, ids, new_entity_rows, side_matrix};
 
@@ -186,28 +189,9 @@ impl Jobs {
             .validate()
             .map_err(|e| Error::invalid_value(e.to_string()))?;
         let epochs = params.epochs;
-        let (user_matrix, user_encoder) = match (&spec.user_features, &features.users) {
-            (Some(side), Some(rows)) => side_pair(side_matrix(
-                rows,
-                side,
-                &spec.user_col,
-                &x.users,
-                mv.user_id_text,
-                spec.identity_features,
-            )?),
-            _ => (None, None),
-        };
-        let (item_matrix, item_encoder) = match (&spec.item_features, &features.items) {
-            (Some(side), Some(rows)) => side_pair(side_matrix(
-                rows,
-                side,
-                &spec.item_col,
-                &x.items,
-                mv.item_id_text,
-                spec.identity_features,
-            )?),
-            _ => (None, None),
-        };
+        let [user_side, item_side] = SideInput::both(mv, features, &x);
+        let (user_matrix, user_encoder) = user_side.matrix(spec.identity_features)?;
+        let (item_matrix, item_encoder) = item_side.matrix(spec.identity_features)?;
         let evaluation = spec.evaluation && base.is_none();
         let total = if evaluation { 2 * epochs } else { epochs };
         catalog.update_model(&mv.project, &mv.name, mv.version, |m| {
@@ -255,36 +239,25 @@ impl Jobs {
             Some(base) => {
                 let mut model = base.model.clone();
                 // New users and items of a hybrid model come with their feature rows.
-                for (items, encoder, side, rows, id_col, map, text) in [
-                    (
-                        false,
-                        &base.user_encoder,
-                        &spec.user_features,
-                        &features.users,
-                        &spec.user_col,
-                        &x.users,
-                        mv.user_id_text,
-                    ),
-                    (
-                        true,
-                        &base.item_encoder,
-                        &spec.item_features,
-                        &features.items,
-                        &spec.item_col,
-                        &x.items,
-                        mv.item_id_text,
-                    ),
-                ] {
-                    let from = if items {
-                        model.n_items()
-                    } else {
-                        model.n_users()
+                for input in [&user_side, &item_side] {
+                    let from = match input.side {
+                        Side::Users => model.n_users(),
+                        Side::Items => model.n_items(),
                     };
-                    if let (Some(encoder), Some(side), Some(rows)) = (encoder, side, rows)
-                        && map.len() > from
+                    if let (Some(encoder), Some(side), Some(rows)) =
+                        (base.encoder(input.side), input.features, input.rows)
+                        && input.map.len() > from
                     {
-                        let new = new_entity_rows(rows, side, id_col, map, text, encoder, from)?;
-                        model.add_entities(items, &new, encoder.identity);
+                        let new = new_entity_rows(
+                            rows,
+                            side,
+                            input.id_col,
+                            input.map,
+                            input.text_ids,
+                            encoder,
+                            from,
+                        )?;
+                        model.add_entities(input.side == Side::Items, &new, encoder.identity);
                     }
                 }
                 model
@@ -318,8 +291,49 @@ impl Jobs {
     }
 }
 
-fn side_pair<A, B>((a, b): (A, B)) -> (Option<A>, Option<B>) {
-    (Some(a), Some(b))
+/// One side of a training job: its feature settings, feature rows and ids.
+struct SideInput<'a> {
+    side: Side,
+    features: Option<&'a crate::catalog::SideFeatures>,
+    rows: Option<&'a Vec<RecordBatch>>,
+    id_col: &'a str,
+    map: &'a IdMap,
+    text_ids: bool,
+}
+
+impl<'a> SideInput<'a> {
+    fn both(mv: &'a ModelVersion, rows: &'a SideRows, x: &'a Interactions) -> [SideInput<'a>; 2] {
+        [
+            SideInput {
+                side: Side::Users,
+                features: mv.spec.user_features.as_ref(),
+                rows: rows.users.as_ref(),
+                id_col: &mv.spec.user_col,
+                map: &x.users,
+                text_ids: mv.user_id_text,
+            },
+            SideInput {
+                side: Side::Items,
+                features: mv.spec.item_features.as_ref(),
+                rows: rows.items.as_ref(),
+                id_col: &mv.spec.item_col,
+                map: &x.items,
+                text_ids: mv.item_id_text,
+            },
+        ]
+    }
+
+    /// The side's feature matrix and encoder, when it has side features.
+    fn matrix(&self, identity: bool) -> Result<(Option<FeatureMatrix>, Option<FeatureEncoder>)> {
+        match (self.features, self.rows) {
+            (Some(side), Some(rows)) => {
+                let (m, e) =
+                    side_matrix(rows, side, self.id_col, self.map, self.text_ids, identity)?;
+                Ok((Some(m), Some(e)))
+            }
+            _ => Ok((None, None)),
+        }
+    }
 }
 
 fn fit_error(e: crate::recommender::FitError, cancelled: Error) -> Error {

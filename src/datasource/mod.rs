@@ -107,6 +107,25 @@ pub async fn attach(
     }
 }
 
+/// All rows of the table `db.table` (as written in USING) as a DataFrame, planned but not run;
+/// an error names the table.
+pub async fn open_table(
+    ctx: &SessionContext,
+    table: &str,
+) -> Result<datafusion::dataframe::DataFrame> {
+    let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+    let name = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(table)?
+        .parse_object_name(false)?;
+    ctx.sql(&format!("SELECT * FROM {name}"))
+        .await
+        .map_err(|e| {
+            let mut err = Error::from(e);
+            err.message = format!("table {table}: {}", err.message);
+            err
+        })
+}
+
 pub fn unknown_engine(engine: &str) -> Error {
     Error::invalid_value(format!("unknown database engine '{engine}'"))
         .with_hint(format!("ENGINE must be one of: {}", ENGINES.join(", ")))

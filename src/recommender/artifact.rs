@@ -38,8 +38,34 @@ pub struct Artifact {
     pub user_encoder: Option<FeatureEncoder>,
     pub item_encoder: Option<FeatureEncoder>,
     /// Feature-to-representation maps for new users and items, fitted on first use.
-    cold_users: OnceLock<ColdMap>,
-    cold_items: OnceLock<ColdMap>,
+    cold_users: Derived<ColdMap>,
+    cold_items: Derived<ColdMap>,
+    /// Unit-length representations for cosine answers, computed on first use.
+    unit_users: Derived<Factors>,
+    unit_items: Derived<Factors>,
+}
+
+/// A value derived from the artifact on first use: not part of what the artifact is, so
+/// artifacts compare equal whatever has been computed.
+#[derive(Debug, Clone)]
+struct Derived<T>(OnceLock<T>);
+
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Derived(OnceLock::new())
+    }
+}
+
+impl<T> Derived<T> {
+    fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(f)
+    }
+}
+
+impl<T> PartialEq for Derived<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The users or the items of a model.
@@ -191,14 +217,10 @@ impl Artifact {
     /// The users or items most similar to each given representation, by cosine.
     pub fn similar_to(&self, side: Side, queries: &Factors, k: usize) -> Vec<Ranked> {
         let rows: Vec<u32> = (0..queries.len() as u32).collect();
-        let all = match side {
-            Side::Users => self.user_factors.normalized(),
-            Side::Items => self.item_factors.normalized(),
-        };
         top_k(
             &queries.normalized(),
             &rows,
-            &all,
+            self.unit(side),
             k,
             false,
             &|_, _| false,
@@ -260,8 +282,10 @@ impl Artifact {
             by_popularity,
             user_encoder: None,
             item_encoder: None,
-            cold_users: OnceLock::new(),
-            cold_items: OnceLock::new(),
+            cold_users: Derived::default(),
+            cold_items: Derived::default(),
+            unit_users: Derived::default(),
+            unit_items: Derived::default(),
         }
     }
 
@@ -320,14 +344,26 @@ impl Artifact {
     /// Items most similar to each given item: cosine of item embeddings (biases ignored,
     /// as the reference handler does), the item itself excluded.
     pub fn similar_items(&self, items: &[u32], k: usize) -> Vec<Ranked> {
-        let f = self.item_factors.normalized();
-        top_k(&f, items, &f, k, false, &|a, b| a == b, None)
+        let f = self.unit(Side::Items);
+        top_k(f, items, f, k, false, &|a, b| a == b, None)
     }
 
     /// Users most similar to each given user, by cosine of user embeddings.
     pub fn similar_users(&self, users: &[u32], k: usize) -> Vec<Ranked> {
-        let f = self.user_factors.normalized();
-        top_k(&f, users, &f, k, false, &|a, b| a == b, None)
+        let f = self.unit(Side::Users);
+        top_k(f, users, f, k, false, &|a, b| a == b, None)
+    }
+
+    /// A side's unit-length representations, computed once.
+    fn unit(&self, side: Side) -> &Factors {
+        match side {
+            Side::Users => self
+                .unit_users
+                .get_or_init(|| self.user_factors.normalized()),
+            Side::Items => self
+                .unit_items
+                .get_or_init(|| self.item_factors.normalized()),
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

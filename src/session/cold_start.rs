@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::execution::SessionState;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionContext, ident, lit};
 
 use crate::catalog::ModelVersion;
+use crate::datasource::open_table;
 use crate::error::{Error, Result};
 use crate::recommender::artifact::Side;
 use crate::recommender::encode::FeatureEncoder;
@@ -42,17 +43,6 @@ pub struct Subjects {
     pub notices: Vec<String>,
 }
 
-fn id_literal(id: &Id) -> String {
-    match id {
-        Id::Int(i) => i.to_string(),
-        Id::Text(s) => format!("'{}'", s.replace('\'', "''")),
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 fn context(state: &dyn Session) -> Result<SessionContext> {
     let state = state
         .as_any()
@@ -61,37 +51,35 @@ fn context(state: &dyn Session) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state.clone()))
 }
 
-/// The column names of a table.
-async fn columns_of(ctx: &SessionContext, table: &str) -> Result<Vec<String>> {
-    let df = ctx.sql(&format!("SELECT * FROM {table}")).await?;
-    Ok(df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect())
-}
-
-/// Reads `id_col` and `columns` of `table`, for `ids` only when given.
+/// Reads the id column and those of `columns` (name, numeric) that `table` has, for `ids` only
+/// when given. Returns the batches and the columns read.
 async fn read(
     ctx: &SessionContext,
     table: &str,
     id_col: &str,
-    columns: &[String],
+    columns: &[(String, bool)],
     ids: Option<&[Id]>,
-) -> Result<Vec<RecordBatch>> {
-    let mut select = vec![quote(id_col)];
-    select.extend(columns.iter().map(|c| quote(c)));
-    let mut sql = format!("SELECT {} FROM {table}", select.join(", "));
+) -> Result<(Vec<RecordBatch>, Vec<(String, bool)>)> {
+    let df = open_table(ctx, table).await?;
+    let present: Vec<(String, bool)> = columns
+        .iter()
+        .filter(|(c, _)| c != id_col && df.schema().has_column_with_unqualified_name(c))
+        .cloned()
+        .collect();
+    let mut select = vec![ident(id_col)];
+    select.extend(present.iter().map(|(c, _)| ident(c)));
+    let mut df = df.select(select)?;
     if let Some(ids) = ids {
-        let list: Vec<String> = ids.iter().map(id_literal).collect();
-        sql.push_str(&format!(
-            " WHERE {} IN ({})",
-            quote(id_col),
-            list.join(", ")
-        ));
+        let list = ids
+            .iter()
+            .map(|id| match id {
+                Id::Int(i) => lit(*i),
+                Id::Text(t) => lit(t.clone()),
+            })
+            .collect();
+        df = df.filter(ident(id_col).in_list(list, false))?;
     }
-    Ok(ctx.sql(&sql).await?.collect().await?)
+    Ok((df.collect().await?, present))
 }
 
 /// How the feature rows of new users or items are made.
@@ -190,15 +178,8 @@ pub async fn subjects(
         && let Some(feed) = feed
     {
         let c = ctx.insert(context(state)?);
-        let present = columns_of(c, &feed.table).await?;
-        let kinds: Vec<(String, bool)> = encoder
-            .map(|e| e.column_kinds())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(name, _)| present.contains(name) && *name != feed.column)
-            .collect();
-        let names: Vec<String> = kinds.iter().map(|(n, _)| n.clone()).collect();
-        let batches = read(c, &feed.table, &feed.column, &names, None).await?;
+        let kinds = encoder.map(|e| e.column_kinds()).unwrap_or_default();
+        let (batches, kinds) = read(c, &feed.table, &feed.column, &kinds, None).await?;
         let ids = match &describer {
             Some(d) => d.read_rows(&batches, &feed.table, &feed.column, &kinds, &mut s.rows)?,
             None => {
@@ -248,22 +229,17 @@ pub async fn subjects(
         .filter(|id| !known(id) && !s.rows.contains_key(id))
         .cloned()
         .collect();
-    if let (false, Some(e), Some(table)) = (missing.is_empty(), encoder, feature_table) {
-        let kinds = e.column_kinds();
-        let names: Vec<String> = kinds.iter().map(|(n, _)| n.clone()).collect();
+    if let (false, Some(d), Some(table)) = (missing.is_empty(), &describer, feature_table) {
         let c = match ctx {
             Some(c) => c,
             None => context(state)?,
         };
-        let found = match (
-            read(&c, &table.table, id_col, &names, Some(&missing)).await,
-            &describer,
-        ) {
-            (Ok(batches), Some(d)) => d
+        let kinds = d.encoder.column_kinds();
+        let found = match read(&c, &table.table, id_col, &kinds, Some(&missing)).await {
+            Ok((batches, kinds)) => d
                 .read_rows(&batches, &table.table, id_col, &kinds, &mut s.rows)
                 .map(|_| ()),
-            (Ok(_), None) => Ok(()),
-            (Err(err), _) => Err(err),
+            Err(err) => Err(err),
         };
         if let Err(err) = found {
             s.notices.push(format!(

@@ -229,17 +229,10 @@ pub async fn fetch_features(
         (&mut spec.item_features, &spec.item_col, &mut rows.items),
     ] {
         let Some(side) = side else { continue };
-        let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
-        let table = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(&side.table)?
-            .parse_object_name(false)?;
-        let df = engine
-            .context()
-            .sql(&format!("SELECT * FROM {table}"))
+        let df = crate::datasource::open_table(engine.context(), &side.table)
             .await
-            .map_err(|e| {
-                let mut err = Error::from(e);
-                err.message = format!("feature table {}: {}", side.table, err.message);
+            .map_err(|mut err| {
+                err.message = format!("feature {}", err.message);
                 err
             })?;
         let schema = df.schema().as_arrow().clone();

@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
-use datafusion::common::ScalarValue;
+use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -291,7 +291,7 @@ impl ModelTable {
         }
     }
 
-    /// A filter `feature = value` on one of the feature columns: (column, value).
+    /// A filter `feature = value` on one of the feature columns: (column, value as text).
     fn feature_filter(&self, e: &Expr) -> Option<(String, String)> {
         let Expr::BinaryExpr(BinaryExpr {
             left,
@@ -301,30 +301,17 @@ impl ModelTable {
         else {
             return None;
         };
-        let is_feature = |c: &str| self.schema.index_of(c).is_ok_and(|i| i >= 4);
-        // `age = 25` arrives as CAST(age AS Int64) = 25: the columns are text.
-        let column = |e: &Expr| match e {
-            Expr::Column(c) => Some(c.clone()),
-            Expr::Cast(cast) => match cast.expr.as_ref() {
-                Expr::Column(c) => Some(c.clone()),
-                _ => None,
-            },
-            _ => None,
-        };
-        match (left.as_ref(), right.as_ref()) {
-            (l, Expr::Literal(v, _)) | (Expr::Literal(v, _), l)
-                if column(l).is_some_and(|c| is_feature(&c.name)) && !v.is_null() =>
-            {
-                let c = column(l)?;
-                let text = match v {
-                    ScalarValue::Utf8(Some(s))
-                    | ScalarValue::LargeUtf8(Some(s))
-                    | ScalarValue::Utf8View(Some(s)) => s.clone(),
-                    other => other.to_string(),
-                };
-                Some((c.name.clone(), text))
-            }
-            _ => None,
+        let (c, v) = column_literal(left, right)?;
+        if self.schema.index_of(&c.name).is_ok_and(|i| i >= 4) && !v.is_null() {
+            let text = match v {
+                ScalarValue::Utf8(Some(s))
+                | ScalarValue::LargeUtf8(Some(s))
+                | ScalarValue::Utf8View(Some(s)) => s.clone(),
+                other => other.to_string(),
+            };
+            Some((c.name.clone(), text))
+        } else {
+            None
         }
     }
 
@@ -336,22 +323,9 @@ impl ModelTable {
             RecType::UserUser => &["user_id_one"],
         };
         let col_lit = |l: &Expr, r: &Expr| -> Option<(String, ScalarValue)> {
-            match (l, r) {
-                (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c))
-                    if keys.contains(&c.name.as_str()) =>
-                {
-                    Some((c.name.clone(), v.clone()))
-                }
-                (Expr::Cast(c), lit) | (lit, Expr::Cast(c)) => match (c.expr.as_ref(), lit) {
-                    (Expr::Column(col), Expr::Literal(v, _))
-                        if keys.contains(&col.name.as_str()) =>
-                    {
-                        Some((col.name.clone(), v.clone()))
-                    }
-                    _ => None,
-                },
-                _ => None,
-            }
+            let (c, v) = column_literal(l, r)?;
+            keys.contains(&c.name.as_str())
+                .then(|| (c.name.clone(), v.clone()))
         };
         match e {
             Expr::BinaryExpr(BinaryExpr {
@@ -390,6 +364,33 @@ impl ModelTable {
             _ => None,
         }
     }
+}
+
+/// `column = literal` in either order, the column possibly cast (`age = 25` on a text column
+/// arrives as `CAST(age AS Int64) = 25`).
+fn column_literal<'a>(l: &'a Expr, r: &'a Expr) -> Option<(&'a Column, &'a ScalarValue)> {
+    let column = |e: &'a Expr| match e {
+        Expr::Column(c) => Some(c),
+        Expr::Cast(cast) => match cast.expr.as_ref() {
+            Expr::Column(c) => Some(c),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (l, r) {
+        (e, Expr::Literal(v, _)) | (Expr::Literal(v, _), e) => Some((column(e)?, v)),
+        _ => None,
+    }
+}
+
+/// The distinct ids among filter values, in order (values that cannot be ids are skipped).
+fn distinct_ids(values: &[ScalarValue], text: bool) -> Vec<Id> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .iter()
+        .filter_map(|v| scalar_to_id(v, text))
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
 }
 
 fn scalar_to_id(v: &ScalarValue, text: bool) -> Option<Id> {
@@ -466,14 +467,7 @@ impl TableProvider for ModelTable {
             RecType::UserItem => ("user_id", Side::Users, self.mv.user_id_text),
             RecType::UserUser => ("user_id_one", Side::Users, self.mv.user_id_text),
         };
-        let restricted = restrict.get(col).map(|values| {
-            let mut seen = std::collections::HashSet::new();
-            values
-                .iter()
-                .filter_map(|v| scalar_to_id(v, text))
-                .filter(|id| seen.insert(id.clone()))
-                .collect()
-        });
+        let restricted = restrict.get(col).map(|values| distinct_ids(values, text));
         let mut given: BTreeMap<String, String> = BTreeMap::new();
         for f in filters {
             if let Some((col, value)) = self.feature_filter(f)
@@ -548,17 +542,17 @@ enum Subject {
 }
 
 impl Subject {
-    fn all(subjects: &mut Subjects, map: &IdMap, n: usize) -> Vec<Subject> {
+    fn all(subjects: &mut Subjects, map: &IdMap) -> Vec<Subject> {
         if let Some(row) = subjects.anonymous.take() {
             return vec![Subject::New(None, (!row.is_empty()).then_some(row))];
         }
         match subjects.ids.take() {
-            None => (0..n as u32).map(Subject::Known).collect(),
+            None => (0..map.len() as u32).map(Subject::Known).collect(),
             Some(ids) => ids
                 .into_iter()
                 .map(|id| match map.get(&id) {
-                    Some(i) if (i as usize) < n => Subject::Known(i),
-                    _ => {
+                    Some(i) => Subject::Known(i),
+                    None => {
                         let row = subjects.rows.remove(&id);
                         Subject::New(Some(id), row)
                     }
@@ -583,7 +577,7 @@ impl Answer {
             RecType::ItemItem => (Side::Items, &a.items, "item"),
             _ => (Side::Users, &a.users, "user"),
         };
-        let subjects = Subject::all(&mut self.subjects, map, map.len());
+        let subjects = Subject::all(&mut self.subjects, map);
         // The feature rows of new subjects, scored together.
         let described: Vec<Row> = subjects
             .iter()
@@ -630,20 +624,12 @@ impl Answer {
             RecType::UserItem => {
                 let allowed: Option<Vec<u32>> = match self.restrict.get("item_id") {
                     None => None,
-                    Some(values) => {
-                        let mut list = Vec::new();
-                        for v in values {
-                            let Some(id) = scalar_to_id(v, self.mv.item_id_text) else {
-                                continue;
-                            };
-                            match a.items.get(&id) {
-                                Some(i) if !list.contains(&i) => list.push(i),
-                                Some(_) => {}
-                                None => return Err(unknown("item", &id, &self.mv)),
-                            }
-                        }
-                        Some(list)
-                    }
+                    Some(values) => Some(
+                        distinct_ids(values, self.mv.item_id_text)
+                            .iter()
+                            .map(|id| a.items.get(id).ok_or_else(|| unknown("item", id, &self.mv)))
+                            .collect::<Result<Vec<u32>>>()?,
+                    ),
                 };
                 // Asking for particular items scores them even if the user has seen them.
                 let exclude = self.options.exclude_seen && allowed.is_none();
