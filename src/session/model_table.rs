@@ -627,7 +627,11 @@ impl Answer {
                     Some(values) => Some(
                         distinct_ids(values, self.mv.item_id_text)
                             .iter()
-                            .map(|id| a.items.get(id).ok_or_else(|| unknown("item", id, &self.mv)))
+                            .map(|id| {
+                                a.items
+                                    .get(id)
+                                    .ok_or_else(|| unknown("item", id, &self.mv, false))
+                            })
                             .collect::<Result<Vec<u32>>>()?,
                     ),
                 };
@@ -661,7 +665,7 @@ impl Answer {
                         Subject::New(id, None) => {
                             if self.options.cold_start_error || id.is_none() {
                                 return Err(match id {
-                                    Some(id) => unknown("user", id, &self.mv),
+                                    Some(id) => unknown("user", id, &self.mv, true),
                                     None => undescribed("user", &self.mv),
                                 });
                             }
@@ -678,7 +682,7 @@ impl Answer {
                         Subject::Known(i) => list.push(*i),
                         Subject::New(_, Some(_)) => {}
                         Subject::New(Some(id), None) => {
-                            return Err(unknown(what, id, &self.mv));
+                            return Err(unknown(what, id, &self.mv, true));
                         }
                         Subject::New(None, None) => return Err(undescribed(what, &self.mv)),
                     }
@@ -716,12 +720,14 @@ fn undescribed(what: &str, mv: &ModelVersion) -> Error {
     ))
 }
 
-fn unknown(what: &str, id: &Id, mv: &ModelVersion) -> Error {
+/// An id the model has not seen; `subject` when it is whom the query asks about (which side
+/// features could describe), not a candidate answer.
+fn unknown(what: &str, id: &Id, mv: &ModelVersion, subject: bool) -> Error {
     Error::new(
         sqlstate::UNDEFINED_OBJECT,
         format!("{what} id {id} is not in the training data of model {}.{}", mv.project, mv.name),
     )
-    .with_hint(if match what {
+    .with_hint(if subject && match what {
         "user" => mv.spec.user_features.is_some(),
         _ => mv.spec.item_features.is_some(),
     } {
