@@ -250,7 +250,7 @@ impl Interactions {
         self.known(u).binary_search(&i).is_ok()
     }
 
-    /// The sorted positive items of user `u`.
+    /// Each user's sorted positive items, indexed by user.
     pub fn positives_of(&self) -> Vec<Vec<u32>> {
         let mut out = vec![Vec::new(); self.n_users()];
         for ((&u, &i), &v) in self.user_idx.iter().zip(&self.item_idx).zip(&self.values) {

@@ -152,6 +152,9 @@ struct Trainer<'a> {
     x: &'a Interactions,
     n_items_rows: usize,
     reg_lock: &'a Mutex<()>,
+    /// Each user's positive items, for k-OS when some rows are known negatives (otherwise
+    /// every known item is a positive and `known` serves).
+    positives: Option<&'a [Vec<u32>]>,
     /// Whether learning rates are summed for the lazy L2 scale (only with α > 0).
     track_eta: bool,
 }
@@ -435,7 +438,17 @@ impl Trainer<'_> {
                 self.update_pairwise(l, u, i, j, b);
             }
             Loss::WarpKos => {
-                let known = x.known(u as u32);
+                // DEPARTURE: LightFM takes every stored entry of the user as a candidate
+                // positive, so with a threshold k-OS learns a user's dislikes as likes (held-out
+                // AUC 0.50 on the planted likes and dislikes of the unit tests, against 0.76
+                // for WARP). Here only positive rows are steps and only positives candidates.
+                if !positive {
+                    return;
+                }
+                let known = match self.positives {
+                    Some(all) => &all[u],
+                    None => x.known(u as u32),
+                };
                 if known.is_empty() {
                     return;
                 }
@@ -552,6 +565,7 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
     let mut item_scale = 1.0f64;
     let mut user_scale = 1.0f64;
     let reg_lock = Mutex::new(());
+    let positives = (p.loss == Loss::WarpKos && x.n_positives() < nnz).then(|| x.positives_of());
     let n_items_rows = model.items.features.n_rows();
     let users = SideRaw::new(&mut model.users, p.user_alpha, &mut user_scale);
     let items = SideRaw::new(&mut model.items, p.item_alpha, &mut item_scale);
@@ -570,6 +584,7 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
         x,
         n_items_rows,
         reg_lock: &reg_lock,
+        positives: positives.as_deref(),
         track_eta: users.alpha > 0.0 || items.alpha > 0.0,
     };
     let work = |chunk: &[u32], seed: u64| {

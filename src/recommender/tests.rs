@@ -273,3 +273,44 @@ fn hybrid_features_serve_users_the_model_has_never_seen() {
         );
     }
 }
+
+/// 200 users in two taste groups rate 8 items of their group 5 and 8 items of the other
+/// group 1; with threshold 4 the low ratings are known negatives.
+fn likes_and_dislikes() -> Interactions {
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut b = InteractionsBuilder::new(Some(4.0));
+    for u in 0..200i64 {
+        let own = u % 2;
+        for (group, rating) in [(own, 5.0), (1 - own, 1.0)] {
+            let mut chosen = std::collections::HashSet::new();
+            while chosen.len() < 8 {
+                chosen.insert(group * 30 + rng.random_range(0..30i64));
+            }
+            let mut items: Vec<i64> = chosen.into_iter().collect();
+            items.sort();
+            for i in items {
+                b.push(Id::Int(u), Id::Int(i), Some(rating), 1.0);
+            }
+        }
+    }
+    b.build()
+}
+
+#[test]
+fn no_loss_learns_a_known_negative_as_a_positive() {
+    let data = likes_and_dislikes();
+    let (train, test) = random_split(&data, 0.2, 42);
+    for loss in [Loss::Warp, Loss::Bpr, Loss::WarpKos, Loss::Logistic] {
+        let params = Params::default()
+            .loss(loss)
+            .epochs(20)
+            .random_state(1)
+            .validate()
+            .unwrap();
+        let model = Model::fit(params, &train, None, None, &mut quiet).unwrap();
+        // Held-out liked items must rank above the other group's items. Within the group
+        // nothing tells them from the unrated ones, so about 0.76 is the best AUC there is.
+        let m = evaluate(&ModelScorer::new(&model), &train, &test, 5);
+        assert!(m.auc > 0.7, "{loss}: AUC {:.3}", m.auc);
+    }
+}
