@@ -442,7 +442,7 @@ impl Trainer<'_> {
             Loss::WarpKos => {
                 // DEPARTURE: LightFM takes every stored entry of the user as a candidate
                 // positive, so with a threshold k-OS learns a user's dislikes as likes (held-out
-                // AUC 0.50 on the planted likes and dislikes of the unit tests, against 0.76
+                // AUC 0.50 on the planted likes and dislikes of the unit tests, against 0.75
                 // for WARP). Here only positive rows are steps and only positives candidates.
                 if !positive {
                     return;
