@@ -22,6 +22,23 @@ const MAX_LOSS: f64 = 10.0;
 const MAX_REG_SCALE: f64 = 1e6;
 /// Blocks of the shuffled order per training thread (see `run_epoch`).
 const BLOCKS_PER_THREAD: usize = 8;
+/// How many examples ahead of the current one the parameter rows of an example are
+/// prefetched; its entries of the interaction columns are prefetched twice as far ahead.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the CPU to bring the cache line holding `p` closer. A hint only: it never faults and
+/// changes no memory, so any address is fine; other architectures skip it.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching reads nothing into the program and cannot fault.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch(p as *const i8, _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// A raw pointer to shared f32 parameters.
 #[derive(Clone, Copy)]
@@ -474,6 +491,42 @@ impl Trainer<'_> {
 }
 
 impl Trainer<'_> {
+    /// Prefetches the interaction-column entries of example `row`.
+    #[inline]
+    fn prefetch_columns(&self, row: usize) {
+        let x = self.x;
+        prefetch(x.user_idx.as_ptr().wrapping_add(row));
+        prefetch(x.item_idx.as_ptr().wrapping_add(row));
+        prefetch(x.values.as_ptr().wrapping_add(row));
+        prefetch(x.weights.as_ptr().wrapping_add(row));
+    }
+
+    /// Prefetches the embedding, bias and accumulator rows of example `row`'s user and item
+    /// (identity features), so that the random reads of a large model overlap with the work
+    /// on earlier examples: one epoch of WARP d = 64 on 20M synthetic interactions took about
+    /// a quarter less time.
+    #[inline]
+    fn prefetch_rows(&self, row: usize) {
+        let d = self.d;
+        let entities = [
+            (&self.users, self.x.user_idx[row] as usize),
+            (&self.items, self.x.item_idx[row] as usize),
+        ];
+        for (side, r) in entities {
+            if !side.identity {
+                continue;
+            }
+            prefetch(side.bias.0.wrapping_add(r));
+            prefetch(side.bias_g.0.wrapping_add(r));
+            for table in [side.emb.0, side.emb_g.0] {
+                let start = table.wrapping_add(r * d);
+                for line in (0..d).step_by(16) {
+                    prefetch(start.wrapping_add(line));
+                }
+            }
+        }
+    }
+
     /// BPR's negative for user `u`: an item drawn uniformly from those the user has no
     /// interaction with, or none if the user has them all (the row is then skipped).
     ///
@@ -608,7 +661,13 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
             grad: vec![0.0; d],
             etas: vec![0.0; d],
         };
-        for &row in chunk {
+        for (k, &row) in chunk.iter().enumerate() {
+            if let Some(&far) = chunk.get(k + 2 * PREFETCH_AHEAD) {
+                trainer.prefetch_columns(far as usize);
+            }
+            if let Some(&next) = chunk.get(k + PREFETCH_AHEAD) {
+                trainer.prefetch_rows(next as usize);
+            }
             trainer.example(row as usize, &mut rng, &mut b);
         }
     };
