@@ -461,6 +461,9 @@ impl Trainer<'_> {
                 // positive, so with a threshold k-OS learns a user's dislikes as likes (held-out
                 // AUC 0.50 on the planted likes and dislikes of the unit tests, against 0.75
                 // for WARP). Here only positive rows are steps and only positives candidates.
+                // On ml-100k with threshold 4 (random 80/20 split, d = 32, 30 epochs, seeds 42,
+                // 1, 2) test P@10 rose from 0.223 to 0.241 and AUC fell from 0.923 to 0.915:
+                // learning every rated item also learns what users watch at all.
                 if !positive {
                     return;
                 }
