@@ -135,6 +135,13 @@ mod tests {
         assert!(e.message.contains("PREDICT"), "{}", e.message);
         let e = parse_statement("SELECT * FROM m USING k").unwrap_err();
         assert!(e.message.contains('='), "{}", e.message);
+        let e = parse_statement("SELECT * FROM m USING k = 1 LIMIT 3").unwrap_err();
+        assert!(
+            e.message.contains("LIMIT goes before USING"),
+            "{}",
+            e.message
+        );
+        assert!(parse_statement("SELECT * FROM m LIMIT 3 USING k = 1").is_ok());
         let e = parse_statement("CREATE DATABASE d WITH ENGINE = 'files', PARAMETERS = [1]")
             .unwrap_err();
         assert!(e.message.contains("object"), "{}", e.message);

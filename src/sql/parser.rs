@@ -163,6 +163,18 @@ impl<'a> DialectParser<'a> {
         };
         if self.parser.parse_keyword(Keyword::USING) {
             let using = self.using_list()?;
+            // MindsDB's order is `... LIMIT n USING ...`; say so rather than "expected end".
+            if let Token::Word(w) = &self.parser.peek_token().token
+                && matches!(
+                    w.keyword,
+                    Keyword::LIMIT | Keyword::OFFSET | Keyword::ORDER | Keyword::FETCH
+                )
+            {
+                let clause = w.value.to_ascii_uppercase();
+                return Err(self.expected(&format!(
+                    "end of statement ({clause} goes before USING: SELECT ... {clause} ... USING ...)"
+                )));
+            }
             Ok(Statement::SelectUsing { query, using })
         } else {
             Ok(Statement::Query(query))
