@@ -71,7 +71,7 @@ impl<'a> DialectParser<'a> {
     fn expected(&self, what: &str) -> Error {
         let found = self.parser.peek_token();
         Error::syntax(format!(
-            "expected {what}, found {} at {}",
+            "expected {what}, found {}{}",
             describe_token(&found.token),
             found.span.start
         ))
