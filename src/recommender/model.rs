@@ -248,9 +248,10 @@ impl Model {
             .wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(self.fits + 1));
         self.fits += 1;
         let mut rng = SmallRng::seed_from_u64(seed);
+        let positives = sgd::kos_positives(self.params.loss, interactions);
         for epoch in 0..epochs {
             let started = std::time::Instant::now();
-            sgd::run_epoch(self, interactions, &mut rng);
+            sgd::run_epoch(self, interactions, positives.as_deref(), &mut rng);
             if !(self.users.is_finite() && self.items.is_finite()) {
                 return Err(FitError::Diverged { epoch: epoch + 1 });
             }

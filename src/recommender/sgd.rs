@@ -606,8 +606,20 @@ fn regularize_side(side: &SideRaw, d: usize) {
     side.scale.set(1.0);
 }
 
-/// Runs one epoch over `x`.
-pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
+/// Each user's positive items, which k-OS draws its candidates from, when some rows of `x`
+/// are known negatives; `None` when every known item is a positive (or the loss is not
+/// k-OS). Built once per training run and passed to each `run_epoch`.
+pub fn kos_positives(loss: Loss, x: &Interactions) -> Option<Vec<Vec<u32>>> {
+    (loss == Loss::WarpKos && x.n_positives() < x.nnz()).then(|| x.positives_of())
+}
+
+/// Runs one epoch over `x`; `positives` is `kos_positives(loss, x)`.
+pub fn run_epoch(
+    model: &mut Model,
+    x: &Interactions,
+    positives: Option<&[Vec<u32>]>,
+    rng: &mut SmallRng,
+) {
     let nnz = x.nnz();
     if nnz == 0 {
         return;
@@ -632,7 +644,6 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
     let mut item_scale = 1.0f64;
     let mut user_scale = 1.0f64;
     let reg_lock = Mutex::new(());
-    let positives = (p.loss == Loss::WarpKos && x.n_positives() < nnz).then(|| x.positives_of());
     let n_items_rows = model.items.features.n_rows();
     let users = SideRaw::new(&mut model.users, p.user_alpha, &mut user_scale);
     let items = SideRaw::new(&mut model.items, p.item_alpha, &mut item_scale);
@@ -651,7 +662,7 @@ pub fn run_epoch(model: &mut Model, x: &Interactions, rng: &mut SmallRng) {
         x,
         n_items_rows,
         reg_lock: &reg_lock,
-        positives: positives.as_deref(),
+        positives,
         track_eta: users.alpha > 0.0 || items.alpha > 0.0,
     };
     let work = |chunk: &[u32], seed: u64| {
