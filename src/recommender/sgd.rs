@@ -636,7 +636,7 @@ pub fn run_epoch(
     let blocks = if threads == 1 {
         1
     } else {
-        (threads * BLOCKS_PER_THREAD).min(nnz)
+        threads * BLOCKS_PER_THREAD
     };
     let seeds: Vec<u64> = (0..blocks).map(|_| rng.random()).collect();
     let p = model.params.clone();
@@ -685,7 +685,7 @@ pub fn run_epoch(
             trainer.example(row as usize, &mut rng, &mut b);
         }
     };
-    if threads == 1 {
+    if blocks == 1 {
         work(&order, seeds[0]);
     } else {
         let chunk = nnz.div_ceil(blocks);
