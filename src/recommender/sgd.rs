@@ -302,11 +302,10 @@ impl Trainer<'_> {
     ) {
         let d = self.d;
         // SAFETY: rows of the n_params × d arrays; Hogwild writes may race with other threads.
-        let (theta, acc, mom) = unsafe {
+        let (theta, acc) = unsafe {
             (
                 std::slice::from_raw_parts_mut(side.emb.0.add(base), d),
                 std::slice::from_raw_parts_mut(side.emb_g.0.add(base), d),
-                std::slice::from_raw_parts_mut(side.emb_m.0.add(base), d),
             )
         };
         let (grad, etas) = (&grad[..d], &mut etas[..d]);
@@ -338,6 +337,8 @@ impl Trainer<'_> {
                 }
             }
             Schedule::Adadelta => {
+                // SAFETY: as above; the moment arrays exist (n_params × d) under adadelta only.
+                let mom = unsafe { std::slice::from_raw_parts_mut(side.emb_m.0.add(base), d) };
                 let (rho, eps) = (self.rho, self.eps);
                 for k in 0..d {
                     let xg = x * grad[k];
