@@ -92,8 +92,8 @@ pub struct Popularity(Vec<f32>);
 impl Popularity {
     pub fn new(train: &Interactions) -> Self {
         let mut counts = vec![0.0f32; train.n_items()];
-        for (&i, &v) in train.item_idx.iter().zip(&train.values) {
-            if v > 0.0 {
+        for (k, &i) in train.item_idx.iter().enumerate() {
+            if train.is_positive(k) {
                 counts[i as usize] += 1.0;
             }
         }

@@ -8,9 +8,9 @@
 //! matrix assignment); the pair is stored once, with the last row's value and weight.
 //! Indices follow the order of first appearance.
 //!
-//! Storage is compact for large data (16 bytes per interaction): the entries are kept sorted
-//! by (user, item), so each user's known items are a slice of the item column, and no hash
-//! of pairs is kept.
+//! Storage is compact for large data: 8 bytes per interaction for implicit feedback (16 with
+//! ratings or weights). The entries are kept sorted by (user, item), so each user's known
+//! items are a slice of the item column, and no hash of pairs is kept.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -75,6 +75,68 @@ impl IdMap {
     }
 }
 
+/// One f32 per interaction row, stored only once some row differs from the default: with
+/// implicit feedback (every value +1, every weight 1) the two columns take no memory, 160 MB
+/// fewer at 20M interactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowValues {
+    default: f32,
+    /// Empty while every row holds `default`; otherwise one entry per row.
+    rows: Vec<f32>,
+}
+
+impl RowValues {
+    /// A column where every row holds `v`, whatever the number of rows.
+    pub fn constant(v: f32) -> Self {
+        RowValues {
+            default: v,
+            rows: Vec::new(),
+        }
+    }
+
+    /// The value of row `k`.
+    #[inline]
+    pub fn get(&self, k: usize) -> f32 {
+        self.rows.get(k).copied().unwrap_or(self.default)
+    }
+
+    /// The address of row `k`'s stored value, for prefetching only (meaningless while
+    /// nothing is stored; a prefetch never faults).
+    #[inline]
+    pub fn row_ptr(&self, k: usize) -> *const f32 {
+        self.rows.as_ptr().wrapping_add(k)
+    }
+
+    /// Whether every one of the first `n` rows holds `v`.
+    pub fn all_equal(&self, v: f32, n: usize) -> bool {
+        if self.rows.is_empty() {
+            self.default == v
+        } else {
+            self.rows[..n].iter().all(|&r| r == v)
+        }
+    }
+
+    /// Appends the value of row `n` (the column holds `n` rows so far).
+    fn push(&mut self, v: f32, n: usize) {
+        if self.rows.is_empty() {
+            if v == self.default {
+                return;
+            }
+            self.rows = vec![self.default; n];
+        }
+        self.rows.push(v);
+    }
+
+    /// The rows `keep`, in that order.
+    fn gather(self, keep: &[u32]) -> Self {
+        if self.rows.is_empty() {
+            return self;
+        }
+        let rows = keep.iter().map(|&k| self.rows[k as usize]).collect();
+        RowValues { rows, ..self }
+    }
+}
+
 /// The training matrix: one entry per distinct pair, sorted by (user, item).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interactions {
@@ -83,31 +145,28 @@ pub struct Interactions {
     pub user_idx: Vec<u32>,
     pub item_idx: Vec<u32>,
     /// +1 for positives, -1 for known negatives.
-    pub values: Vec<f32>,
-    pub weights: Vec<f32>,
+    pub values: RowValues,
+    pub weights: RowValues,
     /// Entries of user u are `user_ptr[u]..user_ptr[u + 1]`.
     user_ptr: Vec<usize>,
 }
 
 /// Builds [`Interactions`] row by row.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InteractionsBuilder {
     users: IdMap,
     items: IdMap,
     threshold: Option<f64>,
     user_idx: Vec<u32>,
     item_idx: Vec<u32>,
-    values: Vec<f32>,
-    weights: Vec<f32>,
+    values: RowValues,
+    weights: RowValues,
 }
 
 impl InteractionsBuilder {
     /// With `threshold`, ratings below it are known negatives.
     pub fn new(threshold: Option<f64>) -> Self {
-        InteractionsBuilder {
-            threshold,
-            ..Default::default()
-        }
+        Self::with_maps(IdMap::new(), IdMap::new(), threshold)
     }
 
     /// Starts from existing id maps (fine-tuning: old indices stay, new ids are appended).
@@ -116,7 +175,10 @@ impl InteractionsBuilder {
             users,
             items,
             threshold,
-            ..Default::default()
+            user_idx: Vec::new(),
+            item_idx: Vec::new(),
+            values: RowValues::constant(1.0),
+            weights: RowValues::constant(1.0),
         }
     }
 
@@ -156,10 +218,11 @@ impl InteractionsBuilder {
     /// Adds one row by indices already interned in this builder's maps.
     pub fn push_index(&mut self, u: u32, i: u32, rating: Option<f64>, weight: f32) {
         let value = self.value_of(rating);
+        let n = self.user_idx.len();
+        self.values.push(value, n);
+        self.weights.push(weight, n);
         self.user_idx.push(u);
         self.item_idx.push(i);
-        self.values.push(value);
-        self.weights.push(weight);
     }
 
     /// Sorts by (user, item), keeping the last row of each duplicate pair.
@@ -200,12 +263,10 @@ impl InteractionsBuilder {
         drop(perm);
         let gather_u32 =
             |col: Vec<u32>| -> Vec<u32> { keep.iter().map(|&k| col[k as usize]).collect() };
-        let gather_f32 =
-            |col: Vec<f32>| -> Vec<f32> { keep.iter().map(|&k| col[k as usize]).collect() };
         let user_idx = gather_u32(self.user_idx);
         let item_idx = gather_u32(self.item_idx);
-        let values = gather_f32(self.values);
-        let weights = gather_f32(self.weights);
+        let values = self.values.gather(&keep);
+        let weights = self.weights.gather(&keep);
         Interactions {
             users: self.users,
             items: self.items,
@@ -232,7 +293,19 @@ impl Interactions {
     }
 
     pub fn n_positives(&self) -> usize {
-        self.values.iter().filter(|&&v| v > 0.0).count()
+        (0..self.nnz()).filter(|&k| self.is_positive(k)).count()
+    }
+
+    /// Whether entry `k` is a positive (otherwise a known negative).
+    #[inline]
+    pub fn is_positive(&self, k: usize) -> bool {
+        self.values.get(k) > 0.0
+    }
+
+    /// Whether every entry is a positive of weight 1 (implicit feedback).
+    pub fn is_implicit(&self) -> bool {
+        let n = self.nnz();
+        self.values.all_equal(1.0, n) && self.weights.all_equal(1.0, n)
     }
 
     /// The sorted items user `u` interacted with (positives and known negatives).
@@ -253,8 +326,8 @@ impl Interactions {
     /// Each user's sorted positive items, indexed by user.
     pub fn positives_of(&self) -> Vec<Vec<u32>> {
         let mut out = vec![Vec::new(); self.n_users()];
-        for ((&u, &i), &v) in self.user_idx.iter().zip(&self.item_idx).zip(&self.values) {
-            if v > 0.0 {
+        for (k, (&u, &i)) in self.user_idx.iter().zip(&self.item_idx).enumerate() {
+            if self.is_positive(k) {
                 out[u as usize].push(i);
             }
         }
@@ -269,10 +342,11 @@ impl Interactions {
     pub fn subset(&self, keep: &[usize]) -> Interactions {
         let mut b = InteractionsBuilder::with_maps(self.users.clone(), self.items.clone(), None);
         for &k in keep {
+            let n = b.user_idx.len();
+            b.values.push(self.values.get(k), n);
+            b.weights.push(self.weights.get(k), n);
             b.user_idx.push(self.user_idx[k]);
             b.item_idx.push(self.item_idx[k]);
-            b.values.push(self.values[k]);
-            b.weights.push(self.weights[k]);
         }
         b.build()
     }
@@ -295,8 +369,15 @@ mod tests {
         assert_eq!(x.n_items(), 2);
         assert_eq!(x.nnz(), 3);
         // Sorted by (user, item): (10, a), (10, b), (20, a).
-        assert_eq!(x.values, vec![-1.0, -1.0, 1.0]);
-        assert_eq!(x.weights[0], 2.0);
+        assert_eq!(
+            (0..3).map(|k| x.values.get(k)).collect::<Vec<_>>(),
+            [-1.0, -1.0, 1.0]
+        );
+        assert_eq!(
+            (0..3).map(|k| x.weights.get(k)).collect::<Vec<_>>(),
+            [2.0, 1.0, 1.0]
+        );
+        assert!(!x.is_implicit());
         assert_eq!(x.user_idx, vec![0, 0, 1]);
         assert_eq!(x.users.get(&Id::Int(20)), Some(1));
         assert_eq!(x.items.id(1), &Id::Text("b".into()));
@@ -310,6 +391,14 @@ mod tests {
         let mut b = InteractionsBuilder::new(None);
         b.push(Id::Int(1), Id::Int(1), None, 1.0);
         b.push(Id::Int(1), Id::Int(2), None, 1.0);
-        assert_eq!(b.build().n_positives(), 2);
+        let x = b.build();
+        assert_eq!(x.n_positives(), 2);
+        assert!(x.is_implicit());
+        assert_eq!(
+            x.values,
+            RowValues::constant(1.0),
+            "implicit rows store no values"
+        );
+        assert_eq!(x.weights, RowValues::constant(1.0), "nor weights");
     }
 }

@@ -20,7 +20,7 @@ pub mod topk;
 pub use artifact::Artifact;
 pub use evaluate::{Metrics, ModelScorer, Popularity, Scorer, evaluate, random_split};
 pub use features::FeatureMatrix;
-pub use interactions::{Id, IdMap, Interactions, InteractionsBuilder};
+pub use interactions::{Id, IdMap, Interactions, InteractionsBuilder, RowValues};
 pub use model::{FitError, Model};
 pub use params::{Loss, ParamError, Params, Schedule, ValidParams};
 pub use topk::{Factors, Ranked, top_k};

@@ -429,7 +429,7 @@ impl Trainer<'_> {
         let (w, positive) = if self.implicit {
             (1.0, true)
         } else {
-            (x.weights[row] as f64, x.values[row] > 0.0)
+            (x.weights.get(row) as f64, x.is_positive(row))
         };
         match self.loss {
             Loss::Logistic => {
@@ -509,8 +509,8 @@ impl Trainer<'_> {
         prefetch(x.user_idx.as_ptr().wrapping_add(row));
         prefetch(x.item_idx.as_ptr().wrapping_add(row));
         if !self.implicit {
-            prefetch(x.values.as_ptr().wrapping_add(row));
-            prefetch(x.weights.as_ptr().wrapping_add(row));
+            prefetch(x.values.row_ptr(row));
+            prefetch(x.weights.row_ptr(row));
         }
     }
 
@@ -684,7 +684,7 @@ pub fn run_epoch(
         reg_lock: &reg_lock,
         positives,
         track_eta: users.alpha > 0.0 || items.alpha > 0.0,
-        implicit: x.values.iter().all(|&v| v > 0.0) && x.weights.iter().all(|&w| w == 1.0),
+        implicit: x.is_implicit(),
     };
     let work = |chunk: &[u32], seed: u64| {
         let mut rng = SmallRng::seed_from_u64(seed);

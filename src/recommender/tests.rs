@@ -199,9 +199,7 @@ fn divergence_is_an_error_that_suggests_the_fix() {
         .validate()
         .unwrap();
     let mut weights_data = data.clone();
-    for w in &mut weights_data.weights {
-        *w = 1e30;
-    }
+    weights_data.weights = RowValues::constant(1e30);
     match Model::fit(params, &weights_data, None, None, &mut quiet) {
         Err(FitError::Diverged { .. }) => {}
         other => panic!("expected divergence, got {:?}", other.map(|_| ())),
