@@ -131,7 +131,7 @@ impl Jobs {
                 &catalog,
                 &data_dir,
                 &version,
-                &batches,
+                batches,
                 &features,
                 base.as_deref(),
                 &cancel,
@@ -161,14 +161,15 @@ impl Jobs {
     }
 
     /// Trains `mv` from `batches`: from scratch, or, with `base`, by continuing to train the
-    /// base version's model on the new rows (fine-tuning; new users and items grow it).
+    /// base version's model on the new rows (fine-tuning; new users and items grow it). The
+    /// source rows are freed once the interactions are built, before training.
     #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         catalog: &Catalog,
         data_dir: &std::path::Path,
         mv: &ModelVersion,
-        batches: &[RecordBatch],
+        batches: Vec<RecordBatch>,
         features: &SideRows,
         base: Option<&Artifact>,
         cancel: &AtomicBool,
@@ -176,7 +177,8 @@ impl Jobs {
     ) -> Result<(Artifact, ModelVersion)> {
         let key = key_of(mv);
         let spec = &mv.spec;
-        let x = interactions(batches, &mv.spec, base)?;
+        let x = interactions(&batches, &mv.spec, base)?;
+        drop(batches);
         if x.n_positives() == 0 {
             return Err(Error::invalid_value(
                 "the training data has no positive interactions: every rating is below the threshold",

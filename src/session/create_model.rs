@@ -3,6 +3,8 @@
 //! non-empty data), records version 1 with status `generating`, answers with the models row,
 //! and hands the rows to a background training job.
 
+use datafusion::common::Column;
+use datafusion::logical_expr::Expr;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, visit_relations_mut};
 use std::ops::ControlFlow;
 
@@ -203,6 +205,21 @@ pub async fn fetch_source(
         }
         None => {}
     }
+    // Only the columns training reads are collected: the source rows then take less memory,
+    // and files and remote databases are asked for less.
+    let mut keep: Vec<usize> = [Some(&spec.user_col), Some(&spec.item_col)]
+        .into_iter()
+        .chain([find(&spec.rating_col).is_some().then_some(&spec.rating_col)])
+        .flatten()
+        .filter_map(|name| schema.index_of(name).ok())
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let projection: Vec<Expr> = keep
+        .iter()
+        .map(|&i| Expr::Column(Column::from(df.schema().qualified_field(i))))
+        .collect();
+    let df = df.select(projection)?;
     let batches = df.collect().await.map_err(|e| {
         let mut err = Error::from(e);
         err.message = format!("the source query of the model fails: {}", err.message);
