@@ -161,8 +161,7 @@ impl Jobs {
     }
 
     /// Trains `mv` from `batches`: from scratch, or, with `base`, by continuing to train the
-    /// base version's model on the new rows (fine-tuning; new users and items grow it). The
-    /// source rows are freed once the interactions are built, before training.
+    /// base version's model on the new rows (fine-tuning; new users and items grow it).
     #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
@@ -177,8 +176,7 @@ impl Jobs {
     ) -> Result<(Artifact, ModelVersion)> {
         let key = key_of(mv);
         let spec = &mv.spec;
-        let x = interactions(&batches, &mv.spec, base)?;
-        drop(batches);
+        let x = interactions(batches, &mv.spec, base)?;
         if x.n_positives() == 0 {
             return Err(Error::invalid_value(
                 "the training data has no positive interactions: every rating is below the threshold",
@@ -367,9 +365,11 @@ pub struct Job {
     pub base: Option<Arc<Artifact>>,
 }
 
-/// Builds interactions from the source rows (rows with a NULL id are skipped).
+/// Builds interactions from the source rows (rows with a NULL id are skipped). Each batch is
+/// freed as soon as its rows are in, so the source rows and the interactions are never both
+/// held whole.
 pub fn interactions(
-    batches: &[RecordBatch],
+    batches: Vec<RecordBatch>,
     spec: &crate::catalog::ModelSpec,
     base: Option<&Artifact>,
 ) -> Result<crate::recommender::Interactions> {
