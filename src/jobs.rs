@@ -13,7 +13,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 
-use crate::catalog::{Catalog, ModelVersion, Status, write_atomic};
+use crate::catalog::{Catalog, ModelVersion, Status, write_atomic_with};
 use crate::error::{Error, Result};
 use crate::recommender::artifact::Side;
 use crate::recommender::encode::FeatureEncoder;
@@ -267,7 +267,7 @@ impl Jobs {
             }
         };
         let path = data_dir.join(mv.file());
-        write_atomic(&path, &artifact.to_bytes())
+        write_atomic_with(&path, |w| artifact.save(w))
             .map_err(|e| Error::io(&format!("cannot save model to {}", path.display()), e))?;
         if cancel.load(Ordering::SeqCst) {
             let _ = std::fs::remove_file(&path);

@@ -15,7 +15,7 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 
 pub use model_spec::{CREATE_MODEL_KEYS, ModelSpec, SideFeatures};
-pub use store::write_atomic;
+pub use store::{write_atomic, write_atomic_with};
 
 use crate::error::{Error, Result, sqlstate};
 

@@ -9,7 +9,7 @@
 //! E[Δ²]) are empty under adagrad. Format 1 stored them as zeros under adagrad too; it still
 //! loads.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use super::features::FeatureMatrix;
 use super::model::{Model, Side};
@@ -38,37 +38,92 @@ struct Header {
     item_feature_cols: usize,
 }
 
-pub(super) fn put_len(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+pub(super) fn put_len(w: &mut impl Write, n: usize) -> io::Result<()> {
+    w.write_all(&(n as u64).to_le_bytes())
 }
 
-pub(super) fn put_u64s(out: &mut Vec<u8>, xs: &[usize]) {
-    put_len(out, xs.len());
-    for &x in xs {
-        out.extend_from_slice(&(x as u64).to_le_bytes());
+/// Writes a length and then the elements, little-endian, through a small buffer.
+fn put_array<T: Copy, const N: usize>(
+    w: &mut impl Write,
+    xs: &[T],
+    bytes: impl Fn(T) -> [u8; N],
+) -> io::Result<()> {
+    put_len(w, xs.len())?;
+    let mut buf = [0u8; 8192];
+    for chunk in xs.chunks(buf.len() / N) {
+        for (slot, &x) in buf.chunks_exact_mut(N).zip(chunk) {
+            slot.copy_from_slice(&bytes(x));
+        }
+        w.write_all(&buf[..chunk.len() * N])?;
+    }
+    Ok(())
+}
+
+pub(super) fn put_u64s(w: &mut impl Write, xs: &[usize]) -> io::Result<()> {
+    put_array(w, xs, |x| (x as u64).to_le_bytes())
+}
+
+pub(super) fn put_u32s(w: &mut impl Write, xs: &[u32]) -> io::Result<()> {
+    put_array(w, xs, u32::to_le_bytes)
+}
+
+pub(super) fn put_f32s(w: &mut impl Write, xs: &[f32]) -> io::Result<()> {
+    put_array(w, xs, f32::to_le_bytes)
+}
+
+/// A writer that keeps the CRC-32 of everything written through it, so a file can be
+/// streamed to disk with its checksum last instead of being built in memory first.
+pub(super) struct Checksummed<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+}
+
+impl<W: Write> Checksummed<W> {
+    pub(super) fn new(inner: W) -> Self {
+        Checksummed {
+            inner,
+            hasher: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// Appends the checksum of everything written so far.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        let crc = self.hasher.clone().finalize();
+        self.inner.write_all(&crc.to_le_bytes())
     }
 }
 
-pub(super) fn put_u32s(out: &mut Vec<u8>, xs: &[u32]) {
-    put_len(out, xs.len());
-    for &x in xs {
-        out.extend_from_slice(&x.to_le_bytes());
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
-pub(super) fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
-    put_len(out, xs.len());
-    out.reserve(xs.len() * 4);
-    for x in xs {
-        out.extend_from_slice(&x.to_le_bytes());
+/// Counts the bytes written to it and keeps none.
+struct Counter(usize);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
-fn put_side(out: &mut Vec<u8>, side: &Side) {
+fn put_side(w: &mut impl Write, side: &Side) -> io::Result<()> {
     let (indptr, indices, data) = side.features.parts();
-    put_u64s(out, indptr);
-    put_u32s(out, indices);
-    put_f32s(out, data);
+    put_u64s(w, indptr)?;
+    put_u32s(w, indices)?;
+    put_f32s(w, data)?;
     for xs in [
         &side.emb,
         &side.bias,
@@ -77,34 +132,44 @@ fn put_side(out: &mut Vec<u8>, side: &Side) {
         &side.emb_m,
         &side.bias_m,
     ] {
-        put_f32s(out, xs);
+        put_f32s(w, xs)?;
     }
+    Ok(())
 }
 
-/// Serialises a model.
-pub fn to_bytes(model: &Model) -> Vec<u8> {
+/// Writes a model to `w`, streamed: nothing the size of the model is buffered.
+pub fn save(model: &Model, w: impl Write) -> io::Result<()> {
     let header = Header {
         params: (*model.params).clone(),
         fits: model.fits,
         user_feature_cols: model.users.features.n_cols(),
         item_feature_cols: model.items.features.n_cols(),
     };
-    let header = serde_json::to_vec(&header).unwrap_or_default();
-    let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    put_len(&mut out, header.len());
-    out.extend_from_slice(&header);
-    put_side(&mut out, &model.items);
-    put_side(&mut out, &model.users);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    let header = serde_json::to_vec(&header).map_err(io::Error::other)?;
+    let mut out = Checksummed::new(w);
+    out.write_all(MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    put_len(&mut out, header.len())?;
+    out.write_all(&header)?;
+    put_side(&mut out, &model.items)?;
+    put_side(&mut out, &model.users)?;
+    out.finish()
 }
 
-/// Writes a model to `w`.
-pub fn save(model: &Model, w: &mut impl Write) -> std::io::Result<()> {
-    w.write_all(&to_bytes(model))
+/// The number of bytes `save` writes for `model`.
+pub fn saved_len(model: &Model) -> usize {
+    let mut c = Counter(0);
+    // Counting never fails and the header always serialises.
+    let _ = save(model, &mut c);
+    c.0
+}
+
+/// Serialises a model into memory.
+pub fn to_bytes(model: &Model) -> Vec<u8> {
+    let mut out = Vec::with_capacity(saved_len(model));
+    // Writing to a Vec never fails.
+    let _ = save(model, &mut out);
+    out
 }
 
 pub(super) struct Reader<'a> {
@@ -294,6 +359,7 @@ mod tests {
     fn round_trip_is_exact() {
         let m = small_model();
         let bytes = to_bytes(&m);
+        assert_eq!(saved_len(&m), bytes.len());
         assert_eq!(from_bytes(&bytes).unwrap(), m);
     }
 
