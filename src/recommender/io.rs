@@ -87,9 +87,9 @@ impl<W: Write> Checksummed<W> {
     }
 
     /// Appends the checksum of everything written so far.
-    pub(super) fn finish(mut self) -> io::Result<()> {
-        let crc = self.hasher.clone().finalize();
-        self.inner.write_all(&crc.to_le_bytes())
+    pub(super) fn finish(self) -> io::Result<()> {
+        let Checksummed { mut inner, hasher } = self;
+        inner.write_all(&hasher.finalize().to_le_bytes())
     }
 }
 
