@@ -207,10 +207,12 @@ pub async fn fetch_source(
     }
     // Only the columns training reads are collected: the source rows then take less memory,
     // and files and remote databases are asked for less.
-    let mut keep: Vec<usize> = [Some(&spec.user_col), Some(&spec.item_col)]
+    let mut wanted = vec![&spec.user_col, &spec.item_col];
+    if find(&spec.rating_col).is_some() {
+        wanted.push(&spec.rating_col);
+    }
+    let mut keep: Vec<usize> = wanted
         .into_iter()
-        .chain([find(&spec.rating_col).is_some().then_some(&spec.rating_col)])
-        .flatten()
         .filter_map(|name| schema.index_of(name).ok())
         .collect();
     keep.sort_unstable();
