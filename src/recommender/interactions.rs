@@ -107,12 +107,12 @@ impl RowValues {
         self.rows.as_ptr().wrapping_add(k)
     }
 
-    /// Whether every one of the first `n` rows holds `v`.
-    pub fn all_equal(&self, v: f32, n: usize) -> bool {
+    /// Whether every row holds `v`.
+    pub fn all_equal(&self, v: f32) -> bool {
         if self.rows.is_empty() {
             self.default == v
         } else {
-            self.rows[..n].iter().all(|&r| r == v)
+            self.rows.iter().all(|&r| r == v)
         }
     }
 
@@ -218,6 +218,11 @@ impl InteractionsBuilder {
     /// Adds one row by indices already interned in this builder's maps.
     pub fn push_index(&mut self, u: u32, i: u32, rating: Option<f64>, weight: f32) {
         let value = self.value_of(rating);
+        self.push_row(u, i, value, weight);
+    }
+
+    /// Appends one entry to the four columns.
+    fn push_row(&mut self, u: u32, i: u32, value: f32, weight: f32) {
         let n = self.user_idx.len();
         self.values.push(value, n);
         self.weights.push(weight, n);
@@ -304,8 +309,7 @@ impl Interactions {
 
     /// Whether every entry is a positive of weight 1 (implicit feedback).
     pub fn is_implicit(&self) -> bool {
-        let n = self.nnz();
-        self.values.all_equal(1.0, n) && self.weights.all_equal(1.0, n)
+        self.values.all_equal(1.0) && self.weights.all_equal(1.0)
     }
 
     /// The sorted items user `u` interacted with (positives and known negatives).
@@ -342,11 +346,12 @@ impl Interactions {
     pub fn subset(&self, keep: &[usize]) -> Interactions {
         let mut b = InteractionsBuilder::with_maps(self.users.clone(), self.items.clone(), None);
         for &k in keep {
-            let n = b.user_idx.len();
-            b.values.push(self.values.get(k), n);
-            b.weights.push(self.weights.get(k), n);
-            b.user_idx.push(self.user_idx[k]);
-            b.item_idx.push(self.item_idx[k]);
+            b.push_row(
+                self.user_idx[k],
+                self.item_idx[k],
+                self.values.get(k),
+                self.weights.get(k),
+            );
         }
         b.build()
     }
