@@ -32,6 +32,7 @@ pub mod sqlstate {
     pub const SQLCLIENT_UNABLE_TO_ESTABLISH_CONNECTION: &str = "08001";
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const QUERY_CANCELED: &str = "57014";
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const IO_ERROR: &str = "58030";
     pub const INTERNAL_ERROR: &str = "XX000";

@@ -14,7 +14,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 
 use crate::catalog::{Catalog, ModelVersion, Status, write_atomic_with};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, sqlstate};
 use crate::recommender::artifact::Side;
 use crate::recommender::encode::FeatureEncoder;
 use crate::recommender::{
@@ -22,6 +22,7 @@ use crate::recommender::{
     Popularity, evaluate, random_split,
 };
 use crate::side_features::{SideRows, id_kind, ids, new_entity_rows, side_matrix};
+use crate::source_rows::SourceRows;
 
 /// Identifies a model version.
 pub type Key = (String, String, u32);
@@ -107,7 +108,7 @@ impl Jobs {
     ) {
         let Job {
             version,
-            batches,
+            rows,
             features,
             base,
         } = job;
@@ -131,7 +132,7 @@ impl Jobs {
                 &catalog,
                 &data_dir,
                 &version,
-                batches,
+                rows,
                 &features,
                 base.as_deref(),
                 &cancel,
@@ -160,7 +161,7 @@ impl Jobs {
         });
     }
 
-    /// Trains `mv` from `batches`: from scratch, or, with `base`, by continuing to train the
+    /// Trains `mv` from the source `rows`: from scratch, or, with `base`, by continuing to train the
     /// base version's model on the new rows (fine-tuning; new users and items grow it).
     #[allow(clippy::too_many_arguments)]
     fn train(
@@ -168,7 +169,7 @@ impl Jobs {
         catalog: &Catalog,
         data_dir: &std::path::Path,
         mv: &ModelVersion,
-        batches: Vec<RecordBatch>,
+        rows: SourceRows,
         features: &SideRows,
         base: Option<&Artifact>,
         cancel: &AtomicBool,
@@ -176,7 +177,7 @@ impl Jobs {
     ) -> Result<(Artifact, ModelVersion)> {
         let key = key_of(mv);
         let spec = &mv.spec;
-        let x = interactions(batches, &mv.spec, base)?;
+        let x = interactions(rows, &mv.spec, base, cancel)?;
         if x.n_positives() == 0 {
             return Err(Error::invalid_value(
                 "the training data has no positive interactions: every rating is below the threshold",
@@ -197,7 +198,6 @@ impl Jobs {
         catalog.update_model(&mv.project, &mv.name, mv.version, |m| {
             m.status = Status::Training
         })?;
-        let stopped = || Error::new("57014", "training was cancelled");
 
         let mut metrics = serde_json::Map::new();
         let mut offset = 0;
@@ -213,7 +213,7 @@ impl Jobs {
                     !cancel.load(Ordering::SeqCst)
                 },
             )
-            .map_err(|e| fit_error(e, stopped()))?;
+            .map_err(fit_error)?;
             let m = evaluate(&ModelScorer::new(&model), &train, &test, 10);
             let base = evaluate(&Popularity::new(&train), &train, &test, 10);
             metrics.insert("test".into(), metrics_json(&m));
@@ -233,7 +233,7 @@ impl Jobs {
         let artifact = match base {
             None => {
                 let model = Model::fit(params, &x, user_matrix, item_matrix, &mut progress)
-                    .map_err(|e| fit_error(e, stopped()))?;
+                    .map_err(fit_error)?;
                 Artifact::new(model, &x).with_encoders(user_encoder, item_encoder)
             }
             Some(base) => {
@@ -262,7 +262,7 @@ impl Jobs {
                 }
                 model
                     .fit_partial(&x, epochs, &mut progress)
-                    .map_err(|e| fit_error(e, stopped()))?;
+                    .map_err(fit_error)?;
                 Artifact::finetuned(base, model, &x)
             }
         };
@@ -271,7 +271,7 @@ impl Jobs {
             .map_err(|e| Error::io(&format!("cannot save model to {}", path.display()), e))?;
         if cancel.load(Ordering::SeqCst) {
             let _ = std::fs::remove_file(&path);
-            return Err(stopped());
+            return Err(cancelled());
         }
         let training_time = started.elapsed().as_secs_f64();
         let finished = catalog
@@ -286,7 +286,7 @@ impl Jobs {
                 m.n_items = artifact.items.len();
                 m.n_interactions = artifact.n_interactions();
             })?
-            .ok_or_else(stopped)?;
+            .ok_or_else(cancelled)?;
         Ok((artifact, finished))
     }
 }
@@ -336,9 +336,14 @@ impl<'a> SideInput<'a> {
     }
 }
 
-fn fit_error(e: crate::recommender::FitError, cancelled: Error) -> Error {
+/// The error of a job stopped by DROP MODEL or shutdown.
+fn cancelled() -> Error {
+    Error::new(sqlstate::QUERY_CANCELED, "training was cancelled")
+}
+
+fn fit_error(e: crate::recommender::FitError) -> Error {
     match e {
-        crate::recommender::FitError::Cancelled => cancelled,
+        crate::recommender::FitError::Cancelled => cancelled(),
         other => Error::invalid_value(other.to_string()),
     }
 }
@@ -358,8 +363,8 @@ fn metrics_json(m: &crate::recommender::Metrics) -> serde_json::Value {
 /// What one training job works from.
 pub struct Job {
     pub version: ModelVersion,
-    /// The source rows.
-    pub batches: Vec<RecordBatch>,
+    /// The source rows, arriving while the job reads them.
+    pub rows: SourceRows,
     pub features: SideRows,
     /// For FINETUNE: the version to continue from.
     pub base: Option<Arc<Artifact>>,
@@ -367,11 +372,12 @@ pub struct Job {
 
 /// Builds interactions from the source rows (rows with a NULL id are skipped). Each batch is
 /// freed as soon as its rows are in, so the source rows and the interactions are never both
-/// held whole.
+/// held whole. Stops early when `cancel` is set.
 pub fn interactions(
-    batches: Vec<RecordBatch>,
+    rows: SourceRows,
     spec: &crate::catalog::ModelSpec,
     base: Option<&Artifact>,
+    cancel: &AtomicBool,
 ) -> Result<crate::recommender::Interactions> {
     let mut b = match base {
         Some(a) => InteractionsBuilder::with_maps(a.users.clone(), a.items.clone(), spec.threshold),
@@ -393,7 +399,11 @@ pub fn interactions(
             }
         }
     }
-    for batch in batches {
+    for batch in rows {
+        let batch = batch?;
+        if cancel.load(Ordering::SeqCst) {
+            return Err(cancelled());
+        }
         let schema = batch.schema();
         let col = |name: &str| schema.index_of(name).ok().map(|i| batch.column(i).clone());
         let users = col(&spec.user_col)

@@ -14,6 +14,7 @@ pub mod recommender;
 pub mod server;
 pub mod session;
 pub mod side_features;
+pub mod source_rows;
 pub mod sql;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use super::{Engine, Output, models_table};
 use crate::catalog::{EngineDef, ModelSpec, ModelVersion, PendingVersion};
 use crate::error::{Error, Result, sqlstate};
 use crate::side_features::id_kind;
+use crate::source_rows::SourceRows;
 use crate::sql::{ModelName, Source, UsingOption, using_to_json};
 
 pub const DEFAULT_PROJECT: &str = "mindsdb";
@@ -94,18 +95,15 @@ pub fn resolve_engine(engine: &Engine, using: &[UsingOption]) -> Result<String> 
     }
 }
 
-/// Runs the source query and checks its columns; returns the rows and the id kinds.
+/// Starts the source query and checks its columns; returns its rows (read while the job
+/// trains on them), whether the user and item ids are text, and the query's text. Fails at
+/// once if the query returns no rows.
 pub async fn fetch_source(
     engine: &Engine,
     source: &Source,
     spec: &mut ModelSpec,
     explicit_rating: bool,
-) -> Result<(
-    Vec<datafusion::arrow::array::RecordBatch>,
-    bool,
-    bool,
-    String,
-)> {
+) -> Result<(SourceRows, bool, bool, String)> {
     let query = qualify(source);
     let text = query.to_string();
     // One partition: the rows then arrive in the same order on every run, and the id order,
@@ -205,8 +203,8 @@ pub async fn fetch_source(
         }
         None => {}
     }
-    // Only the columns training reads are collected: the source rows then take less memory,
-    // and files and remote databases are asked for less.
+    // Only the columns training reads are fetched: the batches in flight then take less
+    // memory, and files and remote databases are asked for less.
     let mut wanted = vec![&spec.user_col, &spec.item_col];
     if find(&spec.rating_col).is_some() {
         wanted.push(&spec.rating_col);
@@ -221,19 +219,19 @@ pub async fn fetch_source(
         .iter()
         .map(|&i| Expr::Column(Column::from(df.schema().qualified_field(i))))
         .collect();
-    let df = df.select(projection)?;
-    let batches = df.collect().await.map_err(|e| {
+    let fails = "the source query of the model fails";
+    let stream = df.select(projection)?.execute_stream().await.map_err(|e| {
         let mut err = Error::from(e);
-        err.message = format!("the source query of the model fails: {}", err.message);
+        err.message = format!("{fails}: {}", err.message);
         err
     })?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Err(Error::new(
+    let rows = SourceRows::start(stream, fails).await?.ok_or_else(|| {
+        Error::new(
             sqlstate::DATA_EXCEPTION,
             "the source query returned no rows: there is nothing to train on",
-        ));
-    }
-    Ok((batches, kinds[0], kinds[1], text))
+        )
+    })?;
+    Ok((rows, kinds[0], kinds[1], text))
 }
 
 /// Reads the user and item feature tables named in the spec, checking their columns and
@@ -303,7 +301,7 @@ pub async fn execute(
     let mut spec = ModelSpec::from_using(using)?;
     let engine_name = resolve_engine(engine, using)?;
     let explicit_rating = using.iter().any(|o| o.key == "rating_column");
-    let (batches, user_text, item_text, query_text) =
+    let (rows, user_text, item_text, query_text) =
         fetch_source(engine, source, &mut spec, explicit_rating).await?;
     let features = fetch_features(engine, &mut spec).await?;
     let options = using_to_json(using);
@@ -328,7 +326,7 @@ pub async fn execute(
     let version = engine
         .catalog()
         .add_model_version(version, true, or_replace)?;
-    engine.start_training(version.clone(), batches, features, None, true);
+    engine.start_training(version.clone(), rows, features, None, true);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),

@@ -214,7 +214,7 @@ impl Engine {
     fn start_training(
         &self,
         version: ModelVersion,
-        batches: Vec<datafusion::arrow::array::RecordBatch>,
+        rows: crate::source_rows::SourceRows,
         features: crate::side_features::SideRows,
         base: Option<Arc<crate::recommender::Artifact>>,
         activate: bool,
@@ -226,7 +226,7 @@ impl Engine {
             self.data_dir.clone(),
             crate::jobs::Job {
                 version,
-                batches,
+                rows,
                 features,
                 base,
             },

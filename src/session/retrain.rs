@@ -108,7 +108,7 @@ pub async fn execute(
         }
     };
     let explicit_rating = merged.contains_key("rating_column");
-    let (batches, user_text, item_text, query_text) =
+    let (rows, user_text, item_text, query_text) =
         fetch_source(engine, &source, &mut spec, explicit_rating).await?;
     let features = fetch_features(engine, &mut spec).await?;
     let version = ModelVersion::pending(PendingVersion {
@@ -127,7 +127,7 @@ pub async fn execute(
         created_at: now_text(),
     });
     let version = engine.catalog().add_model_version(version, false, false)?;
-    engine.start_training(version.clone(), batches, features, base_artifact, activate);
+    engine.start_training(version.clone(), rows, features, base_artifact, activate);
     let batch = models_table::batch(&[version], engine.jobs())?;
     Ok(Output::Rows {
         schema: models_table::schema(),

@@ -318,6 +318,43 @@ async fn bad_input_is_an_error_and_nothing_is_lost() {
     server.stop().await;
 }
 
+/// The source rows are read while the model trains: a row that breaks the query after the
+/// first ones fails the model's training with the query's error, and the server lives on.
+#[tokio::test]
+async fn a_source_that_fails_while_it_is_read_fails_the_model() {
+    let dir = temp_data_dir("badsource");
+    let mut csv = String::from("userId,movieId,rating\n");
+    for r in 0..20_000 {
+        csv += &format!("{},{},{}\n", r % 97, r % 89, 1 + r % 5);
+    }
+    csv += "17,not_a_number,4\n";
+    std::fs::write(dir.join("files/late_error.csv"), csv).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let rows = client
+        .query(
+            "CREATE MODEL late FROM files (SELECT * FROM late_error) PREDICT movieId \
+             USING engine = 'lightfm', user_id = 'userId', item_id = 'movieId'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>("status"), "generating");
+    let (status, error) = wait_trained(&client, "late").await;
+    assert_eq!(status, "error");
+    let error = error.unwrap_or_default();
+    assert!(
+        error.starts_with("the source query of the model fails") && error.contains("not_a_number"),
+        "{error}"
+    );
+    let err = client
+        .query("SELECT * FROM late WHERE userId = 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "55000", "{}", message(&err));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_training_model_is_not_ready_and_drop_cancels_it() {
     let dir = temp_data_dir("slow");
