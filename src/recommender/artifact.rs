@@ -5,7 +5,7 @@
 //! File layout: `b"RECSQLAR"` · version u32 · header JSON (ids, metadata) length-prefixed ·
 //! the model file (see `io`) length-prefixed · known-items CSR · popularity · CRC-32.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::OnceLock;
 
 use super::cold::ColdMap;
@@ -400,30 +400,19 @@ impl Artifact {
     }
 
     pub fn from_bytes(buf: &[u8]) -> Result<Artifact, LoadError> {
-        if buf.len() < MAGIC.len() + 8 || &buf[..MAGIC.len()] != MAGIC {
-            return Err(LoadError(
-                "not a recsql model file (wrong magic bytes or too short)".into(),
-            ));
-        }
-        let (body, crc) = buf.split_at(buf.len() - 4);
-        if crc32fast::hash(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
-            return Err(LoadError(
-                "model file is damaged or truncated (checksum mismatch)".into(),
-            ));
-        }
-        let mut r = Reader {
-            buf: body,
-            at: MAGIC.len(),
-        };
-        let v = r.take(4)?;
-        let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
-        if version > VERSION {
-            return Err(LoadError(format!(
-                "model file format {version} is newer than this recsql reads"
-            )));
-        }
+        Artifact::load(buf, buf.len() as u64)
+    }
+
+    /// Reads an artifact of `len` bytes from `r`, streamed: loading holds no copy of the file
+    /// (the arrays are read in small chunks) and nothing is trusted until both the model's
+    /// and the file's checksums match.
+    pub fn load(r: impl Read, len: u64) -> Result<Artifact, LoadError> {
+        let mut r = Reader::new(r, len).map_err(|_| {
+            LoadError("not a recsql model file (wrong magic bytes or too short)".into())
+        })?;
+        r.preamble(MAGIC, VERSION)?;
         let hl = r.len(1)?;
-        let header: serde_json::Value = serde_json::from_slice(r.take(hl)?)
+        let header: serde_json::Value = serde_json::from_slice(&r.section(hl)?)
             .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
         let users = ids_from_json(&header["users"])?;
         let items = ids_from_json(&header["items"])?;
@@ -440,7 +429,7 @@ impl Artifact {
         };
         let (user_encoder, item_encoder) = (encoder("user_encoder")?, encoder("item_encoder")?);
         let ml = r.len(1)?;
-        let model = io::from_bytes(r.take(ml)?)?;
+        let model = io::load(&mut r, ml as u64)?;
         let known_ptr = r.u64s()?;
         let known_items = r.u32s()?;
         let popularity = r.f32s()?;
@@ -452,9 +441,10 @@ impl Artifact {
             && popularity.len() == items.len()
             && model.n_users() >= users.len()
             && model.n_items() >= items.len();
-        if !consistent || r.at != body.len() {
+        if !consistent {
             return Err(LoadError("model file is damaged: sizes disagree".into()));
         }
+        r.finish()?;
         Ok(
             Self::assemble(model, users, items, known_ptr, known_items, popularity)
                 .with_encoders(user_encoder, item_encoder),
@@ -511,5 +501,40 @@ mod tests {
         assert_eq!(a, b);
         assert!(Artifact::from_bytes(&bytes[..bytes.len() - 10]).is_err());
         assert!(Artifact::from_bytes(b"hello").is_err());
+    }
+
+    /// Loading streams the file and checks the checksums last, so every damage must still be
+    /// an error (never a panic, never a silently different model): a flipped bit anywhere, a
+    /// file cut anywhere, a byte too many, or a length that claims more than the file has.
+    #[test]
+    fn any_damage_to_a_file_is_an_error() {
+        let bytes = trained().to_bytes();
+        let step = (bytes.len() / 400).max(1);
+        for at in (0..bytes.len()).step_by(step).chain([bytes.len() - 1]) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            assert!(
+                Artifact::from_bytes(&damaged).is_err(),
+                "bit flipped at {at}"
+            );
+            assert!(Artifact::from_bytes(&bytes[..at]).is_err(), "cut at {at}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Artifact::from_bytes(&longer).is_err());
+        // The header length (bytes 12..20) set to more than the whole file.
+        let mut huge = bytes.clone();
+        huge[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+        let err = Artifact::from_bytes(&huge).unwrap_err();
+        assert!(err.0.contains("longer than the file"), "{err}");
+        // A stream that fails while reading is an error that says so.
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk unplugged"))
+            }
+        }
+        let err = Artifact::load(Failing, bytes.len() as u64).unwrap_err();
+        assert!(err.0.contains("disk unplugged"), "{err}");
     }
 }

@@ -9,7 +9,7 @@
 //! E[Δ²]) are empty under adagrad. Format 1 stored them as zeros under adagrad too; it still
 //! loads.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use super::features::FeatureMatrix;
 use super::model::{Model, Side};
@@ -172,70 +172,171 @@ pub fn to_bytes(model: &Model) -> Vec<u8> {
     out
 }
 
-pub(super) struct Reader<'a> {
-    pub(super) buf: &'a [u8],
-    pub(super) at: usize,
+/// Reads a file section by section from a stream, hashing every byte it hands out, so that
+/// loading needs no copy of the file in memory and the trailing checksum is checked at the
+/// end. It knows how many bytes the section has left, so a damaged length is an error before
+/// anything that large is allocated.
+pub(super) struct Reader<R> {
+    inner: R,
+    hasher: crc32fast::Hasher,
+    /// Bytes before the section's checksum not yet read.
+    left: u64,
 }
 
-impl<'a> Reader<'a> {
-    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], LoadError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| LoadError("model file is truncated".into()))?;
-        let s = &self.buf[self.at..end];
-        self.at = end;
-        Ok(s)
+/// Elements converted per read when loading an array.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+fn truncated() -> LoadError {
+    LoadError("model file is truncated".into())
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader of a section of `len` bytes, the last four of them its CRC-32.
+    pub(super) fn new(inner: R, len: u64) -> Result<Self, LoadError> {
+        let left = len.checked_sub(4).ok_or_else(truncated)?;
+        Ok(Reader {
+            inner,
+            hasher: crc32fast::Hasher::new(),
+            left,
+        })
+    }
+
+    /// Fills `buf` from the section.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), LoadError> {
+        if buf.len() as u64 > self.left {
+            return Err(truncated());
+        }
+        self.inner.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => truncated(),
+            _ => LoadError(format!("cannot read the model file: {e}")),
+        })?;
+        self.hasher.update(buf);
+        self.left -= buf.len() as u64;
+        Ok(())
+    }
+
+    pub(super) fn section(&mut self, n: usize) -> Result<Vec<u8>, LoadError> {
+        if n as u64 > self.left {
+            return Err(truncated());
+        }
+        let mut v = vec![0; n];
+        self.fill(&mut v)?;
+        Ok(v)
+    }
+
+    pub(super) fn u32(&mut self) -> Result<u32, LoadError> {
+        let mut b = [0; 4];
+        self.fill(&mut b)?;
+        Ok(u32::from_le_bytes(b))
     }
 
     pub(super) fn u64(&mut self) -> Result<u64, LoadError> {
-        let b = self.take(8)?;
-        Ok(u64::from_le_bytes(
-            b.try_into().map_err(|_| LoadError("bad length".into()))?,
-        ))
+        let mut b = [0; 8];
+        self.fill(&mut b)?;
+        Ok(u64::from_le_bytes(b))
     }
 
+    /// A length prefix of an array of `elem`-byte elements, checked against what is left.
     pub(super) fn len(&mut self, elem: usize) -> Result<usize, LoadError> {
         let n = self.u64()?;
-        let n = usize::try_from(n).map_err(|_| LoadError("array length out of range".into()))?;
-        if n.checked_mul(elem)
-            .is_none_or(|bytes| bytes > self.buf.len() - self.at)
+        if n.checked_mul(elem as u64)
+            .is_none_or(|bytes| bytes > self.left)
         {
             return Err(LoadError(
                 "model file is truncated or damaged (array longer than the file)".into(),
             ));
         }
-        Ok(n)
+        usize::try_from(n).map_err(|_| LoadError("array length out of range".into()))
+    }
+
+    /// An array: its length, then its little-endian elements.
+    fn array<T, const N: usize>(
+        &mut self,
+        from: impl Fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, LoadError> {
+        let n = self.len(N)?;
+        let mut out = Vec::with_capacity(n);
+        let mut buf = vec![0u8; CHUNK_BYTES.min(n * N)];
+        while out.len() < n {
+            let bytes = ((n - out.len()) * N).min(buf.len());
+            self.fill(&mut buf[..bytes])?;
+            out.extend(buf[..bytes].chunks_exact(N).map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                from(a)
+            }));
+        }
+        Ok(out)
     }
 
     pub(super) fn u64s(&mut self) -> Result<Vec<usize>, LoadError> {
-        let n = self.len(8)?;
-        Ok(self
-            .take(n * 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
-            .collect())
+        self.array(|b| u64::from_le_bytes(b) as usize)
     }
 
     pub(super) fn u32s(&mut self) -> Result<Vec<u32>, LoadError> {
-        let n = self.len(4)?;
-        Ok(self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        self.array(u32::from_le_bytes)
     }
 
     pub(super) fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
-        let n = self.len(4)?;
-        Ok(self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        self.array(f32::from_le_bytes)
     }
 
+    /// Ends the section: every byte read, and the checksum matches. Returns the stream.
+    pub(super) fn finish(mut self) -> Result<R, LoadError> {
+        if self.left != 0 {
+            return Err(LoadError("model file has trailing bytes".into()));
+        }
+        let mut crc = [0; 4];
+        self.inner.read_exact(&mut crc).map_err(|_| truncated())?;
+        if self.hasher.finalize() != u32::from_le_bytes(crc) {
+            return Err(LoadError(
+                "model file is damaged or truncated (checksum mismatch)".into(),
+            ));
+        }
+        Ok(self.inner)
+    }
+
+    /// Checks the magic bytes and reads the format version, rejecting newer formats.
+    pub(super) fn preamble(&mut self, magic: &[u8; 8], newest: u32) -> Result<u32, LoadError> {
+        let foreign =
+            || LoadError("not a recsql model file (wrong magic bytes or too short)".into());
+        if self.left < 12 {
+            return Err(foreign());
+        }
+        let mut m = [0u8; 8];
+        self.fill(&mut m)?;
+        if &m != magic {
+            return Err(foreign());
+        }
+        let version = self.u32()?;
+        if version > newest {
+            return Err(LoadError(format!(
+                "model file format {version} is newer than this recsql reads ({newest})"
+            )));
+        }
+        Ok(version)
+    }
+}
+
+/// Reading a reader's section reads, and hashes, the enclosing section: a model section
+/// nested in an artifact file is covered by both checksums.
+impl<R: Read> Read for Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if n == 0 {
+            // The section's own checksum lies past `left`; it is read through `finish`.
+            return Ok(0);
+        }
+        let got = self.inner.read(&mut buf[..n])?;
+        self.hasher.update(&buf[..got]);
+        self.left -= got as u64;
+        Ok(got)
+    }
+}
+
+impl<R: Read> Reader<R> {
     fn side(&mut self, n_cols: usize, d: usize, schedule: Schedule) -> Result<Side, LoadError> {
         let indptr = self.u64s()?;
         let indices = self.u32s()?;
@@ -277,39 +378,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a model from bytes.
-pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
-    if buf.len() < MAGIC.len() || &buf[..MAGIC.len()] != MAGIC {
-        return Err(LoadError(
-            "not a recsql model file (wrong magic bytes)".into(),
-        ));
-    }
-    if buf.len() < MAGIC.len() + 4 + 4 {
-        return Err(LoadError("model file is truncated".into()));
-    }
-    let (body, crc) = buf.split_at(buf.len() - 4);
-    let mut r = Reader {
-        buf: body,
-        at: MAGIC.len(),
-    };
-    let version = u32::from_le_bytes(
-        r.take(4)?
-            .try_into()
-            .map_err(|_| LoadError("model file is truncated".into()))?,
-    );
-    if version > FORMAT_VERSION {
-        return Err(LoadError(format!(
-            "model file format {version} is newer than this recsql reads ({FORMAT_VERSION})"
-        )));
-    }
-    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    if crc32fast::hash(body) != stored {
-        return Err(LoadError(
-            "model file is damaged or truncated (checksum mismatch)".into(),
-        ));
-    }
+/// Reads a model of `len` bytes from `r`, streamed; nothing is trusted until the checksum at
+/// its end matches.
+pub fn load(r: impl Read, len: u64) -> Result<Model, LoadError> {
+    let mut r = Reader::new(r, len).map_err(|_| {
+        LoadError("not a recsql model file (wrong magic bytes or too short)".into())
+    })?;
+    r.preamble(MAGIC, FORMAT_VERSION)?;
     let hl = r.len(1)?;
-    let header: Header = serde_json::from_slice(r.take(hl)?)
+    let header: Header = serde_json::from_slice(&r.section(hl)?)
         .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
     let params = header
         .params
@@ -318,15 +395,18 @@ pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
     let d = params.no_components;
     let items = r.side(header.item_feature_cols, d, params.schedule)?;
     let users = r.side(header.user_feature_cols, d, params.schedule)?;
-    if r.at != body.len() {
-        return Err(LoadError("model file has trailing bytes".into()));
-    }
+    r.finish()?;
     Ok(Model {
         params,
         users,
         items,
         fits: header.fits,
     })
+}
+
+/// Reads a model from bytes.
+pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
+    load(buf, buf.len() as u64)
 }
 
 #[cfg(test)]

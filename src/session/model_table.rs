@@ -58,9 +58,11 @@ impl ModelStore {
             return Ok(a.clone());
         }
         let path = data_dir.join(mv.file());
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::io(&format!("cannot read model file {}", path.display()), e))?;
-        let artifact = Arc::new(Artifact::from_bytes(&bytes).map_err(|e| {
+        let cannot = |e| Error::io(&format!("cannot read model file {}", path.display()), e);
+        let file = std::fs::File::open(&path).map_err(cannot)?;
+        let len = file.metadata().map_err(cannot)?.len();
+        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let artifact = Arc::new(Artifact::load(reader, len).map_err(|e| {
             Error::new(
                 sqlstate::IO_ERROR,
                 format!("model file {}: {e}", path.display()),
