@@ -161,8 +161,9 @@ impl Jobs {
         });
     }
 
-    /// Trains `mv` from the source `rows`: from scratch, or, with `base`, by continuing to train the
-    /// base version's model on the new rows (fine-tuning; new users and items grow it).
+    /// Trains `mv` from the source `rows`: from scratch, or, with `base`, by continuing to
+    /// train the base version's model on the new rows (fine-tuning; new users and items grow
+    /// it).
     #[allow(clippy::too_many_arguments)]
     fn train(
         &self,

@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 
 use super::features::FeatureMatrix;
-use super::model::{Model, Side};
+use super::model::{Aligned, Model, Side};
 use super::params::{Params, Schedule};
 
 const MAGIC: &[u8; 8] = b"RECSQLMD";
@@ -125,7 +125,7 @@ fn put_side(w: &mut impl Write, side: &Side) -> io::Result<()> {
     put_u32s(w, indices)?;
     put_f32s(w, data)?;
     for xs in [
-        &side.emb,
+        &side.emb[..],
         &side.bias,
         &side.emb_g,
         &side.bias_g,
@@ -170,6 +170,30 @@ pub fn to_bytes(model: &Model) -> Vec<u8> {
     // Writing to a Vec never fails.
     let _ = save(model, &mut out);
     out
+}
+
+/// Where a loaded array goes: a `Vec`, or the cache-aligned storage of embeddings.
+trait Sink<T> {
+    fn reserve(&mut self, n: usize);
+    fn append(&mut self, chunk: &[T]);
+}
+
+impl<T: Copy> Sink<T> for Vec<T> {
+    fn reserve(&mut self, n: usize) {
+        self.reserve_exact(n);
+    }
+    fn append(&mut self, chunk: &[T]) {
+        self.extend_from_slice(chunk);
+    }
+}
+
+impl Sink<f32> for Aligned {
+    fn reserve(&mut self, n: usize) {
+        self.reserve_exact(n);
+    }
+    fn append(&mut self, chunk: &[f32]) {
+        self.extend_from_slice(chunk);
+    }
 }
 
 /// Reads a file section by section from a stream, hashing every byte it hands out, so that
@@ -249,36 +273,55 @@ impl<R: Read> Reader<R> {
         usize::try_from(n).map_err(|_| LoadError("array length out of range".into()))
     }
 
-    /// An array: its length, then its little-endian elements.
-    fn array<T, const N: usize>(
+    /// An array: its length, then its little-endian elements, converted a chunk at a time
+    /// into `out`.
+    fn array<T: Copy, const N: usize>(
         &mut self,
         from: impl Fn([u8; N]) -> T,
-    ) -> Result<Vec<T>, LoadError> {
+        out: &mut impl Sink<T>,
+    ) -> Result<(), LoadError> {
         let n = self.len(N)?;
-        let mut out = Vec::with_capacity(n);
+        out.reserve(n);
         let mut buf = vec![0u8; CHUNK_BYTES.min(n * N)];
-        while out.len() < n {
-            let bytes = ((n - out.len()) * N).min(buf.len());
+        let mut chunk = Vec::with_capacity(buf.len() / N);
+        let mut done = 0;
+        while done < n {
+            let bytes = ((n - done) * N).min(buf.len());
             self.fill(&mut buf[..bytes])?;
-            out.extend(buf[..bytes].chunks_exact(N).map(|c| {
+            chunk.clear();
+            chunk.extend(buf[..bytes].chunks_exact(N).map(|c| {
                 let mut a = [0u8; N];
                 a.copy_from_slice(c);
                 from(a)
             }));
+            out.append(&chunk);
+            done += chunk.len();
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(super) fn u64s(&mut self) -> Result<Vec<usize>, LoadError> {
-        self.array(|b| u64::from_le_bytes(b) as usize)
+        let mut out = Vec::new();
+        self.array(|b| u64::from_le_bytes(b) as usize, &mut out)?;
+        Ok(out)
     }
 
     pub(super) fn u32s(&mut self) -> Result<Vec<u32>, LoadError> {
-        self.array(u32::from_le_bytes)
+        let mut out = Vec::new();
+        self.array(u32::from_le_bytes, &mut out)?;
+        Ok(out)
     }
 
     pub(super) fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
-        self.array(f32::from_le_bytes)
+        let mut out = Vec::new();
+        self.array(f32::from_le_bytes, &mut out)?;
+        Ok(out)
+    }
+
+    fn aligned_f32s(&mut self) -> Result<Aligned, LoadError> {
+        let mut out = Aligned::new(0);
+        self.array(f32::from_le_bytes, &mut out)?;
+        Ok(out)
     }
 
     /// Ends the section: every byte read, and the checksum matches. Returns the stream.
@@ -345,17 +388,17 @@ impl<R: Read> Reader<R> {
             .map_err(|e| LoadError(format!("model file is damaged: {e}")))?;
         let mut side = Side {
             features,
-            emb: self.f32s()?,
+            emb: self.aligned_f32s()?,
             bias: self.f32s()?,
-            emb_g: self.f32s()?,
+            emb_g: self.aligned_f32s()?,
             bias_g: self.f32s()?,
-            emb_m: self.f32s()?,
+            emb_m: self.aligned_f32s()?,
             bias_m: self.f32s()?,
         };
         let nf = side.bias.len();
         if schedule == Schedule::Adagrad && side.bias_m.len() == nf {
             // A format-1 file: adagrad's unused moments were stored as zeros.
-            side.emb_m = Vec::new();
+            side.emb_m = Aligned::new(0);
             side.bias_m = Vec::new();
         }
         let moments = if schedule == Schedule::Adadelta {
@@ -456,7 +499,7 @@ mod tests {
         assert!(m.items.emb_m.is_empty() && m.users.bias_m.is_empty());
         let mut old = m.clone();
         for side in [&mut old.items, &mut old.users] {
-            side.emb_m = vec![0.0; side.emb.len()];
+            side.emb_m = Aligned::from_slice(0, &vec![0.0; side.emb.len()]);
             side.bias_m = vec![0.0; side.bias.len()];
         }
         let mut bytes = to_bytes(&old);
