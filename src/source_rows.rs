@@ -75,21 +75,6 @@ impl SourceRows {
             done: false,
         }))
     }
-
-    /// Rows already in memory.
-    pub fn from_batches(batches: Vec<RecordBatch>) -> SourceRows {
-        let (tx, rx) = mpsc::channel(batches.len() + 1);
-        for b in batches {
-            // Cannot fail: the channel has room for every batch and the end mark.
-            let _ = tx.try_send(Message::Batch(b));
-        }
-        let _ = tx.try_send(Message::End);
-        SourceRows {
-            first: None,
-            rx,
-            done: false,
-        }
-    }
 }
 
 impl Iterator for SourceRows {
@@ -197,11 +182,5 @@ mod tests {
         assert_eq!(got[..2], [Ok(1), Ok(2)]);
         let last = got[2].as_ref().unwrap_err();
         assert!(last.contains("connection reset"), "{last}");
-    }
-
-    #[test]
-    fn rows_in_memory_iterate_without_a_runtime() {
-        let rows = SourceRows::from_batches(vec![batch(&[1]), batch(&[2, 3])]);
-        assert_eq!(lengths(rows), vec![Ok(1), Ok(2)]);
     }
 }

@@ -248,7 +248,7 @@ impl<R: Read> Reader<R> {
         Ok(v)
     }
 
-    pub(super) fn u32(&mut self) -> Result<u32, LoadError> {
+    fn u32(&mut self) -> Result<u32, LoadError> {
         let mut b = [0; 4];
         self.fill(&mut b)?;
         Ok(u32::from_le_bytes(b))
