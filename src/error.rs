@@ -62,6 +62,12 @@ impl Error {
         self
     }
 
+    /// The same error with its message prefixed by what was being done: "{what}: {message}".
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     pub fn syntax(message: impl Into<String>) -> Self {
         Self::new(sqlstate::SYNTAX_ERROR, message)
     }

@@ -40,11 +40,7 @@ impl SourceRows {
         mut stream: SendableRecordBatchStream,
         context: &'static str,
     ) -> Result<Option<SourceRows>> {
-        let failed = move |e: datafusion::error::DataFusionError| {
-            let mut err = Error::from(e);
-            err.message = format!("{context}: {}", err.message);
-            err
-        };
+        let failed = move |e: datafusion::error::DataFusionError| Error::from(e).context(context);
         let first = loop {
             match stream.next().await {
                 None => return Ok(None),

@@ -54,8 +54,8 @@ impl FilesSchema {
                 .with_file_extension(".parquet"),
         };
         let schema = options.infer_schema(&self.state, &url).await.map_err(|e| {
-            let mut err = crate::error::from_datafusion(&e);
-            err.message = format!("cannot read file {}: {}", path.display(), err.message);
+            let err = crate::error::from_datafusion(&e)
+                .context(format_args!("cannot read file {}", path.display()));
             DataFusionError::External(Box::new(err))
         })?;
         let config = ListingTableConfig::new(url)

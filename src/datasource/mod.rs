@@ -119,11 +119,7 @@ pub async fn open_table(
         .parse_object_name(false)?;
     ctx.sql(&format!("SELECT * FROM {name}"))
         .await
-        .map_err(|e| {
-            let mut err = Error::from(e);
-            err.message = format!("table {table}: {}", err.message);
-            err
-        })
+        .map_err(|e| Error::from(e).context(format_args!("table {table}")))
 }
 
 pub fn unknown_engine(engine: &str) -> Error {

@@ -413,10 +413,7 @@ impl Artifact {
     /// (the arrays are read in small chunks) and nothing is trusted until both the model's
     /// and the file's checksums match.
     pub fn load(r: impl Read, len: u64) -> Result<Artifact, LoadError> {
-        let mut r = Reader::new(r, len).map_err(|_| {
-            LoadError("not a recsql model file (wrong magic bytes or too short)".into())
-        })?;
-        r.preamble(MAGIC, VERSION)?;
+        let mut r = Reader::open(r, len, MAGIC, VERSION)?;
         let hl = r.len(1)?;
         let header: serde_json::Value = serde_json::from_slice(&r.section(hl)?)
             .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;

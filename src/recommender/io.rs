@@ -165,6 +165,7 @@ pub fn saved_len(model: &Model) -> usize {
 }
 
 /// Serialises a model into memory.
+#[cfg(test)]
 pub fn to_bytes(model: &Model) -> Vec<u8> {
     let mut out = Vec::with_capacity(saved_len(model));
     // Writing to a Vec never fails.
@@ -339,25 +340,32 @@ impl<R: Read> Reader<R> {
         Ok(self.inner)
     }
 
-    /// Checks the magic bytes and reads the format version, rejecting newer formats.
-    pub(super) fn preamble(&mut self, magic: &[u8; 8], newest: u32) -> Result<u32, LoadError> {
+    /// A reader of a whole file of `len` bytes: checks its magic bytes and rejects format
+    /// versions newer than `newest`.
+    pub(super) fn open(
+        inner: R,
+        len: u64,
+        magic: &[u8; 8],
+        newest: u32,
+    ) -> Result<Self, LoadError> {
         let foreign =
             || LoadError("not a recsql model file (wrong magic bytes or too short)".into());
-        if self.left < 12 {
+        if len < 16 {
             return Err(foreign());
         }
+        let mut r = Reader::new(inner, len)?;
         let mut m = [0u8; 8];
-        self.fill(&mut m)?;
+        r.fill(&mut m)?;
         if &m != magic {
             return Err(foreign());
         }
-        let version = self.u32()?;
+        let version = r.u32()?;
         if version > newest {
             return Err(LoadError(format!(
                 "model file format {version} is newer than this recsql reads ({newest})"
             )));
         }
-        Ok(version)
+        Ok(r)
     }
 }
 
@@ -424,10 +432,7 @@ impl<R: Read> Reader<R> {
 /// Reads a model of `len` bytes from `r`, streamed; nothing is trusted until the checksum at
 /// its end matches.
 pub fn load(r: impl Read, len: u64) -> Result<Model, LoadError> {
-    let mut r = Reader::new(r, len).map_err(|_| {
-        LoadError("not a recsql model file (wrong magic bytes or too short)".into())
-    })?;
-    r.preamble(MAGIC, FORMAT_VERSION)?;
+    let mut r = Reader::open(r, len, MAGIC, FORMAT_VERSION)?;
     let hl = r.len(1)?;
     let header: Header = serde_json::from_slice(&r.section(hl)?)
         .map_err(|e| LoadError(format!("model file header is damaged: {e}")))?;
@@ -448,6 +453,7 @@ pub fn load(r: impl Read, len: u64) -> Result<Model, LoadError> {
 }
 
 /// Reads a model from bytes.
+#[cfg(test)]
 pub fn from_bytes(buf: &[u8]) -> Result<Model, LoadError> {
     load(buf, buf.len() as u64)
 }

@@ -116,11 +116,11 @@ pub async fn fetch_source(
             .with_config(config)
             .build(),
     );
-    let df = single.sql(&text).await.map_err(|e| {
-        let mut err = Error::from(e);
-        err.message = format!("the source query of the model fails: {}", err.message);
-        err
-    })?;
+    let fails = "the source query of the model fails";
+    let df = single
+        .sql(&text)
+        .await
+        .map_err(|e| Error::from(e).context(fails))?;
     let schema = df.schema().as_arrow().clone();
     let find = |want: &str| -> Option<String> {
         schema
@@ -219,12 +219,11 @@ pub async fn fetch_source(
         .iter()
         .map(|&i| Expr::Column(Column::from(df.schema().qualified_field(i))))
         .collect();
-    let fails = "the source query of the model fails";
-    let stream = df.select(projection)?.execute_stream().await.map_err(|e| {
-        let mut err = Error::from(e);
-        err.message = format!("{fails}: {}", err.message);
-        err
-    })?;
+    let stream = df
+        .select(projection)?
+        .execute_stream()
+        .await
+        .map_err(|e| Error::from(e).context(fails))?;
     let rows = SourceRows::start(stream, fails).await?.ok_or_else(|| {
         Error::new(
             sqlstate::DATA_EXCEPTION,
