@@ -6,8 +6,9 @@
 //! the model. It only transforms ASTs; it runs nothing.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, Query, SelectItem, SetExpr,
-    TableFactor, Value, ValueWithSpan, visit_expressions_mut,
+    Expr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, OrderBy, Query, Select,
+    SelectItem, SetExpr, TableFactor, Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -237,17 +238,112 @@ fn no_constraint(op: &JoinOperator) -> bool {
     )
 }
 
-/// Rewrites `query` if it reads from a model; `resolve` maps a table name to a model.
-/// Returns None for a query without a model (and without USING).
+/// Rewrites `query` if it reads from a model anywhere: at the top, in a derived table, a CTE,
+/// a subquery of an expression or an arm of a set operation. `resolve` maps a table name to a
+/// model; the names of the statement's CTEs are never models. The USING options apply to
+/// every model the statement reads. Returns None for a query without a model (and without
+/// USING).
 pub fn rewrite(
     query: &Query,
     using: &[UsingOption],
     resolve: &dyn Fn(&ObjectName) -> Option<ModelRef>,
 ) -> Result<Option<String>> {
     let mut q = query.clone();
-    let SetExpr::Select(select) = q.body.as_mut() else {
-        return no_model(using);
+    let mut ctes = CteNames(Vec::new());
+    let _ = q.visit(&mut ctes);
+    let ctes = ctes.0;
+    let resolve = |name: &ObjectName| {
+        let cte = matches!(name.0.as_slice(), [part] if part.as_ident().is_some_and(|i| ctes.contains(&i.value)));
+        if cte { None } else { resolve(name) }
     };
+    let mut rewriter = Rewriter {
+        using,
+        resolve: &resolve,
+        models: 0,
+    };
+    if let ControlFlow::Break(e) = VisitMut::visit(&mut q, &mut rewriter) {
+        return Err(e);
+    }
+    if rewriter.models == 0 {
+        return no_model(using);
+    }
+    Ok(Some(q.to_string()))
+}
+
+/// The names of the CTEs of a statement, which shadow models of the same name.
+struct CteNames(Vec<String>);
+
+impl Visitor for CteNames {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            self.0
+                .extend(with.cte_tables.iter().map(|c| c.alias.name.value.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Visits every query of a statement, innermost first, and rewrites each SELECT that reads
+/// from a model.
+struct Rewriter<'a> {
+    using: &'a [UsingOption],
+    resolve: &'a dyn Fn(&ObjectName) -> Option<ModelRef>,
+    /// How many SELECTs read from a model.
+    models: usize,
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = Error;
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
+        let Query { body, order_by, .. } = query;
+        let done = match body.as_mut() {
+            // The query's ORDER BY names the select's columns only without a set operation.
+            SetExpr::Select(select) => self.select(select, Some(order_by)),
+            other => self.set_arms(other),
+        };
+        match done {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    /// The SELECTs that are arms of a set operation (a nested query is visited on its own).
+    fn set_arms(&mut self, body: &mut SetExpr) -> Result<()> {
+        match body {
+            SetExpr::Select(select) => self.select(select, None),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.set_arms(left)?;
+                self.set_arms(right)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn select(
+        &mut self,
+        select: &mut Select,
+        order_by: Option<&mut Option<OrderBy>>,
+    ) -> Result<()> {
+        if rewrite_select(select, order_by, self.using, self.resolve)? {
+            self.models += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites one SELECT if it reads from a model, and says whether it did; `order_by` is the
+/// ORDER BY of the query the SELECT is the body of.
+fn rewrite_select(
+    select: &mut Select,
+    order_by: Option<&mut Option<OrderBy>>,
+    using: &[UsingOption],
+    resolve: &dyn Fn(&ObjectName) -> Option<ModelRef>,
+) -> Result<bool> {
     // Find the model among the FROM items and their joins: (from index, join index).
     let mut found: Option<(usize, Option<usize>, ModelRef)> = None;
     for (t, twj) in select.from.iter().enumerate() {
@@ -271,7 +367,7 @@ pub fn rewrite(
         }
     }
     let Some((t, j, model)) = found else {
-        return no_model(using);
+        return Ok(false);
     };
 
     let opts = Options::new(using, QUERY_KEYS, "a model query")?;
@@ -401,7 +497,9 @@ pub fn rewrite(
     let _ = visit_expressions_mut(&mut select.selection, &mut rename_all);
     let _ = visit_expressions_mut(&mut select.group_by, &mut rename_all);
     let _ = visit_expressions_mut(&mut select.having, &mut rename_all);
-    let _ = visit_expressions_mut(&mut q.order_by, &mut rename_all);
+    if let Some(order_by) = order_by {
+        let _ = visit_expressions_mut(order_by, &mut rename_all);
+    }
 
     // The prediction join: a table joined with the model without a condition.
     let twj = &mut select.from[t];
@@ -496,7 +594,7 @@ pub fn rewrite(
         literal(&options_json),
         quote(&alias)
     ))?;
-    Ok(Some(q.to_string()))
+    Ok(true)
 }
 
 fn no_model(using: &[UsingOption]) -> Result<Option<String>> {
