@@ -158,6 +158,35 @@ impl<'a> SideRaw<'a> {
         unsafe { std::slice::from_raw_parts(self.emb.0.add(f * d), d) }
     }
 
+    /// (β_r, p · q_r) for row `r` and a given p, bit for bit what `representation` and `dot`
+    /// give, without materialising q_r when the features are the identity (a row's one
+    /// feature has weight 1, so q_r = 0 + s·E[r] and β_r = 0 + s·b[r]). `buf` receives q_r
+    /// otherwise.
+    #[inline]
+    fn score_parts(&self, row: usize, d: usize, p: &[f32], buf: &mut [f32]) -> (f32, f32) {
+        if self.identity {
+            let s = self.scale.get() as f32;
+            let bias = 0.0 + s * self.bias.get(row * BIAS_STRIDE);
+            (bias, dot_scaled(p, self.emb_row(row, d), s))
+        } else {
+            let b = self.representation(row, d, buf);
+            (b, dot(p, buf))
+        }
+    }
+
+    /// Prefetches the bias line and the embedding row of row `r` (identity features).
+    #[inline]
+    fn prefetch_params(&self, r: usize, d: usize) {
+        if !self.identity {
+            return;
+        }
+        prefetch(self.bias.0.wrapping_add(r * BIAS_STRIDE));
+        let start = self.emb.0.wrapping_add(r * d);
+        for line in (0..d).step_by(16) {
+            prefetch(start.wrapping_add(line));
+        }
+    }
+
     /// β_r + p · q_r for row `r` and a given p, without materialising q_r when the features
     /// are the identity. `buf` receives q_r otherwise.
     #[inline]
@@ -227,6 +256,7 @@ struct Buffers {
     q_pos: Vec<f32>,
     q_neg: Vec<f32>,
     kos: Vec<(u32, f32)>,
+    kos_keys: Vec<u64>,
     grad: RowGrad,
 }
 
@@ -303,6 +333,55 @@ pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
         tail += a[i] * b[i];
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// `dot(a, q)` with `q[i] = 0 + s·e[i]`, bit for bit, without storing q.
+#[inline]
+fn dot_scaled(a: &[f32], e: &[f32], s: f32) -> f32 {
+    let n = a.len().min(e.len());
+    let (a, e) = (&a[..n], &e[..n]);
+    let q = |x: f32| 0.0 + s * x;
+    let mut acc = [0.0f32; 8];
+    let chunks = n / 8;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * 8..c * 8 + 8], &e[c * 8..c * 8 + 8]);
+        for l in 0..8 {
+            acc[l] += x[l] * q(y[l]);
+        }
+    }
+    let mut tail = 0.0f32;
+    for i in chunks * 8..n {
+        tail += a[i] * q(e[i]);
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The k-th highest scored of the k-OS candidates (k ≥ 1), as a stable sort by descending
+/// score (`f32::total_cmp`) would place it: ties keep the order of the draws. Selects on
+/// integer keys, which costs a fraction of sorting the pairs with a comparator.
+fn kth_highest(candidates: &[(u32, f32)], k: usize, keys: &mut Vec<u64>) -> (u32, f32) {
+    keys.clear();
+    keys.extend(candidates.iter().enumerate().map(|(i, &(_, y))| {
+        // total_cmp's order as an unsigned key, inverted for descending order.
+        let t = y.to_bits() as i32;
+        let t = t ^ ((((t >> 31) as u32) >> 1) as i32);
+        let descending = !((t as u32) ^ 0x8000_0000);
+        ((descending as u64) << 32) | i as u64
+    }));
+    // The keys are distinct (they end in the index). For LightFM's n = 10, counting each
+    // key's rank is a few dozen branch-free comparisons: less than a selection's shuffling.
+    let kth = if keys.len() <= 32 {
+        let rank = |key: u64| {
+            keys.iter()
+                .map(|&other| (other < key) as usize)
+                .sum::<usize>()
+        };
+        keys.iter().copied().find(|&key| rank(key) == k - 1)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| *keys.select_nth_unstable(k - 1).1);
+    candidates[kth as u32 as usize]
 }
 
 #[inline]
@@ -578,14 +657,19 @@ impl Trainer<'_> {
                 }
                 let bu = self.users.representation(u, d, &mut b.p);
                 let m = self.n.min(known.len());
+                // Draw the candidates first, so that their rows load while the others are
+                // drawn, then score them.
                 b.kos.clear();
                 for _ in 0..m {
-                    let pid = known[rng.random_range(0..known.len())] as usize;
-                    let bp = self.items.representation(pid, d, &mut b.q_pos);
-                    b.kos.push((pid as u32, bu + bp + dot(&b.p, &b.q_pos)));
+                    let pid = known[rng.random_range(0..known.len())];
+                    self.items.prefetch_params(pid as usize, d);
+                    b.kos.push((pid, 0.0));
                 }
-                b.kos.sort_by(|a, c| c.1.total_cmp(&a.1));
-                let (pos, y_pos) = b.kos[self.k.min(m) - 1];
+                for c in b.kos.iter_mut() {
+                    let (bp, pq) = self.items.score_parts(c.0 as usize, d, &b.p, &mut b.q_pos);
+                    c.1 = bu + bp + pq;
+                }
+                let (pos, y_pos) = kth_highest(&b.kos, self.k.min(m), &mut b.kos_keys);
                 let pos = pos as usize;
                 self.items.representation(pos, d, &mut b.q_pos);
                 self.warp(u, pos, y_pos, bu, None, rng, b);
@@ -633,12 +717,10 @@ impl Trainer<'_> {
             if !side.identity {
                 continue;
             }
-            prefetch(side.bias.0.wrapping_add(r * BIAS_STRIDE));
-            for table in [side.emb.0, side.emb_g.0] {
-                let start = table.wrapping_add(r * d);
-                for line in (0..d).step_by(16) {
-                    prefetch(start.wrapping_add(line));
-                }
+            side.prefetch_params(r, d);
+            let start = side.emb_g.0.wrapping_add(r * d);
+            for line in (0..d).step_by(16) {
+                prefetch(start.wrapping_add(line));
             }
         }
     }
@@ -800,6 +882,7 @@ pub fn run_epoch(
             q_pos: vec![0.0; d],
             q_neg: vec![0.0; d],
             kos: Vec::with_capacity(p.n),
+            kos_keys: Vec::with_capacity(p.n),
             grad: RowGrad::new(d),
         };
         for (k, &row) in chunk.iter().enumerate() {
@@ -854,6 +937,64 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&t1), bits(&t2), "theta, d = {d}");
             assert_eq!(bits(&a1), bits(&a2), "accumulators, d = {d}");
+        }
+    }
+
+    /// The k-th highest candidate is the one a stable sort by descending score puts at k,
+    /// with ties (repeated draws, equal scores, ±0) in draw order.
+    #[test]
+    fn kth_highest_matches_a_stable_sort() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let pool = [
+            -1.5f32,
+            -0.0,
+            0.0,
+            0.25,
+            0.25,
+            3.0,
+            f32::MIN,
+            f32::MAX,
+            -7.0,
+        ];
+        let mut keys = Vec::new();
+        for _ in 0..2000 {
+            let m = rng.random_range(1..12usize);
+            let cands: Vec<(u32, f32)> = (0..m)
+                .map(|i| {
+                    let y = if rng.random_bool(0.5) {
+                        pool[rng.random_range(0..pool.len())]
+                    } else {
+                        rng.random_range(-2.0..2.0)
+                    };
+                    (i as u32, y)
+                })
+                .collect();
+            let mut sorted = cands.clone();
+            sorted.sort_by(|a, c| c.1.total_cmp(&a.1));
+            for k in 1..=m {
+                let got = kth_highest(&cands, k, &mut keys);
+                assert_eq!(got.0, sorted[k - 1].0, "k = {k} of {cands:?}");
+            }
+        }
+    }
+
+    /// Scoring a row in place gives the bits of materialising its representation first,
+    /// with and without the regularisation scale.
+    #[test]
+    fn dot_scaled_is_dot_of_the_scaled_row() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for d in [1, 7, 8, 10, 32, 33, 64] {
+            let p: Vec<f32> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut e: Vec<f32> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+            e[0] = -0.0;
+            for s in [1.0f32, 0.9997, 1.3] {
+                let q: Vec<f32> = e.iter().map(|&x| 0.0 + s * x).collect();
+                assert_eq!(
+                    dot_scaled(&p, &e, s).to_bits(),
+                    dot(&p, &q).to_bits(),
+                    "d = {d}, s = {s}"
+                );
+            }
         }
     }
 }
