@@ -183,6 +183,18 @@ impl Engine {
                     None => Plan::DataFusion,
                 }
             }
+            Statement::Explain {
+                analyze,
+                verbose,
+                query,
+                using,
+            } => match model_query::rewrite(&query, &using, &|n| self.resolve_model(n))? {
+                Some(sql) => Plan::Rewritten(format!(
+                    "{} {sql}",
+                    crate::sql::explain_prefix(analyze, verbose)
+                )),
+                None => Plan::DataFusion,
+            },
             // A bare DESCRIBE of something that is not a model describes a table.
             Statement::Describe {
                 explicit_model: false,

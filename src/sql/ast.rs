@@ -19,6 +19,14 @@ pub enum Statement {
         query: Box<Query>,
         using: Vec<UsingOption>,
     },
+    /// `EXPLAIN [ANALYZE] [VERBOSE] query [USING ...]`: the plan of a query, which may read
+    /// from a model.
+    Explain {
+        analyze: bool,
+        verbose: bool,
+        query: Box<Query>,
+        using: Vec<UsingOption>,
+    },
     CreateMlEngine {
         name: Ident,
         if_not_exists: bool,
@@ -85,6 +93,7 @@ impl Statement {
         match self {
             Statement::Passthrough | Statement::Query(_) => "SELECT",
             Statement::SelectUsing { .. } => "SELECT ... USING",
+            Statement::Explain { .. } => "EXPLAIN",
             Statement::CreateMlEngine { .. } => "CREATE ML_ENGINE",
             Statement::ShowMlEngines => "SHOW ML_ENGINES",
             Statement::DropMlEngine { .. } => "DROP ML_ENGINE",
@@ -278,6 +287,18 @@ fn write_using(f: &mut fmt::Formatter<'_>, using: &[UsingOption]) -> fmt::Result
     Ok(())
 }
 
+/// `EXPLAIN`, with `ANALYZE` and `VERBOSE` as given.
+pub fn explain_prefix(analyze: bool, verbose: bool) -> String {
+    let mut s = String::from("EXPLAIN");
+    if analyze {
+        s.push_str(" ANALYZE");
+    }
+    if verbose {
+        s.push_str(" VERBOSE");
+    }
+    s
+}
+
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -285,6 +306,15 @@ impl fmt::Display for Statement {
             Statement::Query(q) => write!(f, "{q}"),
             Statement::SelectUsing { query, using } => {
                 write!(f, "{query}")?;
+                write_using(f, using)
+            }
+            Statement::Explain {
+                analyze,
+                verbose,
+                query,
+                using,
+            } => {
+                write!(f, "{} {query}", explain_prefix(*analyze, *verbose))?;
                 write_using(f, using)
             }
             Statement::CreateMlEngine {

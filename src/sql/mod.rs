@@ -7,7 +7,9 @@ mod options;
 mod parser;
 mod split;
 
-pub use ast::{ModelName, Source, Statement, UsingOption, UsingValue, using_to_json};
+pub use ast::{
+    ModelName, Source, Statement, UsingOption, UsingValue, explain_prefix, using_to_json,
+};
 pub use options::{Options, unknown_key};
 pub use parser::{model_name_from_parts, parse_statement};
 pub use split::split_statements;
@@ -36,6 +38,8 @@ mod tests {
         "SELECT b.* FROM lightfm_demo AS b WHERE movieId = 100 USING recommender_type = 'item_item'",
         "SELECT * FROM m WHERE userId IN (1, 2) USING n_recommendations = 3, exclude_seen = false",
         "SELECT b.* FROM mysql_demo_db.movie_lens_ratings AS a JOIN lightfm_demo AS b WHERE a.userId IN (215, 216)",
+        "EXPLAIN SELECT * FROM m WHERE userId = 1",
+        "EXPLAIN ANALYZE VERBOSE SELECT * FROM m WHERE movieId = 3 USING recommender_type = 'item_item'",
         "DESCRIBE lightfm_demo",
         "DESCRIBE MODEL lightfm_demo",
         "DESCRIBE lightfm_demo.info",
@@ -114,7 +118,8 @@ mod tests {
             "SET datestyle = 'ISO'",
             "BEGIN",
             "DESCRIBE",
-            "EXPLAIN SELECT 1",
+            "EXPLAIN (FORMAT TEXT) SELECT 1",
+            "EXPLAIN INSERT INTO t VALUES (1)",
         ] {
             let parsed = parse_statement(sql);
             assert!(

@@ -142,10 +142,37 @@ impl<'a> DialectParser<'a> {
                 }
                 Ok(Statement::SetModelActive { name })
             }
+            (Some("EXPLAIN"), _) => self.explain(),
             (Some("SELECT" | "WITH" | "VALUES"), _) => self.query(),
             _ if self.parser.peek_token().token == Token::LParen => self.query(),
             _ => Ok(Statement::Passthrough),
         }
+    }
+
+    /// `EXPLAIN [ANALYZE] [VERBOSE]` of a query, which may read from a model. Other forms
+    /// (Postgres' parenthesised options, EXPLAIN of other statements) are left to DataFusion.
+    fn explain(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let analyze = self.parse_word("ANALYZE");
+        let verbose = self.parse_word("VERBOSE");
+        let starts_query = matches!(
+            self.peek_word(0).as_deref(),
+            Some("SELECT" | "WITH" | "VALUES")
+        ) || self.parser.peek_token().token == Token::LParen;
+        let (query, using) = match starts_query.then(|| self.query()).transpose()? {
+            Some(Statement::Query(query)) => (query, Vec::new()),
+            Some(Statement::SelectUsing { query, using }) => (query, using),
+            _ => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
+        };
+        Ok(Statement::Explain {
+            analyze,
+            verbose,
+            query,
+            using,
+        })
     }
 
     /// A query, optionally followed by USING. A query sqlparser cannot parse is left to
