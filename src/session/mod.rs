@@ -15,6 +15,7 @@ mod model_query;
 mod model_table;
 mod models_table;
 pub mod notices;
+mod project_schema;
 mod retrain;
 mod show_databases;
 
@@ -25,7 +26,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::sql::sqlparser::ast::ObjectName;
 
 use crate::catalog::{Catalog, ModelVersion};
@@ -37,6 +37,7 @@ use crate::sql::{Statement, model_name_from_parts};
 pub use create_model::DEFAULT_PROJECT;
 use model_query::ModelRef;
 use model_table::{ModelFunction, ModelStore};
+use project_schema::ProjectSchema;
 
 pub use lazy_schema::LazySchema;
 
@@ -85,14 +86,16 @@ impl Engine {
         let ctx = datasource::new_context(data_dir)?;
         let jobs = Arc::new(Jobs::new()?);
         let store = Arc::new(ModelStore::default());
-        let project = Arc::new(MemorySchemaProvider::new());
-        project.register_table(
-            "models".to_string(),
-            Arc::new(models_table::ModelsTable {
+        let project = Arc::new(ProjectSchema {
+            project: DEFAULT_PROJECT.to_string(),
+            models: Arc::new(models_table::ModelsTable {
                 catalog: catalog.clone(),
                 jobs: jobs.clone(),
             }),
-        )?;
+            catalog: catalog.clone(),
+            store: store.clone(),
+            data_dir: data_dir.to_path_buf(),
+        });
         datasource::register(&ctx, DEFAULT_PROJECT, project)?;
         ctx.register_udtf(
             model_table::FUNCTION_NAME,

@@ -244,7 +244,7 @@ fn id_type(text: bool) -> DataType {
 }
 
 impl ModelTable {
-    fn new(
+    pub fn new(
         mv: ModelVersion,
         kind: RecType,
         options: QueryOptions,
