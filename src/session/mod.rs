@@ -18,6 +18,7 @@ pub mod notices;
 mod project_schema;
 mod retrain;
 mod show_databases;
+mod show_listing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -198,6 +199,27 @@ impl Engine {
                 )),
                 None => Plan::DataFusion,
             },
+            Statement::ShowModels {
+                project,
+                like,
+                filter,
+            } => Plan::Rewritten(show_listing::models_sql(
+                project.as_ref(),
+                like.as_deref(),
+                filter.as_ref(),
+            )),
+            Statement::ShowTables {
+                full,
+                database,
+                like,
+                filter,
+            } => Plan::Rewritten(show_listing::tables_sql(
+                self,
+                full,
+                database.as_ref(),
+                like.as_deref(),
+                filter.as_ref(),
+            )?),
             // A bare DESCRIBE of something that is not a model describes a table.
             Statement::Describe {
                 explicit_model: false,
@@ -212,9 +234,7 @@ impl Engine {
         match stmt {
             Statement::ShowDatabases => Some(show_databases::schema()),
             Statement::ShowMlEngines => Some(ml_engine::schema()),
-            Statement::ShowModels { .. } | Statement::CreateModel { .. } => {
-                Some(models_table::schema())
-            }
+            Statement::CreateModel { .. } => Some(models_table::schema()),
             Statement::Describe { name, .. } => describe::schema(
                 describe::resolve(self, name)
                     .and_then(|(_, a)| a)
@@ -327,9 +347,6 @@ impl Engine {
                 )
                 .await
             }
-            Statement::ShowModels { project, like } => {
-                self.show_models(project.map(|p| p.value), like)
-            }
             Statement::Describe { name, .. } => describe::execute(self, &name),
             Statement::DropModel { name, if_exists } => drop_model::execute(self, &name, if_exists),
             Statement::Retrain {
@@ -359,76 +376,5 @@ impl Engine {
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),
             ),
         }
-    }
-}
-
-impl Engine {
-    fn show_models(&self, project: Option<String>, like: Option<String>) -> Result<Output> {
-        let pattern = like.map(|l| like_to_regex(&l));
-        let versions: Vec<ModelVersion> = self
-            .catalog
-            .models()
-            .into_iter()
-            .filter(|m| project.as_ref().is_none_or(|p| &m.project == p))
-            .filter(|m| pattern.as_ref().is_none_or(|re| like_matches(re, &m.name)))
-            .collect();
-        let batch = models_table::batch(&versions, &self.jobs)?;
-        Ok(Output::Rows {
-            schema: models_table::schema(),
-            batches: vec![batch],
-        })
-    }
-}
-
-/// A LIKE pattern as a list of literal pieces separated by `%` (any run) and `_` (one char).
-fn like_to_regex(pattern: &str) -> Vec<LikePart> {
-    pattern
-        .chars()
-        .map(|c| match c {
-            '%' => LikePart::Any,
-            '_' => LikePart::One,
-            c => LikePart::Char(c),
-        })
-        .collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum LikePart {
-    Any,
-    One,
-    Char(char),
-}
-
-fn like_matches(pattern: &[LikePart], text: &str) -> bool {
-    let t: Vec<char> = text.chars().collect();
-    // dp[j]: pattern prefix matches text prefix of length j
-    let mut dp = vec![false; t.len() + 1];
-    dp[0] = true;
-    for p in pattern {
-        let mut next = vec![false; t.len() + 1];
-        for j in 0..=t.len() {
-            match p {
-                LikePart::Any => next[j] = dp[j] || (j > 0 && next[j - 1]),
-                LikePart::One => next[j] = j > 0 && dp[j - 1],
-                LikePart::Char(c) => next[j] = j > 0 && dp[j - 1] && t[j - 1] == *c,
-            }
-        }
-        dp = next;
-    }
-    dp[t.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns() {
-        let m = |p: &str, t: &str| like_matches(&like_to_regex(p), t);
-        assert!(m("light%", "lightfm_demo"));
-        assert!(m("%demo", "lightfm_demo"));
-        assert!(m("l_ght%", "light"));
-        assert!(!m("light", "lightfm"));
-        assert!(m("%", ""));
     }
 }

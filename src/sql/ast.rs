@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Query};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query};
 
 /// One statement of recsql's SQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +62,19 @@ pub enum Statement {
         explicit_model: bool,
         name: ObjectName,
     },
+    /// `SHOW MODELS [FROM project] [LIKE 'pattern'] [WHERE condition]`
     ShowModels {
         project: Option<Ident>,
         like: Option<String>,
+        filter: Option<Expr>,
+    },
+    /// `SHOW [FULL] TABLES [FROM database] [LIKE 'pattern'] [WHERE condition]`, MindsDB's (and
+    /// MySQL's) listing: a column `Tables_in_<database>`, and `Table_type` with FULL.
+    ShowTables {
+        full: bool,
+        database: Option<Ident>,
+        like: Option<String>,
+        filter: Option<Expr>,
     },
     DropModel {
         name: ModelName,
@@ -103,6 +113,7 @@ impl Statement {
             Statement::CreateModel { .. } => "CREATE MODEL",
             Statement::Describe { .. } => "DESCRIBE",
             Statement::ShowModels { .. } => "SHOW MODELS",
+            Statement::ShowTables { .. } => "SHOW TABLES",
             Statement::DropModel { .. } => "DROP MODEL",
             Statement::Retrain { .. } => "RETRAIN",
             Statement::Finetune { .. } => "FINETUNE",
@@ -299,6 +310,26 @@ pub fn explain_prefix(analyze: bool, verbose: bool) -> String {
     s
 }
 
+/// The ` FROM x LIKE '...' WHERE ...` of a SHOW statement.
+fn write_listing(
+    f: &mut fmt::Formatter<'_>,
+    from: Option<&Ident>,
+    like: Option<&str>,
+    filter: Option<&Expr>,
+) -> fmt::Result {
+    if let Some(p) = from {
+        write!(f, " FROM {p}")?;
+    }
+    if let Some(l) = like {
+        f.write_str(" LIKE ")?;
+        write_quoted(f, l)?;
+    }
+    if let Some(e) = filter {
+        write!(f, " WHERE {e}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -396,16 +427,26 @@ impl fmt::Display for Statement {
                 }
                 write!(f, "{name}")
             }
-            Statement::ShowModels { project, like } => {
+            Statement::ShowModels {
+                project,
+                like,
+                filter,
+            } => {
                 f.write_str("SHOW MODELS")?;
-                if let Some(p) = project {
-                    write!(f, " FROM {p}")?;
-                }
-                if let Some(l) = like {
-                    f.write_str(" LIKE ")?;
-                    write_quoted(f, l)?;
-                }
-                Ok(())
+                write_listing(f, project.as_ref(), like.as_deref(), filter.as_ref())
+            }
+            Statement::ShowTables {
+                full,
+                database,
+                like,
+                filter,
+            } => {
+                f.write_str(if *full {
+                    "SHOW FULL TABLES"
+                } else {
+                    "SHOW TABLES"
+                })?;
+                write_listing(f, database.as_ref(), like.as_deref(), filter.as_ref())
             }
             Statement::DropModel { name, if_exists } => {
                 f.write_str("DROP MODEL ")?;

@@ -5,7 +5,7 @@
 //! here; queries are parsed by sqlparser; everything else is left for DataFusion as
 //! [`Statement::Passthrough`]. It never executes anything and never panics on any input.
 
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -103,6 +103,7 @@ impl<'a> DialectParser<'a> {
                 Ok(Statement::ShowDatabases)
             }
             (Some("SHOW"), Some("MODELS" | "PREDICTORS")) => self.show_models(),
+            (Some("SHOW"), Some("TABLES" | "FULL")) => self.show_tables(),
             (Some("DROP"), Some("ML_ENGINE")) => {
                 self.parser.next_token();
                 self.parser.next_token();
@@ -311,7 +312,32 @@ impl<'a> DialectParser<'a> {
     fn show_models(&mut self) -> Result<Statement> {
         self.parser.next_token();
         self.parser.next_token();
-        let project =
+        let (project, like, filter) = self.listing()?;
+        Ok(Statement::ShowModels {
+            project,
+            like,
+            filter,
+        })
+    }
+
+    fn show_tables(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let full = self.parse_word("FULL");
+        if !self.parse_word("TABLES") {
+            return Err(self.expected("TABLES after SHOW FULL"));
+        }
+        let (database, like, filter) = self.listing()?;
+        Ok(Statement::ShowTables {
+            full,
+            database,
+            like,
+            filter,
+        })
+    }
+
+    /// `[FROM | IN name] [LIKE 'pattern'] [WHERE condition]` of a SHOW statement.
+    fn listing(&mut self) -> Result<(Option<Ident>, Option<String>, Option<Expr>)> {
+        let from =
             if self.parser.parse_keyword(Keyword::FROM) || self.parser.parse_keyword(Keyword::IN) {
                 Some(self.parser.parse_identifier()?)
             } else {
@@ -322,7 +348,12 @@ impl<'a> DialectParser<'a> {
         } else {
             None
         };
-        Ok(Statement::ShowModels { project, like })
+        let filter = if self.parser.parse_keyword(Keyword::WHERE) {
+            Some(self.parser.parse_expr()?)
+        } else {
+            None
+        };
+        Ok((from, like, filter))
     }
 
     fn describe(&mut self) -> Result<Statement> {

@@ -220,6 +220,27 @@ async fn reference_workflow_answers() {
     // SHOW MODELS and the models table.
     let rows = client.query("SHOW MODELS LIKE 'm%'", &[]).await.unwrap();
     assert_eq!(rows.len(), 1);
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query(sql, &[]).await.unwrap().len() }
+    };
+    assert_eq!(count("SHOW MODELS WHERE status = 'complete'").await, 1);
+    assert_eq!(count("SHOW MODELS LIKE 'm%' WHERE version > 1").await, 0);
+    assert_eq!(count("SHOW MODELS FROM mindsdb LIKE 'zz%'").await, 0);
+    // SHOW TABLES lists the project's models, or a database's tables, as MindsDB does.
+    let names = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    };
+    let rows = client.query("SHOW TABLES", &[]).await.unwrap();
+    assert_eq!(rows[0].columns()[0].name(), "Tables_in_mindsdb");
+    assert_eq!(names(rows), ["m", "models"]);
+    let rows = client
+        .query("SHOW FULL TABLES FROM files WHERE Table_type = 'BASE TABLE'", &[])
+        .await
+        .unwrap();
+    assert_eq!(names(rows), ["ratings"]);
+    let err = client.query("SHOW TABLES FROM nowhere", &[]).await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("3D000"));
     let rows = client
         .query("SELECT name, training_time FROM mindsdb.models", &[])
         .await

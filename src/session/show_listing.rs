@@ -1,0 +1,77 @@
+//! `SHOW MODELS` and `SHOW [FULL] TABLES` as queries that DataFusion runs: the first over the
+//! project's `models` table, the second over `information_schema.tables`, each with its
+//! `LIKE` pattern and `WHERE` condition. This module only writes SQL; it runs nothing.
+
+use datafusion::sql::sqlparser::ast::{Expr, Ident};
+
+use super::model_query::{literal, quote};
+use super::{DEFAULT_PROJECT, Engine};
+use crate::error::{Error, Result};
+
+/// `SELECT * FROM <project>.models` restricted as the statement says.
+pub fn models_sql(project: Option<&Ident>, like: Option<&str>, filter: Option<&Expr>) -> String {
+    let mut conditions = Vec::new();
+    if let Some(p) = project {
+        conditions.push(format!("project = {}", literal(&p.value)));
+    }
+    if let Some(l) = like {
+        conditions.push(format!("name LIKE {}", literal(l)));
+    }
+    if let Some(e) = filter {
+        conditions.push(format!("({e})"));
+    }
+    format!(
+        "SELECT * FROM {}.models{}",
+        quote(DEFAULT_PROJECT),
+        where_clause(&conditions)
+    )
+}
+
+/// The tables of a database (the project's models without one), named in a column
+/// `Tables_in_<database>` as MindsDB and MySQL do, with `Table_type` for FULL. The WHERE
+/// condition sees those columns.
+pub fn tables_sql(
+    engine: &Engine,
+    full: bool,
+    database: Option<&Ident>,
+    like: Option<&str>,
+    filter: Option<&Expr>,
+) -> Result<String> {
+    let db = database.map_or(DEFAULT_PROJECT, |d| d.value.as_str());
+    let exists = engine
+        .context()
+        .catalog(crate::datasource::DEFAULT_CATALOG)
+        .is_some_and(|c| c.schema_names().iter().any(|s| s == db));
+    if !exists {
+        return Err(
+            Error::new("3D000", format!("database \"{db}\" does not exist"))
+                .with_hint("SHOW DATABASES lists the databases"),
+        );
+    }
+    let column = format!("Tables_in_{db}");
+    let mut inner = vec![format!("table_schema = {}", literal(db))];
+    if let Some(l) = like {
+        inner.push(format!("table_name LIKE {}", literal(l)));
+    }
+    let outer: Vec<String> = filter.iter().map(|e| format!("({e})")).collect();
+    let type_column = if full {
+        format!(", {}", quote("Table_type"))
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "SELECT {col}{type_column} FROM (SELECT table_name AS {col}, table_type AS {ty} FROM information_schema.tables{inner}) AS t{outer} ORDER BY {col}",
+        col = quote(&column),
+        ty = quote("Table_type"),
+        inner = where_clause(&inner),
+        outer = where_clause(&outer),
+    ))
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
