@@ -595,16 +595,29 @@ impl Answer {
         if n_new > 0 {
             let model = format!("{}.{}", self.mv.project, self.mv.name);
             let fallback = n_new - described.len();
+            // How many, when there are several; a single subject needs no count.
+            let count = |n: usize| {
+                if n_new == 1 {
+                    String::new()
+                } else {
+                    format!("{n} ")
+                }
+            };
             let mut parts = Vec::new();
             if !described.is_empty() {
-                parts.push(format!("{} answered from their features", described.len()));
+                parts.push(format!(
+                    "{}answered from {} features",
+                    count(described.len()),
+                    if n_new == 1 { "its" } else { "their" }
+                ));
             }
             if fallback > 0 {
                 parts.push(match self.kind {
                     RecType::UserItem if !self.options.cold_start_error => format!(
-                        "{fallback} with the most popular items (USING cold_start = 'error' makes this an error)"
+                        "{}answered with the most popular items (USING cold_start = 'error' makes this an error)",
+                        count(fallback)
                     ),
-                    _ => format!("{fallback} without features to answer from"),
+                    _ => format!("{}without features to answer from", count(fallback)),
                 });
             }
             let who = match subjects.iter().find_map(|s| match s {

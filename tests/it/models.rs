@@ -235,11 +235,17 @@ async fn reference_workflow_answers() {
     assert_eq!(rows[0].columns()[0].name(), "Tables_in_mindsdb");
     assert_eq!(names(rows), ["m", "models"]);
     let rows = client
-        .query("SHOW FULL TABLES FROM files WHERE Table_type = 'BASE TABLE'", &[])
+        .query(
+            "SHOW FULL TABLES FROM files WHERE Table_type = 'BASE TABLE'",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(names(rows), ["ratings"]);
-    let err = client.query("SHOW TABLES FROM nowhere", &[]).await.unwrap_err();
+    let err = client
+        .query("SHOW TABLES FROM nowhere", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("3D000"));
     let rows = client
         .query("SELECT name, training_time FROM mindsdb.models", &[])
@@ -311,7 +317,8 @@ async fn bad_input_is_an_error_and_nothing_is_lost() {
     assert_eq!(rows.len(), 10);
     let notice = notices.recv().await.unwrap();
     assert!(
-        notice.contains("999") && notice.contains("popular"),
+        notice.contains("user 999 is not in the training data")
+            && notice.contains(": answered with the most popular items"),
         "{notice}"
     );
     noticed
