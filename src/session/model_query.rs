@@ -359,7 +359,10 @@ fn rewrite_select(
             {
                 if found.is_some() {
                     return Err(Error::not_supported(
-                        "a query can read from one model at a time",
+                        "a SELECT can read from one model at a time",
+                    )
+                    .with_hint(
+                        "read each model in its own CTE or subquery and join those: WITH a AS (SELECT * FROM m WHERE userId = 1), b AS (SELECT * FROM m WHERE userId = 2) SELECT ... FROM a JOIN b ON a.item_id = b.item_id",
                     ));
                 }
                 found = Some((t, j, m));
