@@ -8,7 +8,6 @@
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, OrderBy, Query, Select,
     SelectItem, SetExpr, TableFactor, Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut,
-    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -68,24 +67,20 @@ fn check_id_literals(selection: &Expr, model: &ModelRef, alias: &str) -> Result<
         )
     };
     let mut found: Option<(&'static str, String)> = None;
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions(selection, |e| {
-        match e {
-            Expr::BinaryOp { left, right, .. } => {
-                if let (Some(w), true) = (is_text_key(left), is_number(right)) {
-                    found = Some((w, right.to_string()));
-                } else if let (Some(w), true) = (is_text_key(right), is_number(left)) {
-                    found = Some((w, left.to_string()));
-                }
+    outer_exprs(selection, |e| match e {
+        Expr::BinaryOp { left, right, .. } => {
+            if let (Some(w), true) = (is_text_key(left), is_number(right)) {
+                found = Some((w, right.to_string()));
+            } else if let (Some(w), true) = (is_text_key(right), is_number(left)) {
+                found = Some((w, left.to_string()));
             }
-            Expr::InList { expr, list, .. } => {
-                if let (Some(w), Some(n)) = (is_text_key(expr), list.iter().find(|x| is_number(x)))
-                {
-                    found = Some((w, n.to_string()));
-                }
-            }
-            _ => {}
         }
-        ControlFlow::<()>::Continue(())
+        Expr::InList { expr, list, .. } => {
+            if let (Some(w), Some(n)) = (is_text_key(expr), list.iter().find(|x| is_number(x))) {
+                found = Some((w, n.to_string()));
+            }
+        }
+        _ => {}
     });
     match found {
         Some((what, n)) => Err(Error::new(
@@ -98,6 +93,63 @@ fn check_id_literals(selection: &Expr, model: &ModelRef, alias: &str) -> Result<
         .with_hint(format!("quote the id: '{n}'"))),
         None => Ok(()),
     }
+}
+
+/// Calls `f` on each expression of `node` outside nested queries: a subquery has its own
+/// scope, so `userId` inside `(SELECT max(userId) FROM t)` names t's column, not the model's.
+struct OuterExprs<F> {
+    f: F,
+    depth: usize,
+}
+
+impl<F: FnMut(&Expr)> Visitor for OuterExprs<F> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if self.depth == 0 {
+            (self.f)(e);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl<F: FnMut(&mut Expr)> VisitorMut for OuterExprs<F> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if self.depth == 0 {
+            (self.f)(e);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn outer_exprs<V: Visit + ?Sized>(node: &V, f: impl FnMut(&Expr)) {
+    let _ = node.visit(&mut OuterExprs { f, depth: 0 });
+}
+
+fn outer_exprs_mut<V: VisitMut + ?Sized>(node: &mut V, f: impl FnMut(&mut Expr)) {
+    let _ = node.visit(&mut OuterExprs { f, depth: 0 });
 }
 
 pub(super) fn quote(s: &str) -> String {
@@ -426,13 +478,12 @@ fn rewrite_select(
         // Every other use of a feature column in WHERE is a mistake.
         let rest = take_equalities(selection, &mut |q, c, v| is_feature(q, c) && is_value(v));
         let mut misused = None;
-        let _ = datafusion::sql::sqlparser::ast::visit_expressions(&rest, |e| {
+        outer_exprs(&rest, |e| {
             if let Some((q, c)) = ident_text(e)
                 && is_feature(q, c)
             {
                 misused = Some(c.to_string());
             }
-            ControlFlow::<()>::Continue(())
         });
         if let Some(c) = misused {
             return Err(Error::not_supported(format!(
@@ -492,16 +543,12 @@ fn rewrite_select(
             }
         }
     }
-    let mut rename_all = |e: &mut Expr| {
-        rename(e);
-        ControlFlow::<()>::Continue(())
-    };
-    let _ = visit_expressions_mut(&mut select.projection, &mut rename_all);
-    let _ = visit_expressions_mut(&mut select.selection, &mut rename_all);
-    let _ = visit_expressions_mut(&mut select.group_by, &mut rename_all);
-    let _ = visit_expressions_mut(&mut select.having, &mut rename_all);
+    outer_exprs_mut(&mut select.projection, &rename);
+    outer_exprs_mut(&mut select.selection, &rename);
+    outer_exprs_mut(&mut select.group_by, &rename);
+    outer_exprs_mut(&mut select.having, &rename);
     if let Some(order_by) = order_by {
-        let _ = visit_expressions_mut(order_by, &mut rename_all);
+        outer_exprs_mut(order_by, &rename);
     }
 
     // The prediction join: a table joined with the model without a condition.
