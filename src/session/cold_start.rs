@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::Session;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionState;
 use datafusion::prelude::{SessionContext, ident, lit};
 
@@ -23,10 +24,13 @@ use crate::side_features::FeatureTable;
 /// A feature row in the model's feature space (no identity feature).
 pub type Row = Vec<(u32, f32)>;
 
-/// The table of a prediction join: its name and the column holding the ids it asks about.
+/// The other side of a prediction join: a query of its rows (the table or subquery with the
+/// WHERE conditions on it alone), its name for messages, and the column holding the ids it
+/// asks about.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Feed {
-    pub table: String,
+    pub query: String,
+    pub name: String,
     pub column: String,
 }
 
@@ -54,13 +58,11 @@ fn context(state: &dyn Session) -> Result<SessionContext> {
 /// Reads the id column and those of `columns` (name, numeric) that `table` has, for `ids` only
 /// when given. Returns the batches and the columns read.
 async fn read(
-    ctx: &SessionContext,
-    table: &str,
+    df: DataFrame,
     id_col: &str,
     columns: &[(String, bool)],
     ids: Option<&[Id]>,
 ) -> Result<(Vec<RecordBatch>, Vec<(String, bool)>)> {
-    let df = open_table(ctx, table).await?;
     let present: Vec<(String, bool)> = columns
         .iter()
         .filter(|(c, _)| c != id_col && df.schema().has_column_with_unqualified_name(c))
@@ -179,11 +181,15 @@ pub async fn subjects(
     {
         let c = ctx.insert(context(state)?);
         let kinds = encoder.map(|e| e.column_kinds()).unwrap_or_default();
-        let (batches, kinds) = read(c, &feed.table, &feed.column, &kinds, None).await?;
+        let rows = c
+            .sql(&feed.query)
+            .await
+            .map_err(|e| Error::from(e).context(format_args!("table {}", feed.name)))?;
+        let (batches, kinds) = read(rows, &feed.column, &kinds, None).await?;
         let ids = match &describer {
-            Some(d) => d.read_rows(&batches, &feed.table, &feed.column, &kinds, &mut s.rows)?,
+            Some(d) => d.read_rows(&batches, &feed.name, &feed.column, &kinds, &mut s.rows)?,
             None => {
-                FeatureTable::from_batches(&batches, &feed.table, &feed.column, text_ids, &[])?.ids
+                FeatureTable::from_batches(&batches, &feed.name, &feed.column, text_ids, &[])?.ids
             }
         };
         s.ids = Some(ids);
@@ -235,12 +241,14 @@ pub async fn subjects(
             None => context(state)?,
         };
         let kinds = d.encoder.column_kinds();
-        let found = match read(&c, &table.table, id_col, &kinds, Some(&missing)).await {
-            Ok((batches, kinds)) => d
-                .read_rows(&batches, &table.table, id_col, &kinds, &mut s.rows)
-                .map(|_| ()),
-            Err(err) => Err(err),
-        };
+        let rows = &mut s.rows;
+        let found = async {
+            let df = open_table(&c, &table.table).await?;
+            let (batches, kinds) = read(df, id_col, &kinds, Some(&missing)).await?;
+            d.read_rows(&batches, &table.table, id_col, &kinds, rows)
+                .map(|_| ())
+        }
+        .await;
         if let Err(err) = found {
             s.notices.push(format!(
                 "cannot read the features of new {what}s from {}: {}",

@@ -572,21 +572,76 @@ fn rewrite_select(
             None => &mut twj.relation,
             Some(p) => &mut twj.joins[p].relation,
         };
-        let (name, other_alias) = factor_name(other).ok_or_else(|| {
-            Error::not_supported(
-                "a prediction join needs a plain table on the other side of the model",
-            )
-        })?;
-        let other_alias = other_alias.map(|a| a.value.clone()).unwrap_or_else(|| {
-            name.0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.clone())
-                .unwrap_or_default()
-        });
-        let table = name.to_string();
+        // The other side's rows as `<relation> AS <alias>`, its alias and its name.
+        let (relation, other_alias, shown) = match other {
+            TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                let a = alias
+                    .as_ref()
+                    .map(|a| a.name.value.clone())
+                    .unwrap_or_else(|| {
+                        name.0
+                            .last()
+                            .and_then(|p| p.as_ident())
+                            .map(|i| i.value.clone())
+                            .unwrap_or_default()
+                    });
+                (format!("{name} AS {}", quote(&a)), a, name.to_string())
+            }
+            TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias: Some(alias),
+                ..
+            } => {
+                let columns = if alias.columns.is_empty() {
+                    String::new()
+                } else {
+                    let names: Vec<String> = alias.columns.iter().map(|c| c.to_string()).collect();
+                    format!(" ({})", names.join(", "))
+                };
+                (
+                    format!("({subquery}) AS {}{columns}", alias.name),
+                    alias.name.value.clone(),
+                    alias.name.value.clone(),
+                )
+            }
+            _ => {
+                return Err(Error::not_supported(
+                    "a prediction join needs a table or a subquery with an alias on the other side of the model",
+                ));
+            }
+        };
+        // The conditions on the other side alone decide which ids it feeds to the model: they
+        // move from the WHERE into its read (its other columns are not in the join).
+        let (narrowing, rest): (Vec<Expr>, Vec<Expr>) = select
+            .selection
+            .as_ref()
+            .map(|w| conjuncts(w))
+            .unwrap_or_default()
+            .into_iter()
+            .cloned()
+            .partition(|c| only_columns_of(c, &other_alias));
+        if !narrowing.is_empty() {
+            select.selection = rest.into_iter().reduce(|l, r| Expr::BinaryOp {
+                left: Box::new(l),
+                op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+                right: Box::new(r),
+            });
+        }
+        let narrowing: Vec<String> = narrowing.iter().map(|c| format!("({c})")).collect();
+        let narrowing = if narrowing.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", narrowing.join(" AND "))
+        };
         options.feed = Some(Feed {
-            table: table.clone(),
+            query: format!("SELECT * FROM {relation}{narrowing}"),
+            name: shown,
             column: feed_col.clone(),
         });
         // Columns of the table other than the id it feeds are not available.
@@ -609,7 +664,7 @@ fn rewrite_select(
             }
         }
         *other = first_factor(&format!(
-            "SELECT * FROM (SELECT DISTINCT {col} FROM {table} AS {a}) AS {a}",
+            "SELECT * FROM (SELECT DISTINCT {col} FROM {relation}{narrowing}) AS {a}",
             col = quote(&feed_col),
             a = quote(&other_alias)
         ))?;
@@ -645,6 +700,45 @@ fn rewrite_select(
         quote(&alias)
     ))?;
     Ok(true)
+}
+
+/// The top-level AND-ed conditions of a WHERE.
+fn conjuncts(e: &Expr) -> Vec<&Expr> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            let mut all = conjuncts(left);
+            all.extend(conjuncts(right));
+            all
+        }
+        Expr::Nested(inner) => conjuncts(inner),
+        other => vec![other],
+    }
+}
+
+/// Whether a condition reads only columns qualified by `alias` (at least one), with no
+/// subquery: such a condition can be applied to that relation alone.
+fn only_columns_of(e: &Expr, alias: &str) -> bool {
+    let (mut ours, mut other) = (0, 0);
+    outer_exprs(e, |x| match x {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value == alias => ours += 1,
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Subquery(_)
+        | Expr::InSubquery { .. }
+        | Expr::Exists { .. }
+        // A parameter is bound in the query, not in the feed's own read.
+        | Expr::Value(ValueWithSpan {
+            value: Value::Placeholder(_),
+            ..
+        }) => other += 1,
+        _ => {}
+    });
+    ours > 0 && other == 0
 }
 
 fn no_model(using: &[UsingOption]) -> Result<Option<String>> {
