@@ -55,7 +55,7 @@ fn context(state: &dyn Session) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state.clone()))
 }
 
-/// Reads the id column and those of `columns` (name, numeric) that `table` has, for `ids` only
+/// Reads the id column and those of `columns` (name, numeric) that `df` has, for `ids` only
 /// when given. Returns the batches and the columns read.
 async fn read(
     df: DataFrame,
