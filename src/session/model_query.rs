@@ -684,6 +684,39 @@ fn rewrite_select(
         join.join_operator = JoinOperator::Inner(JoinConstraint::On(cond));
     }
 
+    // `userId IN (SELECT ...)`: the subquery's ids are whom to answer for, read like the other
+    // side of a prediction join, rather than answering everyone and keeping those ids. The
+    // condition stays in the WHERE.
+    if options.feed.is_none() {
+        let subject_key = match kind {
+            RecType::ItemItem => "item_id_one",
+            RecType::UserItem => "user_id",
+            RecType::UserUser => "user_id_one",
+        };
+        let subquery = select
+            .selection
+            .as_ref()
+            .map(|w| conjuncts(w))
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|c| match c {
+                Expr::InSubquery {
+                    expr,
+                    subquery,
+                    negated: false,
+                } => matches!(ident_text(expr), Some((q, c)) if ours(q) && c == subject_key)
+                    .then_some(subquery),
+                _ => None,
+            });
+        if let Some(subquery) = subquery {
+            options.feed = Some(Feed {
+                query: format!("SELECT * FROM ({subquery}) AS ids (id)"),
+                name: "the IN subquery".to_string(),
+                column: "id".to_string(),
+            });
+        }
+    }
+
     let factor = match j {
         None => &mut select.from[t].relation,
         Some(j) => &mut select.from[t].joins[j].relation,
