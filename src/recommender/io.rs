@@ -174,14 +174,14 @@ pub fn to_bytes(model: &Model) -> Vec<u8> {
 }
 
 /// Where a loaded array goes: a `Vec`, or the cache-aligned storage of embeddings.
-trait Sink<T> {
-    fn reserve(&mut self, n: usize);
+trait Sink<T>: Sized {
+    fn with_capacity(n: usize) -> Self;
     fn append(&mut self, chunk: &[T]);
 }
 
 impl<T: Copy> Sink<T> for Vec<T> {
-    fn reserve(&mut self, n: usize) {
-        self.reserve_exact(n);
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
     }
     fn append(&mut self, chunk: &[T]) {
         self.extend_from_slice(chunk);
@@ -189,8 +189,8 @@ impl<T: Copy> Sink<T> for Vec<T> {
 }
 
 impl Sink<f32> for Aligned {
-    fn reserve(&mut self, n: usize) {
-        self.reserve_exact(n);
+    fn with_capacity(n: usize) -> Self {
+        Aligned::with_capacity(0, n)
     }
     fn append(&mut self, chunk: &[f32]) {
         self.extend_from_slice(chunk);
@@ -275,14 +275,13 @@ impl<R: Read> Reader<R> {
     }
 
     /// An array: its length, then its little-endian elements, converted a chunk at a time
-    /// into `out`.
-    fn array<T: Copy, const N: usize>(
+    /// into the sink it returns.
+    fn array<T: Copy, S: Sink<T>, const N: usize>(
         &mut self,
         from: impl Fn([u8; N]) -> T,
-        out: &mut impl Sink<T>,
-    ) -> Result<(), LoadError> {
+    ) -> Result<S, LoadError> {
         let n = self.len(N)?;
-        out.reserve(n);
+        let mut out = S::with_capacity(n);
         let mut buf = vec![0u8; CHUNK_BYTES.min(n * N)];
         let mut chunk = Vec::with_capacity(buf.len() / N);
         let mut done = 0;
@@ -298,31 +297,23 @@ impl<R: Read> Reader<R> {
             out.append(&chunk);
             done += chunk.len();
         }
-        Ok(())
+        Ok(out)
     }
 
     pub(super) fn u64s(&mut self) -> Result<Vec<usize>, LoadError> {
-        let mut out = Vec::new();
-        self.array(|b| u64::from_le_bytes(b) as usize, &mut out)?;
-        Ok(out)
+        self.array(|b| u64::from_le_bytes(b) as usize)
     }
 
     pub(super) fn u32s(&mut self) -> Result<Vec<u32>, LoadError> {
-        let mut out = Vec::new();
-        self.array(u32::from_le_bytes, &mut out)?;
-        Ok(out)
+        self.array(u32::from_le_bytes)
     }
 
     pub(super) fn f32s(&mut self) -> Result<Vec<f32>, LoadError> {
-        let mut out = Vec::new();
-        self.array(f32::from_le_bytes, &mut out)?;
-        Ok(out)
+        self.array(f32::from_le_bytes)
     }
 
     fn aligned_f32s(&mut self) -> Result<Aligned, LoadError> {
-        let mut out = Aligned::new(0);
-        self.array(f32::from_le_bytes, &mut out)?;
-        Ok(out)
+        self.array(f32::from_le_bytes)
     }
 
     /// Ends the section: every byte read, and the checksum matches. Returns the stream.

@@ -40,6 +40,15 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Prefetches row `r` of a row-major table of width `d` (16 f32s to a cache line).
+#[inline]
+fn prefetch_row(table: *const f32, r: usize, d: usize) {
+    let start = table.wrapping_add(r * d);
+    for line in (0..d).step_by(16) {
+        prefetch(start.wrapping_add(line));
+    }
+}
+
 /// A raw pointer to shared f32 parameters.
 #[derive(Clone, Copy)]
 struct Raw(*mut f32);
@@ -181,10 +190,7 @@ impl<'a> SideRaw<'a> {
             return;
         }
         prefetch(self.bias.0.wrapping_add(r * BIAS_STRIDE));
-        let start = self.emb.0.wrapping_add(r * d);
-        for line in (0..d).step_by(16) {
-            prefetch(start.wrapping_add(line));
-        }
+        prefetch_row(self.emb.0, r, d);
     }
 
     /// β_r + p · q_r for row `r` and a given p, without materialising q_r when the features
@@ -318,6 +324,18 @@ fn use_avx2() -> bool {
 /// (LightFM gets the same reordering from -ffast-math).
 #[inline]
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    dot_mapped(a, b, |y| y)
+}
+
+/// `dot(a, q)` with `q[i] = 0 + s·e[i]`, bit for bit, without storing q.
+#[inline]
+fn dot_scaled(a: &[f32], e: &[f32], s: f32) -> f32 {
+    dot_mapped(a, e, |y| 0.0 + s * y)
+}
+
+/// Σ a[i]·f(b[i]) in `dot`'s order: eight lanes, then the tail.
+#[inline(always)]
+fn dot_mapped(a: &[f32], b: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; 8];
@@ -325,33 +343,12 @@ pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     for c in 0..chunks {
         let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
         for l in 0..8 {
-            acc[l] += x[l] * y[l];
+            acc[l] += x[l] * f(y[l]);
         }
     }
     let mut tail = 0.0f32;
     for i in chunks * 8..n {
-        tail += a[i] * b[i];
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `dot(a, q)` with `q[i] = 0 + s·e[i]`, bit for bit, without storing q.
-#[inline]
-fn dot_scaled(a: &[f32], e: &[f32], s: f32) -> f32 {
-    let n = a.len().min(e.len());
-    let (a, e) = (&a[..n], &e[..n]);
-    let q = |x: f32| 0.0 + s * x;
-    let mut acc = [0.0f32; 8];
-    let chunks = n / 8;
-    for c in 0..chunks {
-        let (x, y) = (&a[c * 8..c * 8 + 8], &e[c * 8..c * 8 + 8]);
-        for l in 0..8 {
-            acc[l] += x[l] * q(y[l]);
-        }
-    }
-    let mut tail = 0.0f32;
-    for i in chunks * 8..n {
-        tail += a[i] * q(e[i]);
+        tail += a[i] * f(b[i]);
     }
     acc.iter().sum::<f32>() + tail
 }
@@ -718,10 +715,7 @@ impl Trainer<'_> {
                 continue;
             }
             side.prefetch_params(r, d);
-            let start = side.emb_g.0.wrapping_add(r * d);
-            for line in (0..d).step_by(16) {
-                prefetch(start.wrapping_add(line));
-            }
+            prefetch_row(side.emb_g.0, r, d);
         }
     }
 

@@ -172,33 +172,39 @@ impl Engine {
         })
     }
 
+    /// A query that reads from a model is rewritten (after `prefix`, such as EXPLAIN); any
+    /// other goes to DataFusion as written.
+    fn plan_query(
+        &self,
+        query: &datafusion::sql::sqlparser::ast::Query,
+        using: &[crate::sql::UsingOption],
+        prefix: String,
+    ) -> Result<Plan> {
+        Ok(
+            match model_query::rewrite(query, using, &|n| self.resolve_model(n))? {
+                Some(sql) => Plan::Rewritten(prefix + &sql),
+                None => Plan::DataFusion,
+            },
+        )
+    }
+
     /// Decides who runs a parsed statement.
     pub fn plan(&self, stmt: Statement) -> Result<Plan> {
         Ok(match stmt {
             Statement::Passthrough => Plan::DataFusion,
-            Statement::Query(q) => match model_query::rewrite(&q, &[], &|n| self.resolve_model(n))?
-            {
-                Some(sql) => Plan::Rewritten(sql),
-                None => Plan::DataFusion,
-            },
+            Statement::Query(q) => self.plan_query(&q, &[], String::new())?,
             Statement::SelectUsing { query, using } => {
-                match model_query::rewrite(&query, &using, &|n| self.resolve_model(n))? {
-                    Some(sql) => Plan::Rewritten(sql),
-                    None => Plan::DataFusion,
-                }
+                self.plan_query(&query, &using, String::new())?
             }
             Statement::Explain {
                 analyze,
                 verbose,
                 query,
                 using,
-            } => match model_query::rewrite(&query, &using, &|n| self.resolve_model(n))? {
-                Some(sql) => Plan::Rewritten(format!(
-                    "{} {sql}",
-                    crate::sql::explain_prefix(analyze, verbose)
-                )),
-                None => Plan::DataFusion,
-            },
+            } => {
+                let prefix = format!("{} ", crate::sql::explain_prefix(analyze, verbose));
+                self.plan_query(&query, &using, prefix)?
+            }
             Statement::ShowModels {
                 project,
                 like,

@@ -198,12 +198,9 @@ fn string_value(e: &Expr) -> Option<String> {
     }
 }
 
-/// Removes the top-level conjuncts `column = value` of `expr` that `take` accepts (it is
-/// given the column's qualifier and name, and the other side), and returns what remains.
-fn take_equalities(
-    expr: Expr,
-    take: &mut dyn FnMut(Option<&str>, &str, &Expr) -> bool,
-) -> Option<Expr> {
+/// Removes the top-level conjuncts of `expr` (through AND and parentheses) that `take`
+/// accepts, and returns what remains.
+fn take_conjuncts(expr: Expr, take: &mut dyn FnMut(&Expr) -> bool) -> Option<Expr> {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
     match expr {
         Expr::BinaryOp {
@@ -211,8 +208,8 @@ fn take_equalities(
             op: BinaryOperator::And,
             right,
         } => {
-            let l = take_equalities(*left, take);
-            let r = take_equalities(*right, take);
+            let l = take_conjuncts(*left, take);
+            let r = take_conjuncts(*right, take);
             match (l, r) {
                 (Some(l), Some(r)) => Some(Expr::BinaryOp {
                     left: Box::new(l),
@@ -223,25 +220,30 @@ fn take_equalities(
                 (None, None) => None,
             }
         }
-        Expr::Nested(inner) => take_equalities(*inner, take).map(|e| Expr::Nested(Box::new(e))),
+        Expr::Nested(inner) => take_conjuncts(*inner, take).map(|e| Expr::Nested(Box::new(e))),
+        other => (!take(&other)).then_some(other),
+    }
+}
+
+/// Removes the top-level conjuncts `column = value` of `expr` that `take` accepts (it is
+/// given the column's qualifier and name, and the other side), and returns what remains.
+fn take_equalities(
+    expr: Expr,
+    take: &mut dyn FnMut(Option<&str>, &str, &Expr) -> bool,
+) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    take_conjuncts(expr, &mut |e| match e {
         Expr::BinaryOp {
             left,
             op: BinaryOperator::Eq,
             right,
-        } => {
-            let taken = match (ident_text(&left), ident_text(&right)) {
-                (Some((q, c)), _) if take(q, c, &right) => true,
-                (_, Some((q, c))) => take(q, c, &left),
-                _ => false,
-            };
-            (!taken).then_some(Expr::BinaryOp {
-                left,
-                op: BinaryOperator::Eq,
-                right,
-            })
-        }
-        other => Some(other),
-    }
+        } => match (ident_text(left), ident_text(right)) {
+            (Some((q, c)), _) if take(q, c, right) => true,
+            (_, Some((q, c))) => take(q, c, left),
+            _ => false,
+        },
+        _ => false,
+    })
 }
 
 /// A value a feature column can be given: a literal (`25`, `-1.5`, `'engineer'`) or a
@@ -618,19 +620,14 @@ fn rewrite_select(
         };
         // The conditions on the other side alone decide which ids it feeds to the model: they
         // move from the WHERE into its read (its other columns are not in the join).
-        let (narrowing, rest): (Vec<Expr>, Vec<Expr>) = select
-            .selection
-            .as_ref()
-            .map(|w| conjuncts(w))
-            .unwrap_or_default()
-            .into_iter()
-            .cloned()
-            .partition(|c| only_columns_of(c, &other_alias));
-        if !narrowing.is_empty() {
-            select.selection = rest.into_iter().reduce(|l, r| Expr::BinaryOp {
-                left: Box::new(l),
-                op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
-                right: Box::new(r),
+        let mut narrowing = Vec::new();
+        if let Some(selection) = select.selection.take() {
+            select.selection = take_conjuncts(selection, &mut |c| {
+                let alone = only_columns_of(c, &other_alias);
+                if alone {
+                    narrowing.push(c.clone());
+                }
+                alone
             });
         }
         let narrowing: Vec<String> = narrowing.iter().map(|c| format!("({c})")).collect();
