@@ -6,6 +6,7 @@
 pub mod demo;
 mod files;
 mod remote;
+mod system_catalog;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     let ctx = Arc::new(SessionContext::new_with_state(state));
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
+    system_catalog::install(&ctx)?;
     let files_dir = data_dir.join("files");
     std::fs::create_dir_all(&files_dir)
         .map_err(|e| Error::io(&format!("cannot create {}", files_dir.display()), e))?;

@@ -3,6 +3,7 @@
 //! result schemas. It knows nothing of the wire protocol: results are Arrow batches or
 //! command tags.
 
+mod catalog_query;
 mod cold_start;
 mod create_database;
 mod create_model;
@@ -183,7 +184,10 @@ impl Engine {
         Ok(
             match model_query::rewrite(query, using, &|n| self.resolve_model(n))? {
                 Some(sql) => Plan::Rewritten(prefix + &sql),
-                None => Plan::DataFusion,
+                None => match catalog_query::rewrite(query) {
+                    Some(sql) => Plan::Rewritten(prefix + &sql),
+                    None => Plan::DataFusion,
+                },
             },
         )
     }

@@ -68,6 +68,21 @@ async fn simple_and_extended_queries_over_demo() {
     assert_eq!(names, vec!["name", "engine", "parameters"]);
     let rows = client.query(&stmt, &[]).await.unwrap();
     assert!(rows.iter().any(|r| r.get::<_, String>(0) == "demo"));
+
+    // A driver's catalog query (PostgreSQL's case folding, _pg_expandarray, (row).field),
+    // prepared with a parameter.
+    let stmt = client
+        .prepare(
+            "SELECT r.KEY_SEQ FROM (SELECT (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, \
+             information_schema._pg_expandarray(i.indkey) AS KEYS FROM pg_catalog.pg_index i \
+             WHERE i.indexrelid = $1) r WHERE (r.KEYS).x > 0 ORDER BY r.key_seq",
+        )
+        .await
+        .unwrap();
+    assert_eq!(stmt.columns()[0].name(), "key_seq");
+    let rows = client.query(&stmt, &[&2837u32]).await.unwrap();
+    let seq: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(seq, vec![1, 2]);
     server.stop().await;
 }
 

@@ -1,0 +1,287 @@
+//! What client drivers' metadata queries need from the system catalogs beyond
+//! datafusion-postgres' `pg_catalog`: a `pg_settings` with the settings drivers read
+//! (pgjdbc's key lookups read `max_index_keys`), and functions that read the catalogs' integer
+//! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
+//! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
+//! (`catalog_query` puts them into client queries). This module adds tables and functions to
+//! the session; it rewrites no SQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListArray, RecordBatch, StringArray,
+    StructArray,
+};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Int16Type, Int32Type, Int64Type};
+use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+use super::DEFAULT_CATALOG;
+use crate::error::{Error, Result};
+
+/// The settings `pg_settings` lists: (name, setting, vartype, short description). Only
+/// values that hold for recsql.
+type Setting = (&'static str, &'static str, &'static str, &'static str);
+
+const SETTINGS: &[Setting] = &[
+    (
+        "standard_conforming_strings",
+        "on",
+        "bool",
+        "Causes '...' strings to treat backslashes literally.",
+    ),
+    (
+        "max_index_keys",
+        "32",
+        "integer",
+        "Shows the maximum number of index keys.",
+    ),
+    (
+        "server_encoding",
+        "UTF8",
+        "string",
+        "Shows the server (database) character set encoding.",
+    ),
+    (
+        "client_encoding",
+        "UTF8",
+        "string",
+        "Sets the client's character set encoding.",
+    ),
+    (
+        "integer_datetimes",
+        "on",
+        "bool",
+        "Shows whether datetimes are integer based.",
+    ),
+];
+
+/// Adds the settings table and the functions to `ctx`, whose `pg_catalog` must be set up.
+pub fn install(ctx: &SessionContext) -> Result<()> {
+    let catalog = ctx
+        .catalog(DEFAULT_CATALOG)
+        .ok_or_else(|| Error::internal("the default catalog is missing"))?;
+    let inner = catalog
+        .schema("pg_catalog")
+        .ok_or_else(|| Error::internal("pg_catalog is not set up"))?;
+    catalog.register_schema("pg_catalog", Arc::new(PgCatalog::new(inner)?))?;
+    ctx.register_udf(ScalarUDF::from(IntArrayFunction::expand()));
+    ctx.register_udf(ScalarUDF::from(IntArrayFunction::list()));
+    Ok(())
+}
+
+/// datafusion-postgres' `pg_catalog` with recsql's `pg_settings`.
+#[derive(Debug)]
+struct PgCatalog {
+    inner: Arc<dyn SchemaProvider>,
+    settings: Arc<dyn TableProvider>,
+}
+
+impl PgCatalog {
+    fn new(inner: Arc<dyn SchemaProvider>) -> Result<Self> {
+        let n = SETTINGS.len();
+        let text = |f: fn(&Setting) -> Option<&'static str>| -> ArrayRef {
+            Arc::new(SETTINGS.iter().map(f).collect::<StringArray>())
+        };
+        let none = || -> ArrayRef { Arc::new(StringArray::from(vec![None::<&str>; n])) };
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("name", text(|s| Some(s.0))),
+            ("setting", text(|s| Some(s.1))),
+            ("unit", none()),
+            ("category", none()),
+            ("short_desc", text(|s| Some(s.3))),
+            ("extra_desc", none()),
+            ("context", text(|_| Some("internal"))),
+            ("vartype", text(|s| Some(s.2))),
+            ("source", text(|_| Some("default"))),
+            ("min_val", none()),
+            ("max_val", none()),
+            ("enumvals", none()),
+            ("boot_val", text(|s| Some(s.1))),
+            ("reset_val", text(|s| Some(s.1))),
+            ("sourcefile", none()),
+            (
+                "sourceline",
+                Arc::new(datafusion::arrow::array::Int32Array::from(vec![None; n])),
+            ),
+            (
+                "pending_restart",
+                Arc::new(datafusion::arrow::array::BooleanArray::from(vec![
+                    Some(
+                        false
+                    );
+                    n
+                ])),
+            ),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).map_err(DataFusionError::from)?;
+        let settings = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        Ok(PgCatalog {
+            inner,
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if name.eq_ignore_ascii_case("pg_settings") {
+            return Ok(Some(self.settings.clone()));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// The integer arrays of the catalogs: datafusion-postgres stores `int2vector`, `oidvector`
+/// and `int2[]` columns as text (`1 2`, `[1, 2]`, `{1,2}`); lists pass through.
+fn int_array(a: &ArrayRef, row: usize) -> DfResult<Option<Vec<Option<i64>>>> {
+    if a.is_null(row) {
+        return Ok(None);
+    }
+    let ints = |values: ArrayRef| -> DfResult<Vec<Option<i64>>> {
+        Ok(match values.data_type() {
+            DataType::Int16 => values
+                .as_primitive::<Int16Type>()
+                .iter()
+                .map(|v| v.map(i64::from))
+                .collect(),
+            DataType::Int32 => values
+                .as_primitive::<Int32Type>()
+                .iter()
+                .map(|v| v.map(i64::from))
+                .collect(),
+            DataType::Int64 => values.as_primitive::<Int64Type>().iter().collect(),
+            other => return exec_err!("expected an integer array, not an array of {other}"),
+        })
+    };
+    Ok(Some(match a.data_type() {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+            let text = datafusion::arrow::compute::cast(&a.slice(row, 1), &DataType::Utf8)?;
+            let text = text.as_string::<i32>().value(0);
+            text.trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    if w.eq_ignore_ascii_case("null") {
+                        return Ok(None);
+                    }
+                    w.parse::<i64>()
+                        .map(Some)
+                        .map_err(|_| DataFusionError::Execution(format!("{w:?} is not an integer")))
+                })
+                .collect::<DfResult<_>>()?
+        }
+        DataType::List(_) => ints(a.as_list::<i32>().value(row))?,
+        DataType::LargeList(_) => ints(a.as_list::<i64>().value(row))?,
+        other => return exec_err!("expected an integer array, not {other}"),
+    }))
+}
+
+/// A catalog function of one integer array; `expand` tells which.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IntArrayFunction {
+    signature: Signature,
+    expand: bool,
+}
+
+impl IntArrayFunction {
+    /// `_pg_int_array(a)`: the array as a list of bigint, for subscripts.
+    fn list() -> Self {
+        IntArrayFunction {
+            signature: Signature::any(1, Volatility::Immutable),
+            expand: false,
+        }
+    }
+
+    /// `_pg_expandarray_list(a)`: the elements as `{x: element, n: position from 1}`;
+    /// `unnest` of it gives the rows of PostgreSQL's `information_schema._pg_expandarray(a)`.
+    fn expand() -> Self {
+        IntArrayFunction {
+            expand: true,
+            ..Self::list()
+        }
+    }
+
+    fn element(&self) -> DataType {
+        if self.expand {
+            DataType::Struct(Fields::from(vec![
+                Field::new("x", DataType::Int64, true),
+                Field::new("n", DataType::Int32, false),
+            ]))
+        } else {
+            DataType::Int64
+        }
+    }
+
+    fn item(&self) -> Arc<Field> {
+        Arc::new(Field::new("item", self.element(), true))
+    }
+}
+
+impl ScalarUDFImpl for IntArrayFunction {
+    fn name(&self) -> &str {
+        if self.expand {
+            "_pg_expandarray_list"
+        } else {
+            "_pg_int_array"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::List(self.item()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument", self.name());
+        };
+        let a = arg.to_array(rows)?;
+        let (mut x, mut n) = (Int64Builder::new(), Int32Builder::new());
+        let mut offsets = vec![0i32];
+        let mut valid = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let values = int_array(&a, row)?;
+            valid.push(values.is_some());
+            for (i, v) in values.unwrap_or_default().into_iter().enumerate() {
+                x.append_option(v);
+                n.append_value(i as i32 + 1);
+            }
+            offsets.push(n.values_slice().len() as i32);
+        }
+        let values: ArrayRef = match self.element() {
+            DataType::Struct(fields) => Arc::new(StructArray::try_new(
+                fields,
+                vec![Arc::new(x.finish()), Arc::new(n.finish())],
+                None,
+            )?),
+            _ => Arc::new(x.finish()),
+        };
+        let list = ListArray::try_new(
+            self.item(),
+            OffsetBuffer::new(offsets.into()),
+            values,
+            Some(NullBuffer::from(valid)),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
+    }
+}

@@ -1,0 +1,378 @@
+//! Client queries on the system catalogs, rewritten into forms DataFusion plans. Drivers
+//! and BI tools browse a database through queries on `pg_catalog` and
+//! `information_schema` (pgjdbc's `getPrimaryKeys`, `getIndexInfo`, `getTypeInfo`, ...), written
+//! for PostgreSQL. Such a query, one that reads nothing but the system catalogs, gets:
+//!
+//! * PostgreSQL's folding of unquoted identifiers to lower case. recsql keeps their case
+//!   everywhere else (as MindsDB: `userId` names a column `userId`); the catalogs' names are
+//!   all lower case, so folding only makes `AS TABLE_NAME ... ORDER BY table_name` agree.
+//! * `information_schema._pg_expandarray(a)` as `unnest(_pg_expandarray_list(a))`, the same
+//!   rows (`system_catalog` defines the function).
+//! * `(row).field` as `(row)['field']`, the field access DataFusion has.
+//! * A correlated scalar subquery of one plain expression aggregated with `max`, which is
+//!   its value when it has at most one row, as PostgreSQL requires of it.
+//!
+//! Queries that read user tables or models are never touched.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AccessExpr, Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, Subscript,
+    TableAlias, TableFactor, Value, VisitMut, VisitorMut, visit_relations,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// Schemas whose tables are system catalogs.
+const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
+
+/// Aggregate functions a scalar subquery may already use.
+const AGGREGATES: &[&str] = &[
+    "max",
+    "min",
+    "count",
+    "sum",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+];
+
+/// The query rewritten, or None when it reads more than the system catalogs or needs
+/// no change.
+pub fn rewrite(query: &Query) -> Option<String> {
+    if !reads_only_system_catalogs(query) {
+        return None;
+    }
+    let mut q = query.clone();
+    let mut folder = Folder { changed: false };
+    let _ = VisitMut::visit(&mut q, &mut folder);
+    folder.changed.then(|| q.to_string())
+}
+
+fn reads_only_system_catalogs(query: &Query) -> bool {
+    let mut ctes = Vec::new();
+    let mut relations = 0;
+    let mut others = false;
+    collect_cte_names(query, &mut ctes);
+    let _ = visit_relations(query, |name: &ObjectName| {
+        relations += 1;
+        if !is_system(name, &ctes) {
+            others = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    relations > 0 && !others
+}
+
+/// Names of the CTEs anywhere in `query`.
+fn collect_cte_names(query: &Query, out: &mut Vec<String>) {
+    struct Ctes<'a>(&'a mut Vec<String>);
+    impl datafusion::sql::sqlparser::ast::Visitor for Ctes<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            if let Some(with) = &q.with {
+                self.0.extend(
+                    with.cte_tables
+                        .iter()
+                        .map(|c| c.alias.name.value.to_ascii_lowercase()),
+                );
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut Ctes(out));
+}
+
+/// Whether `name` is a system catalog table (`pg_catalog.x`, `information_schema.x`,
+/// `catalog.pg_catalog.x`, or an unqualified `pg_x`) or a CTE.
+fn is_system(name: &ObjectName, ctes: &[String]) -> bool {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default()
+        })
+        .collect();
+    match parts.as_slice() {
+        [table] => table.starts_with("pg_") || ctes.contains(table),
+        [.., schema, _] => SYSTEM_SCHEMAS.contains(&schema.as_str()),
+        [] => false,
+    }
+}
+
+/// Catalog columns of integer arrays (`int2vector`, `oidvector`, `int2[]`, `oid[]`).
+const INT_ARRAY_COLUMNS: &[&str] = &[
+    "indkey",
+    "indoption",
+    "indclass",
+    "indcollation",
+    "conkey",
+    "confkey",
+    "conpfeqop",
+    "conppeqop",
+    "conffeqop",
+    "conexclop",
+    "partattrs",
+    "stxkeys",
+    "proargtypes",
+];
+
+/// Applies the rewrites; `changed` says whether any applied.
+struct Folder {
+    changed: bool,
+}
+
+impl Folder {
+    fn fold(&mut self, ident: &mut Ident) {
+        if ident.quote_style.is_none() && ident.value.chars().any(|c| c.is_ascii_uppercase()) {
+            ident.value = ident.value.to_ascii_lowercase();
+            self.changed = true;
+        }
+    }
+
+    fn fold_alias(&mut self, alias: &mut Option<TableAlias>) {
+        if let Some(a) = alias {
+            self.fold(&mut a.name);
+            for c in &mut a.columns {
+                self.fold(&mut c.name);
+            }
+        }
+    }
+
+    fn replace(&mut self, expr: &mut Expr, sql: &str) {
+        // Built from the Display of parsed expressions, so it parses back.
+        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+        {
+            *expr = new;
+            self.changed = true;
+        }
+    }
+}
+
+fn function_name(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The single plain expression a correlated scalar subquery selects, if it must be
+/// aggregated for DataFusion.
+fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return None;
+    };
+    let no_grouping = match &select.group_by {
+        datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) => e.is_empty(),
+        datafusion::sql::sqlparser::ast::GroupByExpr::All(_) => false,
+    };
+    if !no_grouping || select.having.is_some() || select.distinct.is_some() {
+        return None;
+    }
+    let [item] = select.projection.as_mut_slice() else {
+        return None;
+    };
+    let expr = match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return None,
+    };
+    if let Expr::Function(f) = expr
+        && function_name(&f.name)
+            .last()
+            .is_some_and(|n| AGGREGATES.contains(&n.as_str()))
+    {
+        return None;
+    }
+    Some(expr)
+}
+
+impl VisitorMut for Folder {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let Some(with) = &mut query.with {
+            for cte in &mut with.cte_tables {
+                self.fold(&mut cte.alias.name);
+                for c in &mut cte.alias.columns {
+                    self.fold(&mut c.name);
+                }
+            }
+        }
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::ExprWithAlias { alias, .. } = item {
+                    self.fold(alias);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        match factor {
+            TableFactor::Table { alias, .. }
+            | TableFactor::Derived { alias, .. }
+            | TableFactor::Function { alias, .. }
+            | TableFactor::UNNEST { alias, .. } => self.fold_alias(alias),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Identifier(ident) => self.fold(ident),
+            Expr::CompoundIdentifier(idents) => {
+                for i in idents {
+                    self.fold(i);
+                }
+            }
+            // `(row).field`; `t.a[1]` and `t.a.b` are column references.
+            Expr::CompoundFieldAccess { root, access_chain }
+                if matches!(**root, Expr::Nested(_)) =>
+            {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        let name = if field.quote_style.is_none() {
+                            field.value.to_ascii_lowercase()
+                        } else {
+                            field.value.clone()
+                        };
+                        *access = AccessExpr::Subscript(Subscript::Index {
+                            index: Expr::value(Value::SingleQuotedString(name)),
+                        });
+                        self.changed = true;
+                    }
+                }
+            }
+            // A subscript of a catalog integer array, which is stored as text.
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                // `t.col[i]` parses as `t` with the chain `.col`, `[i]`.
+                let dots = access_chain
+                    .iter()
+                    .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                    .count();
+                let mut parts = match root.as_ref() {
+                    Expr::Identifier(i) => vec![i.clone()],
+                    Expr::CompoundIdentifier(ids) => ids.clone(),
+                    _ => return ControlFlow::Continue(()),
+                };
+                parts.extend(access_chain[..dots].iter().filter_map(|a| match a {
+                    AccessExpr::Dot(Expr::Identifier(i)) => Some(i.clone()),
+                    _ => None,
+                }));
+                let subscript = matches!(access_chain.get(dots), Some(AccessExpr::Subscript(_)));
+                let column = parts.last().map(|i| i.value.to_ascii_lowercase());
+                if subscript && column.is_some_and(|c| INT_ARRAY_COLUMNS.contains(&c.as_str())) {
+                    let column = Expr::CompoundIdentifier(parts);
+                    self.replace(root, &format!("_pg_int_array({column})"));
+                    access_chain.drain(..dots);
+                }
+            }
+            Expr::Function(f)
+                if matches!(
+                    function_name(&f.name).as_slice(),
+                    [schema, name] if schema == "information_schema" && name == "_pg_expandarray"
+                ) =>
+            {
+                if let FunctionArguments::List(args) = &f.args {
+                    let inner = args
+                        .args
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.replace(expr, &format!("unnest(_pg_expandarray_list({inner}))"));
+                }
+            }
+            Expr::Subquery(q) => {
+                if let Some(item) = unaggregated_item(q) {
+                    let sql = format!("max({item})");
+                    self.replace(item, &sql);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(sql: &str) -> Query {
+        let mut p = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)
+            .expect("tokenizes");
+        *p.parse_query().expect("parses")
+    }
+
+    #[test]
+    fn folds_identifiers_of_catalog_queries_only() {
+        let q =
+            query("SELECT c.relname AS TABLE_NAME FROM pg_catalog.pg_class c ORDER BY table_name");
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some("SELECT c.relname AS table_name FROM pg_catalog.pg_class c ORDER BY table_name")
+        );
+        // A user table keeps its case.
+        let q = query("SELECT userId AS U FROM demo.ratings");
+        assert_eq!(rewrite(&q), None);
+        // A catalog query that needs nothing is left as sent.
+        let q = query("SELECT relname FROM pg_class");
+        assert_eq!(rewrite(&q), None);
+        // Quoted identifiers keep their case.
+        let q = query("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS T");
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS t")
+        );
+    }
+
+    #[test]
+    fn expandarray_and_field_access() {
+        let q = query(
+            "SELECT (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, \
+             information_schema._pg_expandarray(i.indkey) AS KEYS FROM pg_catalog.pg_index i",
+        );
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some(
+                "SELECT (unnest(_pg_expandarray_list(i.indkey)))['n'] AS key_seq, \
+                 unnest(_pg_expandarray_list(i.indkey)) AS keys FROM pg_catalog.pg_index i"
+            )
+        );
+    }
+
+    #[test]
+    fn aggregates_correlated_scalar_subqueries() {
+        let q = query(
+            "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR \
+             (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)",
+        );
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some(
+                "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR \
+                 (SELECT max(c.relkind = 'c') FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)"
+            )
+        );
+        let q = query("SELECT (SELECT count(*) FROM pg_class) FROM pg_namespace");
+        assert_eq!(rewrite(&q), None);
+    }
+}
