@@ -11,14 +11,16 @@
 //! * `(row).field` as `(row)['field']`, the field access DataFusion has.
 //! * A correlated scalar subquery of one plain expression aggregated with `max`, which is
 //!   its value when it has at most one row, as PostgreSQL requires of it.
+//! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
+//!   regproc columns hold.
 //!
 //! Queries that read user tables or models are never touched.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, Subscript,
-    TableAlias, TableFactor, Value, VisitMut, VisitorMut, visit_relations,
+    AccessExpr, DataType, Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr,
+    Subscript, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -53,18 +55,37 @@ pub fn rewrite(query: &Query) -> Option<String> {
 }
 
 fn reads_only_system_catalogs(query: &Query) -> bool {
-    let mut ctes = Vec::new();
-    let mut relations = 0;
-    let mut others = false;
-    collect_cte_names(query, &mut ctes);
-    let _ = visit_relations(query, |name: &ObjectName| {
-        relations += 1;
-        if !is_system(name, &ctes) {
-            others = true;
+    /// Counts the tables a query reads, and those that are not system catalogs. Table
+    /// functions (`generate_series(...) s(r)`, `unnest(...)`) read no table.
+    struct Tables {
+        ctes: Vec<String>,
+        system: usize,
+        others: usize,
+    }
+    impl datafusion::sql::sqlparser::ast::Visitor for Tables {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name, args: None, ..
+            } = factor
+            {
+                if is_system(name, &self.ctes) {
+                    self.system += 1;
+                } else {
+                    self.others += 1;
+                }
+            }
+            ControlFlow::Continue(())
         }
-        ControlFlow::<()>::Continue(())
-    });
-    relations > 0 && !others
+    }
+    let mut tables = Tables {
+        ctes: Vec::new(),
+        system: 0,
+        others: 0,
+    };
+    collect_cte_names(query, &mut tables.ctes);
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut tables);
+    tables.system > 0 && tables.others == 0
 }
 
 /// Names of the CTEs anywhere in `query`.
@@ -299,6 +320,23 @@ impl VisitorMut for Folder {
                     self.replace(expr, &format!("unnest(_pg_expandarray_list({inner}))"));
                 }
             }
+            // The catalogs keep regproc columns (`typinput`, ...) as function names.
+            Expr::Cast {
+                expr: inner,
+                data_type: DataType::Custom(type_name, _),
+                ..
+            } if function_name(type_name)
+                .last()
+                .is_some_and(|t| t == "regproc") =>
+            {
+                if let Expr::Value(v) = inner.as_ref()
+                    && let Value::SingleQuotedString(name) = &v.value
+                {
+                    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+                    *expr = Expr::value(Value::SingleQuotedString(name.to_string()));
+                    self.changed = true;
+                }
+            }
             Expr::Subquery(q) => {
                 if let Some(item) = unaggregated_item(q) {
                     let sql = format!("max({item})");
@@ -374,5 +412,16 @@ mod tests {
         );
         let q = query("SELECT (SELECT count(*) FROM pg_class) FROM pg_namespace");
         assert_eq!(rewrite(&q), None);
+    }
+
+    #[test]
+    fn regproc_literals_are_names() {
+        let q = query(
+            "SELECT typinput = 'pg_catalog.array_in'::regproc AS is_array FROM pg_catalog.pg_type",
+        );
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some("SELECT typinput = 'array_in' AS is_array FROM pg_catalog.pg_type")
+        );
     }
 }
