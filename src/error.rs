@@ -26,6 +26,7 @@ pub mod sqlstate {
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const DUPLICATE_DATABASE: &str = "42P04";
     pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const WRONG_OBJECT_TYPE: &str = "42809";
     pub const OBJECT_IN_USE: &str = "55006";
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const CONNECTION_EXCEPTION: &str = "08000";

@@ -32,7 +32,7 @@ use datafusion::sql::sqlparser::ast::ObjectName;
 
 use crate::catalog::{Catalog, ModelVersion};
 use crate::datasource;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, sqlstate};
 use crate::jobs::{Jobs, key_of};
 use crate::sql::{Statement, model_name_from_parts};
 
@@ -230,6 +230,17 @@ impl Engine {
                 like.as_deref(),
                 filter.as_ref(),
             )?),
+            Statement::DropRelation { view, ref name, .. } => {
+                if self.resolve_model(name).is_some() {
+                    let kind = if view { "view" } else { "table" };
+                    return Err(Error::new(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        format!("{name} is a model, not a {kind}"),
+                    )
+                    .with_hint(format!("Use DROP MODEL {name}.")));
+                }
+                Plan::DataFusion
+            }
             // A bare DESCRIBE of something that is not a model describes a table.
             Statement::Describe {
                 explicit_model: false,

@@ -80,6 +80,13 @@ pub enum Statement {
         name: ModelName,
         if_exists: bool,
     },
+    /// `DROP TABLE|VIEW [IF EXISTS] name` of one relation: DataFusion's statement, kept so
+    /// that the name of a model gets a clear error.
+    DropRelation {
+        view: bool,
+        name: ObjectName,
+        if_exists: bool,
+    },
     Retrain {
         name: ModelName,
         source: Option<Source>,
@@ -115,6 +122,8 @@ impl Statement {
             Statement::ShowModels { .. } => "SHOW MODELS",
             Statement::ShowTables { .. } => "SHOW TABLES",
             Statement::DropModel { .. } => "DROP MODEL",
+            Statement::DropRelation { view: true, .. } => "DROP VIEW",
+            Statement::DropRelation { view: false, .. } => "DROP TABLE",
             Statement::Retrain { .. } => "RETRAIN",
             Statement::Finetune { .. } => "FINETUNE",
             Statement::SetModelActive { .. } => "SET",
@@ -450,6 +459,17 @@ impl fmt::Display for Statement {
             }
             Statement::DropModel { name, if_exists } => {
                 f.write_str("DROP MODEL ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::DropRelation {
+                view,
+                name,
+                if_exists,
+            } => {
+                f.write_str(if *view { "DROP VIEW " } else { "DROP TABLE " })?;
                 if *if_exists {
                     f.write_str("IF EXISTS ")?;
                 }

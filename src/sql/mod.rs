@@ -123,6 +123,8 @@ mod tests {
             "DESCRIBE",
             "EXPLAIN (FORMAT TEXT) SELECT 1",
             "EXPLAIN INSERT INTO t VALUES (1)",
+            "DROP TABLE a, b",
+            "DROP VIEW v CASCADE",
         ] {
             let parsed = parse_statement(sql);
             assert!(
@@ -133,6 +135,14 @@ mod tests {
         assert!(matches!(
             parse_statement("SELECT 1").unwrap(),
             Statement::Query(_)
+        ));
+        assert!(matches!(
+            parse_statement("DROP TABLE IF EXISTS mindsdb.m;").unwrap(),
+            Statement::DropRelation {
+                view: false,
+                if_exists: true,
+                ..
+            }
         ));
     }
 

@@ -125,6 +125,7 @@ impl<'a> DialectParser<'a> {
                 let name = self.model_name()?;
                 Ok(Statement::DropModel { name, if_exists })
             }
+            (Some("DROP"), Some("TABLE" | "VIEW")) => self.drop_relation(),
             (Some("DESCRIBE"), _) => self.describe(),
             (Some("RETRAIN"), _) => self.retrain(),
             (Some("FINETUNE"), _) => self.finetune(),
@@ -147,6 +148,30 @@ impl<'a> DialectParser<'a> {
             (Some("SELECT" | "WITH" | "VALUES"), _) => self.query(),
             _ if self.parser.peek_token().token == Token::LParen => self.query(),
             _ => Ok(Statement::Passthrough),
+        }
+    }
+
+    /// `DROP TABLE|VIEW [IF EXISTS] name`; other forms (several names, CASCADE) are left
+    /// to DataFusion as they are.
+    fn drop_relation(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let view = self.peek_word(0).as_deref() == Some("VIEW");
+        self.parser.next_token();
+        let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = self.parser.parse_object_name(false);
+        while self.parser.consume_token(&Token::SemiColon) {}
+        match name {
+            Ok(name) if self.parser.peek_token().token == Token::EOF => {
+                Ok(Statement::DropRelation {
+                    view,
+                    name,
+                    if_exists,
+                })
+            }
+            _ => {
+                while self.parser.next_token().token != Token::EOF {}
+                Ok(Statement::Passthrough)
+            }
         }
     }
 
