@@ -5,6 +5,7 @@
 
 mod catalog_query;
 mod cold_start;
+mod copy_to;
 mod create_database;
 mod create_model;
 mod describe;
@@ -44,7 +45,6 @@ use project_schema::ProjectSchema;
 pub use lazy_schema::LazySchema;
 
 /// What a statement produced.
-#[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Rows, in Arrow batches.
@@ -54,6 +54,32 @@ pub enum Output {
     },
     /// A command tag such as `CREATE DATABASE`.
     Command(String),
+    /// The rows of `COPY ... TO STDOUT`, streamed.
+    Copy {
+        schema: SchemaRef,
+        stream: datafusion::execution::SendableRecordBatchStream,
+        options: crate::sql::CopyOptions,
+    },
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Rows { schema, batches } => f
+                .debug_struct("Rows")
+                .field("schema", schema)
+                .field("batches", batches)
+                .finish(),
+            Output::Command(tag) => f.debug_tuple("Command").field(tag).finish(),
+            Output::Copy {
+                schema, options, ..
+            } => f
+                .debug_struct("Copy")
+                .field("schema", schema)
+                .field("options", options)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Whether recsql runs a statement itself or hands its text to DataFusion.
@@ -392,6 +418,7 @@ impl Engine {
                 using,
             } => retrain::execute(self, &name, Some(&source), None, &using, true).await,
             Statement::SetModelActive { name } => retrain::set_active(self, &name),
+            Statement::CopyTo { query, options } => copy_to::execute(self, &query, options).await,
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

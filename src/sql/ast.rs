@@ -102,6 +102,72 @@ pub enum Statement {
     SetModelActive {
         name: ModelName,
     },
+    /// `COPY (query) TO STDOUT` or `COPY table [(columns)] TO STDOUT`, with PostgreSQL's
+    /// options; the table form is kept as `SELECT columns FROM table`.
+    CopyTo {
+        query: Box<Query>,
+        options: CopyOptions,
+    },
+}
+
+/// The options of `COPY ... TO STDOUT`, with PostgreSQL's defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyOptions {
+    pub format: CopyFormat,
+    pub header: bool,
+    /// One ASCII character: a tab for text, a comma for CSV.
+    pub delimiter: char,
+    /// How NULL is written: `\N` for text, the empty string for CSV.
+    pub null: String,
+    /// CSV's quote character (`"`); quotes inside values are doubled.
+    pub quote: char,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFormat {
+    Text,
+    Csv,
+    Binary,
+}
+
+impl CopyOptions {
+    /// PostgreSQL's defaults for `format`.
+    pub fn new(format: CopyFormat) -> Self {
+        let csv = format == CopyFormat::Csv;
+        CopyOptions {
+            format,
+            header: false,
+            delimiter: if csv { ',' } else { '\t' },
+            null: if csv { String::new() } else { "\\N".into() },
+            quote: '"',
+        }
+    }
+}
+
+/// A character or string as an SQL literal.
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl fmt::Display for CopyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = match self.format {
+            CopyFormat::Text => "text",
+            CopyFormat::Csv => "csv",
+            CopyFormat::Binary => return f.write_str("(FORMAT binary)"),
+        };
+        write!(
+            f,
+            "(FORMAT {format}, HEADER {}, DELIMITER {}, NULL {}",
+            self.header,
+            quoted(&self.delimiter.to_string()),
+            quoted(&self.null)
+        )?;
+        if self.format == CopyFormat::Csv {
+            write!(f, ", QUOTE {}", quoted(&self.quote.to_string()))?;
+        }
+        f.write_str(")")
+    }
 }
 
 impl Statement {
@@ -127,6 +193,7 @@ impl Statement {
             Statement::Retrain { .. } => "RETRAIN",
             Statement::Finetune { .. } => "FINETUNE",
             Statement::SetModelActive { .. } => "SET",
+            Statement::CopyTo { .. } => "COPY",
         }
     }
 }
@@ -499,6 +566,9 @@ impl fmt::Display for Statement {
                 write_using(f, using)
             }
             Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
+            Statement::CopyTo { query, options } => {
+                write!(f, "COPY ({query}) TO STDOUT WITH {options}")
+            }
         }
     }
 }

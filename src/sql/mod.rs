@@ -8,7 +8,8 @@ mod parser;
 mod split;
 
 pub use ast::{
-    ModelName, Source, Statement, UsingOption, UsingValue, explain_prefix, using_to_json,
+    CopyFormat, CopyOptions, ModelName, Source, Statement, UsingOption, UsingValue, explain_prefix,
+    using_to_json,
 };
 pub use options::{Options, unknown_key};
 pub use parser::{model_name_from_parts, parse_statement};
@@ -56,6 +57,11 @@ mod tests {
         "FINETUNE lightfm_demo FROM demo (SELECT * FROM movie_lens_ratings WHERE timestamp > 100) USING epochs = 2",
         "SET model_active = lightfm_demo.1",
         "SET model_active = mindsdb.lightfm_demo.3",
+        "COPY (SELECT * FROM m WHERE userId = 1) TO STDOUT",
+        "COPY demo.movies (movieId, title) TO STDOUT WITH (FORMAT csv, HEADER, DELIMITER ';', NULL 'n/a', QUOTE '''')",
+        "COPY (SELECT 1) TO STDOUT WITH CSV HEADER",
+        "COPY (SELECT 1) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT 'it''s') TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '')",
     ];
 
     #[test]

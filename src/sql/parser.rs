@@ -1,18 +1,18 @@
 //! Parses one statement of recsql's dialect into [`Statement`], wrapping sqlparser's parser.
 //!
 //! recsql's own statements (ML_ENGINE, MODEL, DATABASE, DESCRIBE, RETRAIN, FINETUNE,
-//! `SELECT ... USING`, `SET model_active`) are recognised by their leading words and parsed
+//! `SELECT ... USING`, `SET model_active`, `COPY ... TO STDOUT`) are recognised by their leading words and parsed
 //! here; queries are parsed by sqlparser; everything else is left for DataFusion as
 //! [`Statement::Passthrough`]. It never executes anything and never panics on any input.
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart};
+use datafusion::sql::sqlparser::ast::{self, Expr, Ident, ObjectName, ObjectNamePart};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use super::ast::{ModelName, Source, Statement, UsingOption, UsingValue};
-use crate::error::{Error, Result};
+use super::ast::{CopyFormat, CopyOptions, ModelName, Source, Statement, UsingOption, UsingValue};
+use crate::error::{Error, Result, sqlstate};
 
 /// How deeply sqlparser may recurse; bounds stack use on hostile input.
 const RECURSION_LIMIT: usize = 64;
@@ -126,6 +126,7 @@ impl<'a> DialectParser<'a> {
                 Ok(Statement::DropModel { name, if_exists })
             }
             (Some("DROP"), Some("TABLE" | "VIEW")) => self.drop_relation(),
+            (Some("COPY"), _) => self.copy(),
             (Some("DESCRIBE"), _) => self.describe(),
             (Some("RETRAIN"), _) => self.retrain(),
             (Some("FINETUNE"), _) => self.finetune(),
@@ -173,6 +174,56 @@ impl<'a> DialectParser<'a> {
                 Ok(Statement::Passthrough)
             }
         }
+    }
+
+    /// `COPY (query) TO STDOUT` and `COPY table [(columns)] TO STDOUT`, which recsql runs;
+    /// other forms (COPY FROM, COPY TO a server file) are left to DataFusion as they are.
+    fn copy(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let stmt = match self.parser.parse_copy() {
+            Ok(stmt) => stmt,
+            Err(_) => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
+        };
+        let ast::Statement::Copy {
+            source,
+            to: true,
+            target: ast::CopyTarget::Stdout,
+            options,
+            legacy_options,
+            ..
+        } = stmt
+        else {
+            while self.parser.next_token().token != Token::EOF {}
+            return Ok(Statement::Passthrough);
+        };
+        let query = match source {
+            ast::CopySource::Query(q) => q,
+            ast::CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let list = if columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    columns
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let sql = format!("SELECT {list} FROM {table_name}");
+                Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&sql)?
+                    .parse_query()?
+            }
+        };
+        Ok(Statement::CopyTo {
+            query,
+            options: copy_options(&options, &legacy_options)?,
+        })
     }
 
     /// `EXPLAIN [ANALYZE] [VERBOSE]` of a query, which may read from a model. Other forms
@@ -677,4 +728,121 @@ pub fn model_name_from_parts(name: &ObjectName) -> Result<ModelName> {
             "'{name}' is not a model name: expected [project.]model[.version]"
         ))),
     }
+}
+
+/// The options of `COPY ... TO STDOUT`, checked as PostgreSQL checks them.
+fn copy_options(
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<CopyOptions> {
+    use ast::{CopyLegacyCsvOption as Csv, CopyLegacyOption as Legacy, CopyOption as O};
+    let unsupported = |what: &str| {
+        Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            format!("COPY option {what} is not supported"),
+        )
+    };
+    let mut format = None;
+    let (mut header, mut delimiter, mut null, mut quote, mut escape) =
+        (None, None, None, None, None);
+    for o in options {
+        match o {
+            O::Format(f) => {
+                format = Some(match f.value.to_ascii_lowercase().as_str() {
+                    "text" => CopyFormat::Text,
+                    "csv" => CopyFormat::Csv,
+                    "binary" => CopyFormat::Binary,
+                    other => {
+                        return Err(Error::new(
+                            sqlstate::INVALID_PARAMETER_VALUE,
+                            format!(
+                                "COPY format \"{other}\" not recognized; use text, csv or binary"
+                            ),
+                        ));
+                    }
+                })
+            }
+            O::Header(h) => header = Some(*h),
+            O::Delimiter(c) => delimiter = Some(*c),
+            O::Null(n) => null = Some(n.clone()),
+            O::Quote(c) => quote = Some(*c),
+            O::Escape(c) => escape = Some(*c),
+            O::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {
+            }
+            other => return Err(unsupported(&other.to_string())),
+        }
+    }
+    for o in legacy {
+        match o {
+            Legacy::Binary => format = Some(CopyFormat::Binary),
+            Legacy::Header => header = Some(true),
+            Legacy::Delimiter(c) => delimiter = Some(*c),
+            Legacy::Null(n) => null = Some(n.clone()),
+            Legacy::Csv(csv) => {
+                format = Some(CopyFormat::Csv);
+                for c in csv {
+                    match c {
+                        Csv::Header => header = Some(true),
+                        Csv::Quote(q) => quote = Some(*q),
+                        Csv::Escape(e) => escape = Some(*e),
+                        other => return Err(unsupported(&other.to_string())),
+                    }
+                }
+            }
+            other => return Err(unsupported(&other.to_string())),
+        }
+    }
+    let format = format.unwrap_or(CopyFormat::Text);
+    let mut out = CopyOptions::new(format);
+    let conflict =
+        |what: &str, mode: &str| Error::syntax(format!("cannot specify {what} in {mode} mode"));
+    if format == CopyFormat::Binary {
+        for (given, what) in [
+            (header.is_some(), "HEADER"),
+            (delimiter.is_some(), "DELIMITER"),
+            (null.is_some(), "NULL"),
+        ] {
+            if given {
+                return Err(conflict(what, "BINARY"));
+            }
+        }
+    }
+    if format != CopyFormat::Csv {
+        if quote.is_some() {
+            return Err(Error::syntax("COPY QUOTE requires CSV mode"));
+        }
+        if escape.is_some() {
+            return Err(Error::syntax("COPY ESCAPE requires CSV mode"));
+        }
+    }
+    out.header = header.unwrap_or(false);
+    out.delimiter = delimiter.unwrap_or(out.delimiter);
+    out.null = null.unwrap_or(out.null);
+    out.quote = quote.unwrap_or(out.quote);
+    if escape.is_some_and(|e| e != out.quote) {
+        return Err(unsupported("ESCAPE other than the quote character"));
+    }
+    for (c, what) in [(out.delimiter, "delimiter"), (out.quote, "quote")] {
+        if !c.is_ascii() || matches!(c, '\r' | '\n') || (format == CopyFormat::Text && c == '\\') {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!(
+                    "COPY {what} cannot be {c:?}; use a single ASCII character other than a newline"
+                ),
+            ));
+        }
+    }
+    if format == CopyFormat::Csv && out.delimiter == out.quote {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "COPY delimiter and quote must be different",
+        ));
+    }
+    if out.null.contains(['\r', '\n']) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "COPY null representation cannot use newline or carriage return",
+        ));
+    }
+    Ok(out)
 }

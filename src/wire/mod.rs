@@ -4,6 +4,7 @@
 //! semantics of its own.
 
 mod auth;
+mod copy_out;
 mod errors;
 mod service;
 

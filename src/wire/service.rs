@@ -173,6 +173,13 @@ async fn respond(
 ) -> PgWireResult<Response> {
     match engine.execute(*stmt).await.map_err(to_pgwire)? {
         Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::Copy {
+            schema,
+            stream,
+            options,
+        } => Ok(Response::CopyOut(super::copy_out::response(
+            schema, stream, &options,
+        )?)),
         Output::Rows { schema, batches } => {
             let df = engine
                 .context()

@@ -1,0 +1,145 @@
+//! The rows of `COPY ... TO STDOUT` as COPY data: Arrow record batches encoded row by row in
+//! PostgreSQL's text, CSV or binary COPY format while they stream, after the header line that
+//! HEADER asks for. It holds no SQL semantics.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use datafusion_postgres::arrow_pg::encoder::{Encoder, encode_value};
+use futures::StreamExt;
+use pgwire::api::Type;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, FieldInfo};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::copy::CopyData;
+
+use crate::sql::{CopyFormat, CopyOptions};
+
+/// A new encoder of rows with `fields` in the format of `options`.
+fn encoder(fields: Arc<Vec<FieldInfo>>, options: &CopyOptions) -> CopyEncoder {
+    match options.format {
+        CopyFormat::Text => CopyEncoder::new_text(
+            fields,
+            CopyTextOptions {
+                delimiter: options.delimiter.to_string().into(),
+                null_string: options.null.as_str().into(),
+            },
+        ),
+        CopyFormat::Csv => CopyEncoder::new_csv(
+            fields,
+            CopyCsvOptions {
+                delimiter: options.delimiter.to_string().into(),
+                quote: options.quote.to_string().into(),
+                escape: options.quote.to_string().into(),
+                null_string: options.null.as_str().into(),
+                force_quote: vec![],
+            },
+        ),
+        CopyFormat::Binary => CopyEncoder::new_binary(fields),
+    }
+}
+
+/// The header line: the column names, quoted and escaped like text values.
+fn header(schema: &SchemaRef, options: &CopyOptions) -> PgWireResult<CopyData> {
+    let fields: Vec<FieldInfo> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            FieldInfo::new(
+                f.name().clone(),
+                None,
+                None,
+                Type::TEXT,
+                Format::UnifiedText.format_for(0),
+            )
+        })
+        .collect();
+    let mut enc = encoder(Arc::new(fields), options);
+    for f in schema.fields() {
+        enc.encode_field(&f.name().as_str())?;
+    }
+    Ok(enc.take_copy())
+}
+
+/// The rows of one batch, each as one CopyData message.
+fn encode_batch(
+    enc: &mut CopyEncoder,
+    fields: &[FieldInfo],
+    batch: &RecordBatch,
+) -> PgWireResult<Vec<CopyData>> {
+    let arrow = batch.schema();
+    (0..batch.num_rows())
+        .map(|row| {
+            for (col, array) in batch.columns().iter().enumerate() {
+                encode_value(enc, array, row, arrow.field(col), &fields[col])?;
+            }
+            Ok(Encoder::take_row(enc))
+        })
+        .collect()
+}
+
+/// Puts `header` in front of the first of `rows`: pgwire's row count (the `COPY n` tag)
+/// counts messages, and a header is not a row.
+fn prepend(header: &mut Option<CopyData>, rows: &mut [CopyData]) {
+    if let (Some(first), Some(h)) = (rows.first_mut(), header.take()) {
+        let mut bytes = h.data.to_vec();
+        bytes.extend_from_slice(&first.data);
+        *first = CopyData::new(bytes.into());
+    }
+}
+
+/// The response that streams `stream`'s rows to the client.
+pub fn response(
+    schema: SchemaRef,
+    stream: SendableRecordBatchStream,
+    options: &CopyOptions,
+) -> PgWireResult<CopyResponse> {
+    let binary = options.format == CopyFormat::Binary;
+    let format = if binary {
+        Format::UnifiedBinary
+    } else {
+        Format::UnifiedText
+    };
+    let fields = Arc::new(arrow_schema_to_pg_fields(&schema, &format, None)?);
+    let columns = fields.len();
+    let header = if options.header && !binary {
+        Some(header(&schema, options)?)
+    } else {
+        None
+    };
+    let enc = encoder(fields.clone(), options);
+    // State: the batches, the encoder, the header until it is sent, and whether the
+    // batches are done.
+    let data = futures::stream::unfold(
+        (stream, enc, header, false),
+        move |(mut stream, mut enc, mut header, done)| {
+            let fields = fields.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let out: Vec<PgWireResult<CopyData>> = match stream.next().await {
+                    Some(Ok(batch)) => match encode_batch(&mut enc, &fields, &batch) {
+                        Ok(mut rows) => {
+                            prepend(&mut header, &mut rows);
+                            rows.into_iter().map(Ok).collect()
+                        }
+                        Err(e) => vec![Err(e)],
+                    },
+                    Some(Err(e)) => vec![Err(PgWireError::ApiError(Box::new(e)))],
+                    // No rows at all: the header alone (counted as a row by pgwire).
+                    None => {
+                        let last = header.take().map(Ok).into_iter().collect();
+                        return Some((last, (stream, enc, None, true)));
+                    }
+                };
+                Some((out, (stream, enc, header, false)))
+            }
+        },
+    )
+    .flat_map(futures::stream::iter);
+    Ok(CopyResponse::new(i8::from(binary), columns, data))
+}
