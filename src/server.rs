@@ -58,9 +58,10 @@ pub async fn serve(
                     let _ = socket.set_nodelay(true);
                     let handlers = handlers.clone();
                     connections.spawn(async move {
-                        if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers.clone()).await {
                             tracing::debug!(%addr, "connection ended with error: {e}");
                         }
+                        handlers.connection_ended(addr);
                     });
                 }
                 Err(e) => {

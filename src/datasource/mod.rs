@@ -7,6 +7,7 @@ pub mod demo;
 mod files;
 mod remote;
 mod system_catalog;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

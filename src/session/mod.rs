@@ -5,6 +5,7 @@
 
 mod catalog_query;
 mod cold_start;
+mod copy_from;
 mod copy_to;
 mod create_database;
 mod create_model;
@@ -54,6 +55,8 @@ pub enum Output {
     },
     /// A command tag such as `CREATE DATABASE`.
     Command(String),
+    /// `COPY ... FROM STDIN` is ready for the client's data.
+    CopyIn(crate::datasource::upload::Upload),
     /// The rows of `COPY ... TO STDOUT`, streamed.
     Copy {
         schema: SchemaRef,
@@ -71,6 +74,7 @@ impl std::fmt::Debug for Output {
                 .field("batches", batches)
                 .finish(),
             Output::Command(tag) => f.debug_tuple("Command").field(tag).finish(),
+            Output::CopyIn(upload) => f.debug_tuple("CopyIn").field(upload).finish(),
             Output::Copy {
                 schema, options, ..
             } => f
@@ -419,6 +423,11 @@ impl Engine {
             } => retrain::execute(self, &name, Some(&source), None, &using, true).await,
             Statement::SetModelActive { name } => retrain::set_active(self, &name),
             Statement::CopyTo { query, options } => copy_to::execute(self, &query, options).await,
+            Statement::CopyFrom {
+                table,
+                columns,
+                options,
+            } => copy_from::start(self, &table, &columns, options),
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

@@ -108,6 +108,12 @@ pub enum Statement {
         query: Box<Query>,
         options: CopyOptions,
     },
+    /// `COPY table [(columns)] FROM STDIN`: the client uploads a new table.
+    CopyFrom {
+        table: ObjectName,
+        columns: Vec<Ident>,
+        options: CopyOptions,
+    },
 }
 
 /// The options of `COPY ... TO STDOUT`, with PostgreSQL's defaults filled in.
@@ -193,7 +199,7 @@ impl Statement {
             Statement::Retrain { .. } => "RETRAIN",
             Statement::Finetune { .. } => "FINETUNE",
             Statement::SetModelActive { .. } => "SET",
-            Statement::CopyTo { .. } => "COPY",
+            Statement::CopyTo { .. } | Statement::CopyFrom { .. } => "COPY",
         }
     }
 }
@@ -568,6 +574,18 @@ impl fmt::Display for Statement {
             Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
             Statement::CopyTo { query, options } => {
                 write!(f, "COPY ({query}) TO STDOUT WITH {options}")
+            }
+            Statement::CopyFrom {
+                table,
+                columns,
+                options,
+            } => {
+                write!(f, "COPY {table} ")?;
+                if !columns.is_empty() {
+                    let names: Vec<String> = columns.iter().map(ToString::to_string).collect();
+                    write!(f, "({}) ", names.join(", "))?;
+                }
+                write!(f, "FROM STDIN WITH {options}")
             }
         }
     }

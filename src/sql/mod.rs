@@ -62,6 +62,8 @@ mod tests {
         "COPY (SELECT 1) TO STDOUT WITH CSV HEADER",
         "COPY (SELECT 1) TO STDOUT (FORMAT binary)",
         "COPY (SELECT 'it''s') TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '')",
+        "COPY files.ratings FROM STDIN WITH (FORMAT csv, HEADER)",
+        "COPY files.ratings (userId, movieId, rating) FROM STDIN",
     ];
 
     #[test]

@@ -1,7 +1,7 @@
 //! Parses one statement of recsql's dialect into [`Statement`], wrapping sqlparser's parser.
 //!
 //! recsql's own statements (ML_ENGINE, MODEL, DATABASE, DESCRIBE, RETRAIN, FINETUNE,
-//! `SELECT ... USING`, `SET model_active`, `COPY ... TO STDOUT`) are recognised by their leading words and parsed
+//! `SELECT ... USING`, `SET model_active`, `COPY ... TO STDOUT | FROM STDIN`) are recognised by their leading words and parsed
 //! here; queries are parsed by sqlparser; everything else is left for DataFusion as
 //! [`Statement::Passthrough`]. It never executes anything and never panics on any input.
 
@@ -176,8 +176,9 @@ impl<'a> DialectParser<'a> {
         }
     }
 
-    /// `COPY (query) TO STDOUT` and `COPY table [(columns)] TO STDOUT`, which recsql runs;
-    /// other forms (COPY FROM, COPY TO a server file) are left to DataFusion as they are.
+    /// `COPY (query) TO STDOUT`, `COPY table [(columns)] TO STDOUT` and `COPY table
+    /// [(columns)] FROM STDIN`, which recsql runs; other forms (server files) are left to
+    /// DataFusion as they are.
     fn copy(&mut self) -> Result<Statement> {
         self.parser.next_token();
         let stmt = match self.parser.parse_copy() {
@@ -187,17 +188,37 @@ impl<'a> DialectParser<'a> {
                 return Ok(Statement::Passthrough);
             }
         };
-        let ast::Statement::Copy {
-            source,
-            to: true,
-            target: ast::CopyTarget::Stdout,
-            options,
-            legacy_options,
-            ..
-        } = stmt
-        else {
-            while self.parser.next_token().token != Token::EOF {}
-            return Ok(Statement::Passthrough);
+        let (source, options, legacy_options) = match stmt {
+            ast::Statement::Copy {
+                source,
+                to: true,
+                target: ast::CopyTarget::Stdout,
+                options,
+                legacy_options,
+                ..
+            } => (source, options, legacy_options),
+            ast::Statement::Copy {
+                source:
+                    ast::CopySource::Table {
+                        table_name,
+                        columns,
+                    },
+                to: false,
+                target: ast::CopyTarget::Stdin,
+                options,
+                legacy_options,
+                ..
+            } => {
+                return Ok(Statement::CopyFrom {
+                    table: table_name,
+                    columns,
+                    options: copy_options(&options, &legacy_options)?,
+                });
+            }
+            _ => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
         };
         let query = match source {
             ast::CopySource::Query(q) => q,

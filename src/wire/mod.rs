@@ -4,6 +4,7 @@
 //! semantics of its own.
 
 mod auth;
+mod copy_in;
 mod copy_out;
 mod errors;
 mod service;
@@ -25,6 +26,7 @@ use crate::session::Engine;
 /// The handlers of every connection to one server.
 pub struct Handlers {
     service: Arc<RecsqlService>,
+    uploads: Arc<copy_in::Uploads>,
     startup: Arc<auth::Startup>,
     cancel: Arc<DefaultCancelHandler>,
 }
@@ -36,11 +38,18 @@ impl Handlers {
         in_flight: Arc<InFlight>,
     ) -> Self {
         let connections = Arc::new(ConnectionManager::new());
+        let uploads = Arc::new(copy_in::Uploads::default());
         Handlers {
-            service: Arc::new(RecsqlService::new(engine, in_flight)),
+            service: Arc::new(RecsqlService::new(engine, in_flight, uploads.clone())),
+            uploads,
             startup: Arc::new(auth::Startup::new(credentials, connections.clone())),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
+    }
+
+    /// Forgets what a connection that ended left unfinished (an upload).
+    pub fn connection_ended(&self, addr: std::net::SocketAddr) {
+        self.uploads.forget(addr);
     }
 }
 
@@ -62,6 +71,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
         self.service.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        self.uploads.clone()
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {

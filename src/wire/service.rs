@@ -7,6 +7,7 @@
 //! errors; it does not interpret SQL itself.
 
 use std::fmt::Debug;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,6 +29,7 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::types::format::FormatOptions;
 use tokio::sync::Notify;
 
+use super::copy_in::Uploads;
 use super::errors::{classify, to_error_info, to_pgwire};
 use crate::error::Error;
 use crate::session::{Engine, Output, Plan, notices};
@@ -108,13 +110,14 @@ enum Route {
 
 pub struct RecsqlService {
     engine: Arc<Engine>,
+    uploads: Arc<Uploads>,
     df: Arc<DfSessionService>,
     parser: Arc<RecsqlParser>,
     in_flight: Arc<InFlight>,
 }
 
 impl RecsqlService {
-    pub fn new(engine: Arc<Engine>, in_flight: Arc<InFlight>) -> Self {
+    pub fn new(engine: Arc<Engine>, in_flight: Arc<InFlight>, uploads: Arc<Uploads>) -> Self {
         let df = Arc::new(DfSessionService::new(engine.context().clone()));
         let inner = <DfSessionService as ExtendedQueryHandler>::query_parser(&df);
         let parser = Arc::new(RecsqlParser {
@@ -123,6 +126,7 @@ impl RecsqlService {
         });
         RecsqlService {
             engine,
+            uploads,
             df,
             parser,
             in_flight,
@@ -167,12 +171,15 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
 
 async fn respond(
     engine: &Engine,
+    uploads: &Uploads,
+    client: SocketAddr,
     stmt: Box<Statement>,
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Response> {
     match engine.execute(*stmt).await.map_err(to_pgwire)? {
         Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::CopyIn(upload) => Ok(uploads.begin(client, upload)),
         Output::Copy {
             schema,
             stream,
@@ -257,9 +264,17 @@ impl RecsqlService {
             let result: PgWireResult<Vec<Response>> = match route {
                 Err(e) => Err(to_pgwire(e)),
                 Ok(Route::Ours(stmt)) => {
-                    respond(&self.engine, stmt, &Format::UnifiedText, options.clone())
-                        .await
-                        .map(|r| vec![r])
+                    let addr = client.socket_addr();
+                    respond(
+                        &self.engine,
+                        &self.uploads,
+                        addr,
+                        stmt,
+                        &Format::UnifiedText,
+                        options.clone(),
+                    )
+                    .await
+                    .map(|r| vec![r])
                 }
                 Ok(Route::Deallocate(name)) => {
                     forget_statements(client.portal_store(), name.as_deref());
@@ -416,7 +431,16 @@ impl RecsqlService {
             (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
                 Route::Ours(stmt) => {
                     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                    respond(&self.engine, stmt, &portal.result_column_format, options).await
+                    let addr = client.socket_addr();
+                    respond(
+                        &self.engine,
+                        &self.uploads,
+                        addr,
+                        stmt,
+                        &portal.result_column_format,
+                        options,
+                    )
+                    .await
                 }
                 Route::Deallocate(name) => {
                     forget_statements(client.portal_store(), name.as_deref());
