@@ -132,6 +132,48 @@ impl RecsqlService {
             in_flight,
         }
     }
+
+    /// Runs one of recsql's statements and encodes its result.
+    async fn respond(
+        &self,
+        client: SocketAddr,
+        stmt: Box<Statement>,
+        format: &Format,
+        options: Arc<FormatOptions>,
+    ) -> PgWireResult<Response> {
+        match self.engine.execute(*stmt).await.map_err(to_pgwire)? {
+            Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+            Output::CopyIn(upload) => Ok(self.uploads.begin(client, upload)),
+            Output::Copy {
+                schema,
+                stream,
+                options,
+            } => Ok(Response::CopyOut(super::copy_out::response(
+                schema, stream, &options,
+            )?)),
+            Output::Rows { schema, batches } => {
+                let df = self
+                    .engine
+                    .context()
+                    .read_batches(batches)
+                    .map_err(|e| to_pgwire(e.into()))?;
+                // read_batches of no batches has an empty schema; keep the declared one.
+                let df = if df.schema().fields().is_empty() && !schema.fields().is_empty() {
+                    self.engine
+                        .context()
+                        .read_batch(datafusion::arrow::record_batch::RecordBatch::new_empty(
+                            schema,
+                        ))
+                        .map_err(|e| to_pgwire(e.into()))?
+                } else {
+                    df
+                };
+                Ok(Response::Query(
+                    encode_dataframe(df, format, Some(options)).await?,
+                ))
+            }
+        }
+    }
 }
 
 fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
@@ -167,47 +209,6 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
         Plan::Rewritten(sql) => Route::Rewritten(sql),
         Plan::DataFusion => Route::DataFusion,
     })
-}
-
-async fn respond(
-    engine: &Engine,
-    uploads: &Uploads,
-    client: SocketAddr,
-    stmt: Box<Statement>,
-    format: &Format,
-    options: Arc<FormatOptions>,
-) -> PgWireResult<Response> {
-    match engine.execute(*stmt).await.map_err(to_pgwire)? {
-        Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
-        Output::CopyIn(upload) => Ok(uploads.begin(client, upload)),
-        Output::Copy {
-            schema,
-            stream,
-            options,
-        } => Ok(Response::CopyOut(super::copy_out::response(
-            schema, stream, &options,
-        )?)),
-        Output::Rows { schema, batches } => {
-            let df = engine
-                .context()
-                .read_batches(batches)
-                .map_err(|e| to_pgwire(e.into()))?;
-            // read_batches of no batches has an empty schema; keep the declared one.
-            let df = if df.schema().fields().is_empty() && !schema.fields().is_empty() {
-                engine
-                    .context()
-                    .read_batch(datafusion::arrow::record_batch::RecordBatch::new_empty(
-                        schema,
-                    ))
-                    .map_err(|e| to_pgwire(e.into()))?
-            } else {
-                df
-            };
-            Ok(Response::Query(
-                encode_dataframe(df, format, Some(options)).await?,
-            ))
-        }
-    }
 }
 
 fn forget_statements<S: PortalStore>(store: &S, name: Option<&str>) {
@@ -263,19 +264,15 @@ impl RecsqlService {
         for (piece, route) in pieces.iter().zip(routes) {
             let result: PgWireResult<Vec<Response>> = match route {
                 Err(e) => Err(to_pgwire(e)),
-                Ok(Route::Ours(stmt)) => {
-                    let addr = client.socket_addr();
-                    respond(
-                        &self.engine,
-                        &self.uploads,
-                        addr,
+                Ok(Route::Ours(stmt)) => self
+                    .respond(
+                        client.socket_addr(),
                         stmt,
                         &Format::UnifiedText,
                         options.clone(),
                     )
                     .await
-                    .map(|r| vec![r])
-                }
+                    .map(|r| vec![r]),
                 Ok(Route::Deallocate(name)) => {
                     forget_statements(client.portal_store(), name.as_deref());
                     Ok(vec![Response::Execution(Tag::new("DEALLOCATE"))])
@@ -431,11 +428,8 @@ impl RecsqlService {
             (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
                 Route::Ours(stmt) => {
                     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                    let addr = client.socket_addr();
-                    respond(
-                        &self.engine,
-                        &self.uploads,
-                        addr,
+                    self.respond(
+                        client.socket_addr(),
                         stmt,
                         &portal.result_column_format,
                         options,
