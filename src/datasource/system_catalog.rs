@@ -3,8 +3,9 @@
 //! (pgjdbc's key lookups read `max_index_keys`), and functions that read the catalogs' integer
 //! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
-//! (`catalog_query` puts them into client queries). This module adds tables and functions to
-//! the session; it rewrites no SQL.
+//! (`catalog_query` puts them into client queries), and the comment functions
+//! (`obj_description`, ...), which answer NULL: recsql keeps no comments. This module adds
+//! tables and functions to the session; it rewrites no SQL.
 
 use std::sync::Arc;
 
@@ -16,9 +17,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Int16Type, Int32Type, Int64Type};
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
-use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 
@@ -73,6 +75,9 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
     catalog.register_schema("pg_catalog", Arc::new(PgCatalog::new(inner)?))?;
     ctx.register_udf(ScalarUDF::from(IntArrayFunction::expand()));
     ctx.register_udf(ScalarUDF::from(IntArrayFunction::list()));
+    for name in ["obj_description", "col_description", "shobj_description"] {
+        ctx.register_udf(ScalarUDF::from(NoComment::new(name)));
+    }
     Ok(())
 }
 
@@ -283,5 +288,44 @@ impl ScalarUDFImpl for IntArrayFunction {
             Some(NullBuffer::from(valid)),
         )?;
         Ok(ColumnarValue::Array(Arc::new(list)))
+    }
+}
+
+/// `obj_description(oid[, catalog])`, `col_description(oid, column)` and
+/// `shobj_description(oid, catalog)`: NULL, as for any object without a comment; recsql has
+/// no `COMMENT ON`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NoComment {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl NoComment {
+    fn new(name: &'static str) -> Self {
+        NoComment {
+            name,
+            signature: Signature::one_of(
+                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                Volatility::Stable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for NoComment {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
     }
 }

@@ -13,6 +13,7 @@
 //!   its value when it has at most one row, as PostgreSQL requires of it.
 //! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
 //!   regproc columns hold.
+//! * Repeated unnamed columns (`SELECT NULL, NULL`) named apart.
 //!
 //! Queries that read user tables or models are never touched.
 
@@ -234,9 +235,29 @@ impl VisitorMut for Folder {
             }
         }
         if let SetExpr::Select(select) = query.body.as_mut() {
-            for item in &mut select.projection {
-                if let SelectItem::ExprWithAlias { alias, .. } = item {
-                    self.fold(alias);
+            // PostgreSQL allows columns of the same name (`SELECT NULL, NULL`); DataFusion
+            // needs them apart, so repeated unnamed ones get PostgreSQL's name and a number.
+            let unnamed: Vec<String> = select
+                .projection
+                .iter()
+                .filter_map(|item| match item {
+                    SelectItem::UnnamedExpr(e) => Some(e.to_string()),
+                    _ => None,
+                })
+                .collect();
+            for (position, item) in select.projection.iter_mut().enumerate() {
+                match item {
+                    SelectItem::ExprWithAlias { alias, .. } => self.fold(alias),
+                    SelectItem::UnnamedExpr(e)
+                        if unnamed.iter().filter(|u| **u == e.to_string()).count() > 1 =>
+                    {
+                        *item = SelectItem::ExprWithAlias {
+                            expr: e.clone(),
+                            alias: Ident::with_quote('"', format!("?column?{}", position + 1)),
+                        };
+                        self.changed = true;
+                    }
+                    _ => {}
                 }
             }
         }
@@ -412,6 +433,17 @@ mod tests {
         );
         let q = query("SELECT (SELECT count(*) FROM pg_class) FROM pg_namespace");
         assert_eq!(rewrite(&q), None);
+    }
+
+    #[test]
+    fn repeated_unnamed_columns_are_named_apart() {
+        let q = query("SELECT NULL, NULL, p.proname FROM pg_catalog.pg_proc p");
+        assert_eq!(
+            rewrite(&q).as_deref(),
+            Some(
+                "SELECT NULL AS \"?column?1\", NULL AS \"?column?2\", p.proname FROM pg_catalog.pg_proc p"
+            )
+        );
     }
 
     #[test]
