@@ -113,6 +113,16 @@ impl Upload {
                 .map(Option::unwrap_or_default)
                 .collect(),
         };
+        let mut seen = std::collections::HashSet::new();
+        if let Some(bad) = columns
+            .iter()
+            .find(|c| c.is_empty() || !seen.insert(c.as_str()))
+        {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column names must be present and distinct, but {bad:?} is not"),
+            ));
+        }
         let _serial = FINISHING.lock().unwrap_or_else(|e| e.into_inner());
         let name = self
             .target
@@ -388,6 +398,13 @@ mod tests {
         assert_eq!(err.code, sqlstate::SYNTAX_ERROR);
         let err = Upload::start(&d, "../x", None, CopyOptions::new(CopyFormat::Csv)).unwrap_err();
         assert_eq!(err.code, sqlstate::INVALID_PARAMETER_VALUE);
+
+        let mut header = CopyOptions::new(CopyFormat::Csv);
+        header.header = true;
+        let mut up = Upload::start(&d, "w", None, header).unwrap();
+        up.write(b"a,a\n1,2\n").unwrap();
+        assert_eq!(up.finish().unwrap_err().code, sqlstate::DUPLICATE_COLUMN);
+        assert!(!d.join("w.csv").exists());
 
         // Abandoned: nothing is left.
         let up = Upload::start(

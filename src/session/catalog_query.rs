@@ -9,8 +9,9 @@
 //! * `information_schema._pg_expandarray(a)` as `unnest(_pg_expandarray_list(a))`, the same
 //!   rows (`system_catalog` defines the function).
 //! * `(row).field` as `(row)['field']`, the field access DataFusion has.
-//! * A correlated scalar subquery of one plain expression aggregated with `max`, which is
-//!   its value when it has at most one row, as PostgreSQL requires of it.
+//! * A scalar subquery of one plain expression aggregated with `max`, which is its value
+//!   when it has at most one row, as PostgreSQL requires of it (DataFusion plans a correlated
+//!   one only when it is aggregated).
 //! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
 //!   regproc columns hold.
 //! * Repeated unnamed columns (`SELECT NULL, NULL`) named apart.
@@ -189,8 +190,7 @@ fn function_name(name: &ObjectName) -> Vec<String> {
         .collect()
 }
 
-/// The single plain expression a correlated scalar subquery selects, if it must be
-/// aggregated for DataFusion.
+/// The single plain expression a scalar subquery selects, if it is not aggregated yet.
 fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
     if q.limit_clause.is_some() || q.fetch.is_some() {
         return None;
