@@ -1,6 +1,7 @@
 //! What client drivers' metadata queries need from the system catalogs beyond
 //! datafusion-postgres' `pg_catalog`: a `pg_settings` with the settings drivers read
-//! (pgjdbc's key lookups read `max_index_keys`), and functions that read the catalogs' integer
+//! (pgjdbc's key lookups read `max_index_keys`), `pg_class.relacl` (read by everyone, written
+//! by no one), and functions that read the catalogs' integer
 //! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
 //! (`catalog_query` puts them into client queries), and the comment functions
@@ -16,12 +17,19 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Int16Type, Int32Type, Int64Type};
-use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::{MemTable, SchemaProvider, Session, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue, exec_err};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{Column, Literal};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::prelude::SessionContext;
 
 use super::DEFAULT_CATALOG;
@@ -144,11 +152,78 @@ impl SchemaProvider for PgCatalog {
         if name.eq_ignore_ascii_case("pg_settings") {
             return Ok(Some(self.settings.clone()));
         }
-        self.inner.table(name).await
+        let table = self.inner.table(name).await?;
+        match table {
+            // Every relation can be read by everyone and written by no one.
+            Some(t) if name.eq_ignore_ascii_case("pg_class") => Ok(Some(Arc::new(
+                WithConstants::new(t, "relacl", ScalarValue::from("{=r/postgres}")),
+            ))),
+            other => Ok(other),
+        }
     }
 
     fn table_exist(&self, name: &str) -> bool {
         self.inner.table_exist(name)
+    }
+}
+
+/// A catalog table with a column that PostgreSQL has and datafusion-postgres lacks, holding
+/// one value in every row.
+#[derive(Debug)]
+struct WithConstants {
+    inner: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+    value: ScalarValue,
+}
+
+impl WithConstants {
+    fn new(inner: Arc<dyn TableProvider>, column: &str, value: ScalarValue) -> Self {
+        let mut fields = inner.schema().fields().to_vec();
+        fields.push(Arc::new(Field::new(column, value.data_type(), true)));
+        WithConstants {
+            inner,
+            schema: Arc::new(Schema::new(fields)),
+            value,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for WithConstants {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let input = self.inner.scan(state, None, &[], limit).await?;
+        let n = self.inner.schema().fields().len();
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = columns
+            .into_iter()
+            .map(|i| {
+                let name = self.schema.field(i).name().clone();
+                let expr: Arc<dyn PhysicalExpr> = if i < n {
+                    Arc::new(Column::new(&name, i))
+                } else {
+                    Arc::new(Literal::new(self.value.clone()))
+                };
+                (expr, name)
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
     }
 }
 
