@@ -4,8 +4,9 @@
 //! by no one), and functions that read the catalogs' integer
 //! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
-//! (`catalog_query` puts them into client queries), and the comment functions
-//! (`obj_description`, ...), which answer NULL: recsql keeps no comments. This module adds
+//! (`catalog_query` puts them into client queries), and the comment and index-definition
+//! functions (`obj_description`, `pg_get_indexdef`, ...), which answer NULL: recsql keeps no
+//! comments and has no indexes. This module adds
 //! tables and functions to the session; it rewrites no SQL.
 
 use std::sync::Arc;
@@ -83,8 +84,13 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
     catalog.register_schema("pg_catalog", Arc::new(PgCatalog::new(inner)?))?;
     ctx.register_udf(ScalarUDF::from(IntArrayFunction::expand()));
     ctx.register_udf(ScalarUDF::from(IntArrayFunction::list()));
-    for name in ["obj_description", "col_description", "shobj_description"] {
-        ctx.register_udf(ScalarUDF::from(NoComment::new(name)));
+    for name in [
+        "obj_description",
+        "col_description",
+        "shobj_description",
+        "pg_get_indexdef",
+    ] {
+        ctx.register_udf(ScalarUDF::from(AlwaysNull::new(name)));
     }
     Ok(())
 }
@@ -366,28 +372,33 @@ impl ScalarUDFImpl for IntArrayFunction {
     }
 }
 
+/// Catalog functions whose answer is NULL for every object recsql has:
 /// `obj_description(oid[, catalog])`, `col_description(oid, column)` and
-/// `shobj_description(oid, catalog)`: NULL, as for any object without a comment; recsql has
-/// no `COMMENT ON`.
+/// `shobj_description(oid, catalog)`, because recsql keeps no comments (no `COMMENT ON`), and
+/// `pg_get_indexdef(oid[, column, pretty])`, because it has no indexes.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct NoComment {
+struct AlwaysNull {
     name: &'static str,
     signature: Signature,
 }
 
-impl NoComment {
+impl AlwaysNull {
     fn new(name: &'static str) -> Self {
-        NoComment {
+        AlwaysNull {
             name,
             signature: Signature::one_of(
-                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                vec![
+                    TypeSignature::Any(1),
+                    TypeSignature::Any(2),
+                    TypeSignature::Any(3),
+                ],
                 Volatility::Stable,
             ),
         }
     }
 }
 
-impl ScalarUDFImpl for NoComment {
+impl ScalarUDFImpl for AlwaysNull {
     fn name(&self) -> &str {
         self.name
     }

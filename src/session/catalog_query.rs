@@ -9,6 +9,8 @@
 //! * `information_schema._pg_expandarray(a)` as `unnest(_pg_expandarray_list(a))`, the same
 //!   rows (`system_catalog` defines the function).
 //! * `(row).field` as `(row)['field']`, the field access DataFusion has.
+//! * Subscripts of the catalogs' integer arrays, which datafusion-postgres keeps as text,
+//!   through `_pg_int_array`; `int2vector` and `oidvector` subscripts count from 0.
 //! * A scalar subquery of one plain expression aggregated with `max`, which is its value
 //!   when it has at most one row, as PostgreSQL requires of it (DataFusion plans a correlated
 //!   one only when it is aggregated).
@@ -128,18 +130,22 @@ fn is_system(name: &ObjectName, ctes: &[String]) -> bool {
     }
 }
 
-/// Catalog columns of integer arrays (`int2vector`, `oidvector`, `int2[]`, `oid[]`).
+/// Catalog columns of integer arrays: `int2[]` and `oid[]`, subscripted from 1.
 const INT_ARRAY_COLUMNS: &[&str] = &[
-    "indkey",
-    "indoption",
-    "indclass",
-    "indcollation",
     "conkey",
     "confkey",
     "conpfeqop",
     "conppeqop",
     "conffeqop",
     "conexclop",
+];
+
+/// Catalog columns of `int2vector` and `oidvector`, which PostgreSQL subscripts from 0.
+const INT_VECTOR_COLUMNS: &[&str] = &[
+    "indkey",
+    "indoption",
+    "indclass",
+    "indcollation",
     "partattrs",
     "stxkeys",
     "proargtypes",
@@ -317,9 +323,22 @@ impl VisitorMut for Folder {
                     AccessExpr::Dot(Expr::Identifier(i)) => Some(i.clone()),
                     _ => None,
                 }));
-                let subscript = matches!(access_chain.get(dots), Some(AccessExpr::Subscript(_)));
-                let column = parts.last().map(|i| i.value.to_ascii_lowercase());
-                if subscript && column.is_some_and(|c| INT_ARRAY_COLUMNS.contains(&c.as_str())) {
+                let Some(AccessExpr::Subscript(Subscript::Index { index })) =
+                    access_chain.get_mut(dots)
+                else {
+                    return ControlFlow::Continue(());
+                };
+                let column = parts
+                    .last()
+                    .map(|i| i.value.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
+                if from_zero || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+                    if from_zero {
+                        // The list the function returns is subscripted from 1.
+                        let shifted = format!("({index}) + 1");
+                        self.replace(index, &shifted);
+                    }
                     let column = Expr::CompoundIdentifier(parts);
                     self.replace(root, &format!("_pg_int_array({column})"));
                     access_chain.drain(..dots);
