@@ -23,8 +23,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, DataType, Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr,
-    Subscript, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
+    AccessExpr, DataType, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query,
+    SelectItem, SetExpr, Subscript, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -87,43 +87,18 @@ fn reads_only_system_catalogs(query: &Query) -> bool {
         system: 0,
         others: 0,
     };
-    collect_cte_names(query, &mut tables.ctes);
+    tables.ctes = super::model_query::cte_names(query)
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
     let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut tables);
     tables.system > 0 && tables.others == 0
-}
-
-/// Names of the CTEs anywhere in `query`.
-fn collect_cte_names(query: &Query, out: &mut Vec<String>) {
-    struct Ctes<'a>(&'a mut Vec<String>);
-    impl datafusion::sql::sqlparser::ast::Visitor for Ctes<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-            if let Some(with) = &q.with {
-                self.0.extend(
-                    with.cte_tables
-                        .iter()
-                        .map(|c| c.alias.name.value.to_ascii_lowercase()),
-                );
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut Ctes(out));
 }
 
 /// Whether `name` is a system catalog table (`pg_catalog.x`, `information_schema.x`,
 /// `catalog.pg_catalog.x`, or an unqualified `pg_x`) or a CTE.
 fn is_system(name: &ObjectName, ctes: &[String]) -> bool {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default()
-        })
-        .collect();
-    match parts.as_slice() {
+    match lower_parts(name).as_slice() {
         [table] => table.starts_with("pg_") || ctes.contains(table),
         [.., schema, _] => SYSTEM_SCHEMAS.contains(&schema.as_str()),
         [] => false,
@@ -185,7 +160,8 @@ impl Folder {
     }
 }
 
-fn function_name(name: &ObjectName) -> Vec<String> {
+/// The parts of a name, lower-cased.
+fn lower_parts(name: &ObjectName) -> Vec<String> {
     name.0
         .iter()
         .map(|p| {
@@ -205,8 +181,8 @@ fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
         return None;
     };
     let no_grouping = match &select.group_by {
-        datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) => e.is_empty(),
-        datafusion::sql::sqlparser::ast::GroupByExpr::All(_) => false,
+        GroupByExpr::Expressions(e, _) => e.is_empty(),
+        GroupByExpr::All(_) => false,
     };
     if !no_grouping || select.having.is_some() || select.distinct.is_some() {
         return None;
@@ -219,7 +195,7 @@ fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
         _ => return None,
     };
     if let Expr::Function(f) = expr
-        && function_name(&f.name)
+        && lower_parts(&f.name)
             .last()
             .is_some_and(|n| AGGREGATES.contains(&n.as_str()))
     {
@@ -346,7 +322,7 @@ impl VisitorMut for Folder {
             }
             Expr::Function(f)
                 if matches!(
-                    function_name(&f.name).as_slice(),
+                    lower_parts(&f.name).as_slice(),
                     [schema, name] if schema == "information_schema" && name == "_pg_expandarray"
                 ) =>
             {
@@ -365,7 +341,7 @@ impl VisitorMut for Folder {
                 expr: inner,
                 data_type: DataType::Custom(type_name, _),
                 ..
-            } if function_name(type_name)
+            } if lower_parts(type_name)
                 .last()
                 .is_some_and(|t| t == "regproc") =>
             {

@@ -303,9 +303,7 @@ pub fn rewrite(
     resolve: &dyn Fn(&ObjectName) -> Option<ModelRef>,
 ) -> Result<Option<String>> {
     let mut q = query.clone();
-    let mut ctes = CteNames(Vec::new());
-    let _ = q.visit(&mut ctes);
-    let ctes = ctes.0;
+    let ctes = cte_names(&q);
     let resolve = |name: &ObjectName| {
         let cte = matches!(name.0.as_slice(), [part] if part.as_ident().is_some_and(|i| ctes.contains(&i.value)));
         if cte { None } else { resolve(name) }
@@ -324,7 +322,14 @@ pub fn rewrite(
     Ok(Some(q.to_string()))
 }
 
-/// The names of the CTEs of a statement, which shadow models of the same name.
+/// The names of the CTEs anywhere in a query, which shadow models (and tables) of the same
+/// name.
+pub(super) fn cte_names(query: &Query) -> Vec<String> {
+    let mut ctes = CteNames(Vec::new());
+    let _ = query.visit(&mut ctes);
+    ctes.0
+}
+
 struct CteNames(Vec<String>);
 
 impl Visitor for CteNames {
