@@ -1,7 +1,7 @@
 //! What client drivers' metadata queries need from the system catalogs beyond
 //! datafusion-postgres' `pg_catalog`: a `pg_settings` with the settings drivers read
 //! (pgjdbc's key lookups read `max_index_keys`), `pg_class.relacl` (read by everyone, written
-//! by no one), and functions that read the catalogs' integer
+//! by no one) and `pg_class.reloptions` (none), and functions that read the catalogs' integer
 //! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
 //! (`catalog_query` puts them into client queries), and the comment and index-definition
@@ -160,10 +160,18 @@ impl SchemaProvider for PgCatalog {
         }
         let table = self.inner.table(name).await?;
         match table {
-            // Every relation can be read by everyone and written by no one.
-            Some(t) if name.eq_ignore_ascii_case("pg_class") => Ok(Some(Arc::new(
-                WithConstants::new(t, "relacl", ScalarValue::from("{=r/postgres}")),
-            ))),
+            // Every relation can be read by everyone and written by no one, and has no
+            // storage options.
+            Some(t) if name.eq_ignore_ascii_case("pg_class") => {
+                let no_options = ScalarValue::new_null_list(DataType::Utf8, true, 1);
+                Ok(Some(Arc::new(WithConstants::new(
+                    t,
+                    vec![
+                        ("relacl", ScalarValue::from("{=r/postgres}")),
+                        ("reloptions", no_options),
+                    ],
+                ))))
+            }
             other => Ok(other),
         }
     }
@@ -173,23 +181,27 @@ impl SchemaProvider for PgCatalog {
     }
 }
 
-/// A catalog table with a column that PostgreSQL has and datafusion-postgres lacks, holding
-/// one value in every row.
+/// A catalog table with columns that PostgreSQL has and datafusion-postgres lacks, each
+/// holding one value in every row.
 #[derive(Debug)]
 struct WithConstants {
     inner: Arc<dyn TableProvider>,
     schema: SchemaRef,
-    value: ScalarValue,
+    values: Vec<ScalarValue>,
 }
 
 impl WithConstants {
-    fn new(inner: Arc<dyn TableProvider>, column: &str, value: ScalarValue) -> Self {
+    fn new(inner: Arc<dyn TableProvider>, columns: Vec<(&str, ScalarValue)>) -> Self {
         let mut fields = inner.schema().fields().to_vec();
-        fields.push(Arc::new(Field::new(column, value.data_type(), true)));
+        let mut values = Vec::with_capacity(columns.len());
+        for (name, value) in columns {
+            fields.push(Arc::new(Field::new(name, value.data_type(), true)));
+            values.push(value);
+        }
         WithConstants {
             inner,
             schema: Arc::new(Schema::new(fields)),
-            value,
+            values,
         }
     }
 }
@@ -224,7 +236,7 @@ impl TableProvider for WithConstants {
                 let expr: Arc<dyn PhysicalExpr> = if i < n {
                     Arc::new(Column::new(&name, i))
                 } else {
-                    Arc::new(Literal::new(self.value.clone()))
+                    Arc::new(Literal::new(self.values[i - n].clone()))
                 };
                 (expr, name)
             })

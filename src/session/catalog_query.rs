@@ -17,6 +17,8 @@
 //! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
 //!   regproc columns hold.
 //! * Repeated unnamed columns (`SELECT NULL, NULL`) named apart.
+//! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
+//!   naming its column `u`, as PostgreSQL does.
 //!
 //! Queries that read user tables or models are never touched.
 
@@ -24,7 +26,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, DataType, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query,
-    SelectItem, SetExpr, Subscript, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
+    SelectItem, SetExpr, Subscript, TableAlias, TableAliasColumnDef, TableFactor, Value, VisitMut,
+    VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -247,6 +250,22 @@ impl VisitorMut for Folder {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        // `FROM unnest(a) x`: in PostgreSQL `x` also names the column.
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            alias: Some(alias),
+            ..
+        } = factor
+            && lower_parts(name).last().is_some_and(|n| n == "unnest")
+            && alias.columns.is_empty()
+        {
+            alias.columns.push(TableAliasColumnDef {
+                name: alias.name.clone(),
+                data_type: None,
+            });
+            self.changed = true;
+        }
         match factor {
             TableFactor::Table { alias, .. }
             | TableFactor::Derived { alias, .. }
@@ -351,6 +370,21 @@ impl VisitorMut for Folder {
                     let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
                     *expr = Expr::value(Value::SingleQuotedString(name.to_string()));
                     self.changed = true;
+                }
+            }
+            // `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`.
+            Expr::Function(f)
+                if lower_parts(&f.name).last().is_some_and(|n| n == "array")
+                    && matches!(f.args, FunctionArguments::Subquery(_)) =>
+            {
+                if let FunctionArguments::Subquery(q) = &f.args {
+                    let mut q = q.clone();
+                    if let Some(item) = unaggregated_item(&mut q) {
+                        let sql = format!("array_agg({item})");
+                        self.replace(item, &sql);
+                        *expr = Expr::Subquery(q);
+                        self.changed = true;
+                    }
                 }
             }
             Expr::Subquery(q) => {
