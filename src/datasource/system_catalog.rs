@@ -6,8 +6,8 @@
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
 //! (`catalog_query` puts them into client queries), and the comment and index-definition
 //! functions (`obj_description`, `pg_get_indexdef`, ...), which answer NULL: recsql keeps no
-//! comments and has no indexes. This module adds
-//! tables and functions to the session; it rewrites no SQL.
+//! comments and has no indexes. This module adds tables and functions to the session; it
+//! rewrites no SQL.
 
 use std::sync::Arc;
 
