@@ -1,8 +1,10 @@
-//! New tables of the `files` database from `COPY files.name FROM STDIN`: the client's data
-//! lands in a hidden temporary file as it arrives; when the client is done, it is parsed
-//! (PostgreSQL's text or CSV COPY format), checked (every row has every column) and written
-//! as `name.csv` with a header, fsynced and moved into place. Until then nothing is visible,
-//! and a failed or abandoned upload leaves nothing behind. It never replaces a table.
+//! Tables of the `files` database from `COPY files.name [(columns)] FROM STDIN`: the
+//! client's data lands in a hidden temporary file as it arrives; when the client is done, it
+//! is parsed (PostgreSQL's text or CSV COPY format) and checked (every row has every column).
+//! A new table is written as `name.csv` with a header; rows for an existing CSV table are
+//! appended, as PostgreSQL's COPY appends, by writing the old rows and the new ones to a new
+//! file. Either way the file is fsynced and moved into place whole, so readers see the old
+//! table or the new one; a failed or abandoned upload leaves nothing behind.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,20 +57,27 @@ impl Upload {
                 "COPY FROM reads the text and CSV formats, not binary",
             ));
         }
-        if columns.is_none() && !options.header {
-            return Err(Error::syntax(format!(
-                "COPY {table} FROM STDIN creates a table and needs its column names: list them, \
-                 as in COPY {table} (userId, movieId, rating) FROM STDIN, or send a header line \
-                 with (FORMAT csv, HEADER)"
-            )));
+        let target = dir.join(format!("{name}.csv"));
+        let existing = existing_columns(dir, name, &table)?;
+        match (&existing, &columns) {
+            (None, None) if !options.header => {
+                return Err(Error::syntax(format!(
+                    "COPY {table} FROM STDIN creates a table and needs its column names: list \
+                     them, as in COPY {table} (userId, movieId, rating) FROM STDIN, or send a \
+                     header line with (FORMAT csv, HEADER)"
+                )));
+            }
+            (Some(have), Some(given)) => {
+                mapping(have, given, &table)?;
+            }
+            _ => {}
         }
-        exists_check(dir, name, &table)?;
         let raw_path = dir.join(format!(".{name}.upload-{}", unique()));
         let raw = File::create(&raw_path)
             .map_err(|e| Error::io(&format!("cannot start the upload of {table}"), e))?;
         Ok(Upload {
             table,
-            target: dir.join(format!("{name}.csv")),
+            target,
             raw_path,
             raw: Some(raw),
             columns,
@@ -91,30 +100,43 @@ impl Upload {
         }
     }
 
-    /// Parses what was sent and creates the table; returns the number of rows. Blocking.
+    /// Parses what was sent and creates or extends the table; returns the number of rows
+    /// added. Blocking.
     pub fn finish(mut self) -> Result<u64> {
         drop(self.raw.take());
         let raw = File::open(&self.raw_path)
             .map_err(|e| Error::io(&format!("cannot read the upload of {}", self.table), e))?;
         let mut rows = Rows::new(BufReader::new(raw), &self.options);
-        let columns = match self.columns.take() {
-            Some(c) => {
-                if self.options.header {
-                    rows.next_row()?;
+        // As in PostgreSQL, a header line is skipped; it names the columns of a new table
+        // when no list does.
+        let header = if self.options.header {
+            rows.next_row()?
+        } else {
+            None
+        };
+        let _serial = FINISHING.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        let name = self
+            .target
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let existing = existing_columns(dir, &name, &self.table)?;
+        let given = match self.columns.take() {
+            Some(c) => c,
+            None => match (&existing, header) {
+                (Some(have), _) => have.clone(),
+                (None, Some(names)) => names.into_iter().map(Option::unwrap_or_default).collect(),
+                (None, None) => {
+                    return Err(Error::new(
+                        sqlstate::BAD_COPY_FILE_FORMAT,
+                        "no header line was sent",
+                    ));
                 }
-                c
-            }
-            None => rows
-                .next_row()?
-                .ok_or_else(|| {
-                    Error::new(sqlstate::BAD_COPY_FILE_FORMAT, "no header line was sent")
-                })?
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect(),
+            },
         };
         let mut seen = std::collections::HashSet::new();
-        if let Some(bad) = columns
+        if let Some(bad) = given
             .iter()
             .find(|c| c.is_empty() || !seen.insert(c.as_str()))
         {
@@ -123,22 +145,29 @@ impl Upload {
                 format!("column names must be present and distinct, but {bad:?} is not"),
             ));
         }
-        let _serial = FINISHING.lock().unwrap_or_else(|e| e.into_inner());
-        let name = self
-            .target
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        exists_check(
-            self.target.parent().unwrap_or(Path::new(".")),
-            &name,
-            &self.table,
-        )?;
+        let columns = existing.clone().unwrap_or_else(|| given.clone());
+        let positions = mapping(&columns, &given, &self.table)?;
         let mut count = 0u64;
         let mut failure = None;
         let written = write_atomic_with(&self.target, |w| {
+            if existing.is_some() {
+                // The table's rows as they are, then the new ones.
+                let mut old = File::open(&self.target)?;
+                std::io::copy(&mut old, w)?;
+                let len = old.metadata()?.len();
+                if len > 0 {
+                    let mut last = [0u8];
+                    std::io::Seek::seek(&mut old, std::io::SeekFrom::Start(len - 1))?;
+                    old.read_exact(&mut last)?;
+                    if last[0] != b'\n' {
+                        w.write_all(b"\n")?;
+                    }
+                }
+            }
             let mut out = csv::Writer::from_writer(w);
-            out.write_record(&columns).map_err(std::io::Error::other)?;
+            if existing.is_none() {
+                out.write_record(&columns).map_err(std::io::Error::other)?;
+            }
             loop {
                 let row = match rows.next_row() {
                     Ok(Some(row)) => row,
@@ -148,22 +177,23 @@ impl Upload {
                         return Err(std::io::Error::other("bad row"));
                     }
                 };
-                if row.len() != columns.len() {
+                if row.len() != given.len() {
                     failure = Some(Error::new(
                         sqlstate::BAD_COPY_FILE_FORMAT,
                         format!(
-                            "row {} has {} values, but {} has {} columns ({})",
+                            "row {} has {} values, but {} columns ({}) are copied",
                             count + 1,
                             row.len(),
-                            self.table,
-                            columns.len(),
-                            columns.join(", ")
+                            given.len(),
+                            given.join(", ")
                         ),
                     ));
                     return Err(std::io::Error::other("bad row"));
                 }
-                out.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
-                    .map_err(std::io::Error::other)?;
+                let record = positions
+                    .iter()
+                    .map(|p| p.and_then(|i| row[i].as_deref()).unwrap_or(""));
+                out.write_record(record).map_err(std::io::Error::other)?;
                 count += 1;
             }
             out.flush()
@@ -182,19 +212,53 @@ impl Drop for Upload {
     }
 }
 
-fn exists_check(dir: &Path, name: &str, table: &str) -> Result<()> {
-    if ["csv", "parquet"]
-        .iter()
-        .any(|ext| dir.join(format!("{name}.{ext}")).exists())
-    {
+/// The columns of table `name` when it exists: the header of its CSV file. A Parquet table
+/// cannot take rows.
+fn existing_columns(dir: &Path, name: &str, table: &str) -> Result<Option<Vec<String>>> {
+    if dir.join(format!("{name}.parquet")).exists() {
         return Err(Error::new(
-            sqlstate::DUPLICATE_TABLE,
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            format!("{table} is a Parquet file; COPY FROM adds rows to CSV tables only"),
+        ));
+    }
+    let path = dir.join(format!("{name}.csv"));
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&format!("cannot read {table}"), e)),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(file);
+    let mut header = csv::StringRecord::new();
+    match reader.read_record(&mut header) {
+        Ok(true) => Ok(Some(header.iter().map(str::to_string).collect())),
+        Ok(false) => Err(Error::new(
+            sqlstate::BAD_COPY_FILE_FORMAT,
+            format!("{table} is an empty file without a header line"),
+        )),
+        Err(e) => Err(Error::new(
+            sqlstate::BAD_COPY_FILE_FORMAT,
+            format!("cannot read the header of {table}: {e}"),
+        )),
+    }
+}
+
+/// For each of the table's `columns`, its position among the `given` ones (None: NULL).
+fn mapping(columns: &[String], given: &[String], table: &str) -> Result<Vec<Option<usize>>> {
+    if let Some(unknown) = given.iter().find(|g| !columns.contains(g)) {
+        return Err(Error::new(
+            sqlstate::UNDEFINED_COLUMN,
             format!(
-                "{table} already exists; COPY FROM creates a new table, so choose another name"
+                "{table} has no column {unknown:?}; its columns are {}",
+                columns.join(", ")
             ),
         ));
     }
-    Ok(())
+    Ok(columns
+        .iter()
+        .map(|c| given.iter().position(|g| g == c))
+        .collect())
 }
 
 fn unique() -> String {
@@ -377,7 +441,34 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_row_an_existing_table_or_no_columns_create_nothing() {
+    fn rows_for_an_existing_table_are_appended_in_its_column_order() {
+        let d = dir("append");
+        // A file written by hand, without a final newline.
+        fs::write(d.join("r.csv"), "userId,movieId,rating\n1,10,5").unwrap();
+        let mut up = Upload::start(
+            &d,
+            "r",
+            Some(vec!["movieId".into(), "userId".into()]),
+            CopyOptions::new(CopyFormat::Text),
+        )
+        .unwrap();
+        up.write(b"20\t2\n30\t3\n").unwrap();
+        assert_eq!(up.finish().unwrap(), 2);
+        // No list: every column in the table's order; a header line is skipped.
+        let mut options = CopyOptions::new(CopyFormat::Csv);
+        options.header = true;
+        let mut up = Upload::start(&d, "r", None, options).unwrap();
+        up.write(b"whatever,the,header\n4,40,1\n").unwrap();
+        assert_eq!(up.finish().unwrap(), 1);
+        assert_eq!(
+            fs::read_to_string(d.join("r.csv")).unwrap(),
+            "userId,movieId,rating\n1,10,5\n2,20,\n3,30,\n4,40,1\n"
+        );
+        assert!(leftovers(&d).is_empty(), "{:?}", leftovers(&d));
+    }
+
+    #[test]
+    fn a_bad_row_an_unknown_column_or_no_columns_change_nothing() {
         let d = dir("bad");
         let cols = Some(vec!["a".into(), "b".into()]);
         let mut up =
@@ -389,10 +480,24 @@ mod tests {
         assert!(!d.join("t.csv").exists());
         assert!(leftovers(&d).is_empty(), "{:?}", leftovers(&d));
 
+        // A column the existing table lacks, or a Parquet table, is refused at once.
         fs::write(d.join("t.csv"), "a\n1\n").unwrap();
         let err = Upload::start(&d, "t", cols, CopyOptions::new(CopyFormat::Csv)).unwrap_err();
-        assert_eq!(err.code, sqlstate::DUPLICATE_TABLE);
+        assert_eq!(err.code, sqlstate::UNDEFINED_COLUMN, "{err}");
         assert_eq!(fs::read_to_string(d.join("t.csv")).unwrap(), "a\n1\n");
+        fs::write(d.join("p.parquet"), "not really").unwrap();
+        let err = Upload::start(&d, "p", None, CopyOptions::new(CopyFormat::Csv)).unwrap_err();
+        assert_eq!(err.code, sqlstate::FEATURE_NOT_SUPPORTED, "{err}");
+        // A bad row appended to an existing table leaves it as it was.
+        let mut up = Upload::start(&d, "t", None, CopyOptions::new(CopyFormat::Csv)).unwrap();
+        up.write(b"2\n3,4\n").unwrap();
+        assert_eq!(
+            up.finish().unwrap_err().code,
+            sqlstate::BAD_COPY_FILE_FORMAT
+        );
+        assert_eq!(fs::read_to_string(d.join("t.csv")).unwrap(), "a\n1\n");
+        fs::remove_file(d.join("t.csv")).unwrap();
+        fs::remove_file(d.join("p.parquet")).unwrap();
 
         let err = Upload::start(&d, "u", None, CopyOptions::new(CopyFormat::Text)).unwrap_err();
         assert_eq!(err.code, sqlstate::SYNTAX_ERROR);

@@ -1,6 +1,6 @@
-//! `COPY files.name [(columns)] FROM STDIN`: checks the target and starts an upload of a new
-//! table of the built-in `files` database; the wire layer feeds it the client's data and
-//! finishes it. Other databases are read-only here.
+//! `COPY files.name [(columns)] FROM STDIN`: checks the target and starts an upload into a
+//! table of the built-in `files` database (a new one, or rows appended to a CSV one); the wire
+//! layer feeds it the client's data and finishes it. Other databases are read-only here.
 
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 
@@ -27,11 +27,11 @@ pub fn start(
             return Err(Error::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 format!(
-                    "COPY FROM cannot write to {table}: it creates new tables of the files database"
+                    "COPY FROM cannot write to {table}: it writes tables of the files database"
                 ),
             )
             .with_hint(format!(
-                "COPY files.{name} FROM STDIN uploads a new table files.{name}"
+                "COPY files.{name} FROM STDIN uploads a table files.{name}"
             )));
         }
     };

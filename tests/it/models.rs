@@ -695,6 +695,24 @@ async fn copy_from_stdin_uploads_a_table_to_train_on() {
         .unwrap();
     assert_eq!(recs.len(), 10);
 
+    // More rows for the table are appended, as PostgreSQL's COPY appends.
+    let n = copy_in(
+        &client,
+        "COPY files.uploaded (movieId, userId) FROM STDIN",
+        "7\t1001\n8\t1001\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+    let rows = client
+        .query(
+            "SELECT count(*), count(rating) FROM files.uploaded WHERE userId = 1001",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((rows[0].get::<_, i64>(0), rows[0].get::<_, i64>(1)), (2, 0));
+
     // Text format with listed columns and \N.
     let n = copy_in(
         &client,
@@ -725,10 +743,7 @@ async fn copy_from_stdin_uploads_a_table_to_train_on() {
     // point sends a CopyFail and Sync whose extra ReadyForQuery it does not expect, from
     // PostgreSQL as from recsql.)
     for (sql, code) in [
-        (
-            "COPY files.uploaded FROM STDIN (FORMAT csv, HEADER)",
-            "42P07",
-        ),
+        ("COPY files.uploaded (nosuch) FROM STDIN", "42703"),
         ("COPY demo.movies FROM STDIN", "0A000"),
         ("COPY files.nocolumns FROM STDIN", "42601"),
         ("COPY files.x (a) FROM STDIN (FORMAT binary)", "0A000"),
