@@ -19,6 +19,7 @@ pub mod sqlstate {
     pub const SYNTAX_ERROR: &str = "42601";
     pub const SYNTAX_OR_ACCESS_RULE: &str = "42000";
     pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const DUPLICATE_TABLE: &str = "42P07";
     pub const DUPLICATE_COLUMN: &str = "42701";
     pub const UNDEFINED_COLUMN: &str = "42703";
     pub const UNDEFINED_FUNCTION: &str = "42883";

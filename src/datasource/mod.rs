@@ -4,10 +4,10 @@
 //! This module attaches and detaches databases; it does not know about models.
 
 pub mod demo;
+pub mod file_tables;
 mod files;
 mod remote;
 mod system_catalog;
-pub mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

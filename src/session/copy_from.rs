@@ -5,7 +5,7 @@
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 
 use super::{Engine, Output};
-use crate::datasource::upload::Upload;
+use crate::datasource::file_tables::Upload;
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::CopyOptions;
 

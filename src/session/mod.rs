@@ -9,9 +9,11 @@ mod copy_from;
 mod copy_to;
 mod create_database;
 mod create_model;
+mod create_table;
 mod describe;
 mod drop_database;
 mod drop_model;
+mod drop_table;
 mod lazy_schema;
 mod ml_engine;
 mod model_query;
@@ -56,7 +58,7 @@ pub enum Output {
     /// A command tag such as `CREATE DATABASE`.
     Command(String),
     /// `COPY ... FROM STDIN` is ready for the client's data.
-    CopyIn(crate::datasource::upload::Upload),
+    CopyIn(crate::datasource::file_tables::Upload),
     /// The rows of `COPY ... TO STDOUT`, streamed.
     Copy {
         schema: SchemaRef,
@@ -269,7 +271,13 @@ impl Engine {
                     )
                     .with_hint(format!("Use DROP MODEL {name}.")));
                 }
-                Plan::DataFusion
+                // Tables of the files database are recsql's to drop.
+                match name.0.first().and_then(|p| p.as_ident()) {
+                    Some(db) if !view && name.0.len() == 2 && db.value == "files" => {
+                        Plan::Ours(Box::new(stmt))
+                    }
+                    _ => Plan::DataFusion,
+                }
             }
             // A bare DESCRIBE of something that is not a model describes a table.
             Statement::Describe {
@@ -428,6 +436,14 @@ impl Engine {
                 columns,
                 options,
             } => copy_from::start(self, &table, &columns, options),
+            Statement::CreateTableAs {
+                name,
+                if_not_exists,
+                query,
+            } => create_table::execute(self, &name, if_not_exists, &query).await,
+            Statement::DropRelation {
+                name, if_exists, ..
+            } => drop_table::execute(self, &name, if_exists),
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

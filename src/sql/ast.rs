@@ -108,6 +108,12 @@ pub enum Statement {
         query: Box<Query>,
         options: CopyOptions,
     },
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query`.
+    CreateTableAs {
+        name: ObjectName,
+        if_not_exists: bool,
+        query: Box<Query>,
+    },
     /// `COPY table [(columns)] FROM STDIN`: the client uploads a new table.
     CopyFrom {
         table: ObjectName,
@@ -200,6 +206,7 @@ impl Statement {
             Statement::Finetune { .. } => "FINETUNE",
             Statement::SetModelActive { .. } => "SET",
             Statement::CopyTo { .. } | Statement::CopyFrom { .. } => "COPY",
+            Statement::CreateTableAs { .. } => "CREATE TABLE AS",
         }
     }
 }
@@ -574,6 +581,17 @@ impl fmt::Display for Statement {
             Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
             Statement::CopyTo { query, options } => {
                 write!(f, "COPY ({query}) TO STDOUT WITH {options}")
+            }
+            Statement::CreateTableAs {
+                name,
+                if_not_exists,
+                query,
+            } => {
+                f.write_str("CREATE TABLE ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{name} AS {query}")
             }
             Statement::CopyFrom {
                 table,

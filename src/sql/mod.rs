@@ -64,6 +64,8 @@ mod tests {
         "COPY (SELECT 'it''s') TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '')",
         "COPY files.ratings FROM STDIN WITH (FORMAT csv, HEADER)",
         "COPY files.ratings (userId, movieId, rating) FROM STDIN",
+        "CREATE TABLE files.recs AS SELECT * FROM m WHERE userId = 1",
+        "CREATE TABLE IF NOT EXISTS files.top AS SELECT movieId, count(*) AS n FROM files.ratings GROUP BY movieId",
     ];
 
     #[test]
@@ -133,6 +135,8 @@ mod tests {
             "EXPLAIN INSERT INTO t VALUES (1)",
             "DROP TABLE a, b",
             "DROP VIEW v CASCADE",
+            "CREATE TABLE t (a INT)",
+            "CREATE TEMPORARY TABLE t AS SELECT 1",
         ] {
             let parsed = parse_statement(sql);
             assert!(

@@ -127,6 +127,7 @@ impl<'a> DialectParser<'a> {
             }
             (Some("DROP"), Some("TABLE" | "VIEW")) => self.drop_relation(),
             (Some("COPY"), _) => self.copy(),
+            (Some("CREATE"), Some("TABLE")) => self.create_table(),
             (Some("DESCRIBE"), _) => self.describe(),
             (Some("RETRAIN"), _) => self.retrain(),
             (Some("FINETUNE"), _) => self.finetune(),
@@ -173,6 +174,30 @@ impl<'a> DialectParser<'a> {
                 while self.parser.next_token().token != Token::EOF {}
                 Ok(Statement::Passthrough)
             }
+        }
+    }
+
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query`, which recsql runs; other forms of
+    /// CREATE TABLE are left to DataFusion as they are.
+    fn create_table(&mut self) -> Result<Statement> {
+        let stmt = match self.parser.parse_statement() {
+            Ok(ast::Statement::CreateTable(ct))
+                if ct.columns.is_empty() && !ct.or_replace && !ct.temporary && !ct.external =>
+            {
+                ct
+            }
+            _ => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
+        };
+        match stmt.query {
+            Some(query) => Ok(Statement::CreateTableAs {
+                name: stmt.name,
+                if_not_exists: stmt.if_not_exists,
+                query,
+            }),
+            None => Ok(Statement::Passthrough),
         }
     }
 

@@ -17,7 +17,7 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 
 use super::errors::to_pgwire;
-use crate::datasource::upload::Upload;
+use crate::datasource::file_tables::Upload;
 use crate::error::{Error, sqlstate};
 
 /// The uploads in progress, by connection.

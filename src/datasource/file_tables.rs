@@ -1,10 +1,12 @@
-//! Tables of the `files` database from `COPY files.name [(columns)] FROM STDIN`: the
-//! client's data lands in a hidden temporary file as it arrives; when the client is done, it
-//! is parsed (PostgreSQL's text or CSV COPY format) and checked (every row has every column).
-//! A new table is written as `name.csv` with a header; rows for an existing CSV table are
-//! appended, as PostgreSQL's COPY appends, by writing the old rows and the new ones to a new
-//! file. Either way the file is fsynced and moved into place whole, so readers see the old
-//! table or the new one; a failed or abandoned upload leaves nothing behind.
+//! Writing tables of the `files` database: uploads (`COPY files.name [(columns)] FROM
+//! STDIN`), tables made by queries (`CREATE TABLE files.name AS ...`, written elsewhere and
+//! published here) and their removal (`DROP TABLE files.name`). An upload lands in a hidden
+//! temporary file as it arrives; when the client is done, it is parsed (PostgreSQL's text or
+//! CSV COPY format) and checked (every row has every column). A new table is written as
+//! `name.csv` with a header; rows for an existing CSV table are appended, as PostgreSQL's COPY
+//! appends, by writing the old rows and the new ones to a new file. Every change is a whole
+//! file fsynced and moved into place, so readers see the old table or the new one, and a
+//! failed or abandoned write leaves nothing behind. Changes of the files are serialised.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,8 +17,85 @@ use crate::catalog::write_atomic_with;
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::{CopyFormat, CopyOptions};
 
-/// Serialises the last step of uploads, so two of the same name cannot both create it.
+/// Serialises the last step of every change, so two of the same name cannot both create it.
 static FINISHING: Mutex<()> = Mutex::new(());
+
+fn serialised() -> std::sync::MutexGuard<'static, ()> {
+    FINISHING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks that `name` can name a file table (no path, no hidden file).
+fn check_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("{name:?} cannot name a file table; use letters, digits, _ and -"),
+        ))
+    }
+}
+
+/// A hidden directory beside the tables for files still being written.
+pub fn scratch_dir(dir: &Path) -> Result<PathBuf> {
+    let scratch = dir.join(".writing");
+    fs::create_dir_all(&scratch)
+        .map_err(|e| Error::io(&format!("cannot create {}", scratch.display()), e))?;
+    Ok(scratch)
+}
+
+/// Makes the complete CSV file `written` (in [`scratch_dir`]) table `name`, unless a table
+/// of that name exists.
+pub fn publish(dir: &Path, name: &str, written: &Path) -> Result<()> {
+    check_name(name)?;
+    let _serial = serialised();
+    if ["csv", "parquet"]
+        .iter()
+        .any(|ext| dir.join(format!("{name}.{ext}")).exists())
+    {
+        return Err(already_exists(name));
+    }
+    File::open(written)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| fs::rename(written, dir.join(format!("{name}.csv"))))
+        .map_err(|e| Error::io(&format!("cannot create files.{name}"), e))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The error for a table `files.name` that exists already.
+pub fn already_exists(name: &str) -> Error {
+    Error::new(
+        sqlstate::DUPLICATE_TABLE,
+        format!("table files.{name} already exists"),
+    )
+    .with_hint("DROP TABLE it first, or choose another name")
+}
+
+/// Removes table `name`; false when there is none.
+pub fn remove(dir: &Path, name: &str) -> Result<bool> {
+    check_name(name)?;
+    let _serial = serialised();
+    for ext in ["csv", "parquet"] {
+        let path = dir.join(format!("{name}.{ext}"));
+        if path.exists() {
+            fs::remove_file(&path)
+                .map_err(|e| Error::io(&format!("cannot drop files.{name}"), e))?;
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 /// One upload in progress: where its raw bytes go and what they mean.
 #[derive(Debug)]
@@ -40,17 +119,7 @@ impl Upload {
         options: CopyOptions,
     ) -> Result<Upload> {
         let table = format!("files.{name}");
-        let valid = !name.is_empty()
-            && !name.starts_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'));
-        if !valid {
-            return Err(Error::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!("{name:?} cannot name a file table; use letters, digits, _ and -"),
-            ));
-        }
+        check_name(name)?;
         if options.format == CopyFormat::Binary {
             return Err(Error::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -114,7 +183,7 @@ impl Upload {
         } else {
             None
         };
-        let _serial = FINISHING.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = serialised();
         let dir = self.target.parent().unwrap_or(Path::new("."));
         let name = self
             .target
