@@ -1,12 +1,13 @@
 //! Writing tables of the `files` database: uploads (`COPY files.name [(columns)] FROM
 //! STDIN`), tables made by queries (`CREATE TABLE files.name AS ...`, written elsewhere and
-//! published here) and their removal (`DROP TABLE files.name`). An upload lands in a hidden
-//! temporary file as it arrives; when the client is done, it is parsed (PostgreSQL's text or
-//! CSV COPY format) and checked (every row has every column). A new table is written as
-//! `name.csv` with a header; rows for an existing CSV table are appended, as PostgreSQL's COPY
-//! appends, by writing the old rows and the new ones to a new file. Every change is a whole
-//! file fsynced and moved into place, so readers see the old table or the new one, and a
-//! failed or abandoned write leaves nothing behind. Changes of the files are serialised.
+//! published here) and their removal (`DROP TABLE files.name`). An upload lands in a file of
+//! the hidden scratch directory `.writing` (emptied at start-up) as it arrives; when the
+//! client is done, it is parsed (PostgreSQL's text or CSV COPY format) and checked (every row
+//! has every column). A new table is written as `name.csv` with a header; rows for an
+//! existing CSV table are appended, as PostgreSQL's COPY appends, by writing the old rows and
+//! the new ones to a new file. Every change is a whole file fsynced and moved into place, so
+//! readers see the old table or the new one, and a failed or abandoned write leaves nothing
+//! behind. Changes of the files are serialised.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,6 +48,25 @@ pub fn scratch_dir(dir: &Path) -> Result<PathBuf> {
     fs::create_dir_all(&scratch)
         .map_err(|e| Error::io(&format!("cannot create {}", scratch.display()), e))?;
     Ok(scratch)
+}
+
+/// Removes what writes that never finished left in the scratch directory (the server
+/// stopped during an upload or a CREATE TABLE AS). Called at start-up, before any write.
+pub fn clean_scratch(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir.join(".writing")) {
+        for e in entries.flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    // The temporaries of appends (crash-safe writes beside their table).
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") && e.path().is_file() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Makes the complete CSV file `written` (in [`scratch_dir`]) table `name`, unless a table
@@ -141,7 +161,7 @@ impl Upload {
             }
             _ => {}
         }
-        let raw_path = dir.join(format!(".{name}.upload-{}", unique()));
+        let raw_path = scratch_dir(dir)?.join(format!("{name}.upload-{}", unique()));
         let raw = File::create(&raw_path)
             .map_err(|e| Error::io(&format!("cannot start the upload of {table}"), e))?;
         Ok(Upload {
@@ -465,13 +485,37 @@ mod tests {
         d
     }
 
+    /// Files in the scratch directory.
     fn leftovers(d: &Path) -> Vec<String> {
-        fs::read_dir(d)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with('.'))
-            .collect()
+        fs::read_dir(d.join(".writing"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn unfinished_writes_are_cleaned_at_start_up() {
+        let d = dir("clean");
+        let mut up = Upload::start(
+            &d,
+            "t",
+            Some(vec!["a".into()]),
+            CopyOptions::new(CopyFormat::Text),
+        )
+        .unwrap();
+        up.write(b"1\n").unwrap();
+        std::mem::forget(up);
+        fs::write(d.join(".t.csv.tmp-1"), "half").unwrap();
+        fs::write(d.join("keep.csv"), "a\n1\n").unwrap();
+        assert_eq!(leftovers(&d).len(), 1);
+        clean_scratch(&d);
+        assert!(leftovers(&d).is_empty());
+        assert!(!d.join(".t.csv.tmp-1").exists());
+        assert!(d.join("keep.csv").exists());
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     let files_dir = data_dir.join("files");
     std::fs::create_dir_all(&files_dir)
         .map_err(|e| Error::io(&format!("cannot create {}", files_dir.display()), e))?;
+    file_tables::clean_scratch(&files_dir);
     register(
         &ctx,
         "files",

@@ -648,14 +648,16 @@ async fn copy_in(client: &Client, sql: &str, data: &str) -> Result<u64, tokio_po
     sink.finish().await
 }
 
-/// Hidden files (uploads in progress, temporaries) in a data dir's files directory.
+/// Files being written (uploads in progress, temporaries) in a data dir's files directory.
 fn hidden_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir.join("files"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect()
+    std::fs::read_dir(dir.join("files/.writing"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test]
