@@ -161,7 +161,7 @@ impl Upload {
             }
             _ => {}
         }
-        let raw_path = scratch_dir(dir)?.join(format!("{name}.upload-{}", unique()));
+        let raw_path = scratch_dir(dir)?.join(format!("{name}.upload-{}.csv", unique()));
         let raw = File::create(&raw_path)
             .map_err(|e| Error::io(&format!("cannot start the upload of {table}"), e))?;
         Ok(Upload {
@@ -172,6 +172,42 @@ impl Upload {
             columns,
             options,
         })
+    }
+
+    /// Starts adding rows to existing table `name` that arrive as a CSV file without a
+    /// header, written to [`Upload::path`] by someone else (INSERT INTO).
+    pub fn insert(dir: &Path, name: &str, columns: Option<Vec<String>>) -> Result<Upload> {
+        check_name(name)?;
+        if existing_columns(dir, name, &format!("files.{name}"))?.is_none() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("table files.{name} does not exist"),
+            )
+            .with_hint("CREATE TABLE files.name AS SELECT ... makes one"));
+        }
+        let mut upload = Self::start(dir, name, columns, CopyOptions::new(CopyFormat::Csv))?;
+        upload.raw = None;
+        Ok(upload)
+    }
+
+    /// Where the rows go until `finish`.
+    pub fn path(&self) -> &Path {
+        &self.raw_path
+    }
+
+    /// The columns that rows give: the listed ones, else the existing table's; None for a
+    /// new table named by a header line.
+    pub fn given_columns(&self) -> Result<Option<Vec<String>>> {
+        if let Some(c) = &self.columns {
+            return Ok(Some(c.clone()));
+        }
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        let name = self
+            .target
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        existing_columns(dir, &name, &self.table)
     }
 
     /// The number of columns, when they were listed.

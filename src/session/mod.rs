@@ -14,6 +14,7 @@ mod describe;
 mod drop_database;
 mod drop_model;
 mod drop_table;
+mod insert_into;
 mod lazy_schema;
 mod ml_engine;
 mod model_query;
@@ -444,6 +445,11 @@ impl Engine {
             Statement::DropRelation {
                 name, if_exists, ..
             } => drop_table::execute(self, &name, if_exists),
+            Statement::InsertInto {
+                table,
+                columns,
+                query,
+            } => insert_into::execute(self, &table, &columns, &query).await,
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

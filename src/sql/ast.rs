@@ -114,6 +114,12 @@ pub enum Statement {
         if_not_exists: bool,
         query: Box<Query>,
     },
+    /// `INSERT INTO files.name [(columns)] query`.
+    InsertInto {
+        table: ObjectName,
+        columns: Vec<Ident>,
+        query: Box<Query>,
+    },
     /// `COPY table [(columns)] FROM STDIN`: the client uploads a new table.
     CopyFrom {
         table: ObjectName,
@@ -207,6 +213,7 @@ impl Statement {
             Statement::SetModelActive { .. } => "SET",
             Statement::CopyTo { .. } | Statement::CopyFrom { .. } => "COPY",
             Statement::CreateTableAs { .. } => "CREATE TABLE AS",
+            Statement::InsertInto { .. } => "INSERT",
         }
     }
 }
@@ -592,6 +599,18 @@ impl fmt::Display for Statement {
                     f.write_str("IF NOT EXISTS ")?;
                 }
                 write!(f, "{name} AS {query}")
+            }
+            Statement::InsertInto {
+                table,
+                columns,
+                query,
+            } => {
+                write!(f, "INSERT INTO {table} ")?;
+                if !columns.is_empty() {
+                    let names: Vec<String> = columns.iter().map(ToString::to_string).collect();
+                    write!(f, "({}) ", names.join(", "))?;
+                }
+                write!(f, "{query}")
             }
             Statement::CopyFrom {
                 table,

@@ -65,6 +65,8 @@ mod tests {
         "COPY files.ratings FROM STDIN WITH (FORMAT csv, HEADER)",
         "COPY files.ratings (userId, movieId, rating) FROM STDIN",
         "CREATE TABLE files.recs AS SELECT * FROM m WHERE userId = 1",
+        "INSERT INTO files.recs SELECT * FROM m WHERE userId = 2",
+        "INSERT INTO files.ratings (movieId, userId) VALUES (1, 2), (3, 4)",
         "CREATE TABLE IF NOT EXISTS files.top AS SELECT movieId, count(*) AS n FROM files.ratings GROUP BY movieId",
     ];
 
@@ -137,6 +139,7 @@ mod tests {
             "DROP VIEW v CASCADE",
             "CREATE TABLE t (a INT)",
             "CREATE TEMPORARY TABLE t AS SELECT 1",
+            "INSERT INTO pg.t VALUES (1)",
         ] {
             let parsed = parse_statement(sql);
             assert!(

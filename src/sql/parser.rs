@@ -128,6 +128,7 @@ impl<'a> DialectParser<'a> {
             (Some("DROP"), Some("TABLE" | "VIEW")) => self.drop_relation(),
             (Some("COPY"), _) => self.copy(),
             (Some("CREATE"), Some("TABLE")) => self.create_table(),
+            (Some("INSERT"), Some("INTO")) => self.insert_into(),
             (Some("DESCRIBE"), _) => self.describe(),
             (Some("RETRAIN"), _) => self.retrain(),
             (Some("FINETUNE"), _) => self.finetune(),
@@ -198,6 +199,44 @@ impl<'a> DialectParser<'a> {
                 query,
             }),
             None => Ok(Statement::Passthrough),
+        }
+    }
+
+    /// `INSERT INTO files.name [(columns)] query`, which recsql runs; inserts into other
+    /// databases, and other forms, are left to DataFusion as they are.
+    fn insert_into(&mut self) -> Result<Statement> {
+        let insert = match self.parser.parse_statement() {
+            Ok(ast::Statement::Insert(insert)) => insert,
+            _ => {
+                while self.parser.next_token().token != Token::EOF {}
+                return Ok(Statement::Passthrough);
+            }
+        };
+        let ast::TableObject::TableName(table) = &insert.table else {
+            return Ok(Statement::Passthrough);
+        };
+        let files = matches!(table.0.as_slice(), [db, _] if db.as_ident().is_some_and(|i| i.value == "files"));
+        let plain = insert.on.is_none()
+            && insert.returning.is_none()
+            && !insert.overwrite
+            && insert.partitioned.is_none()
+            && insert.table_alias.is_none()
+            && insert.assignments.is_empty();
+        let columns: Option<Vec<Ident>> = insert
+            .columns
+            .iter()
+            .map(|c| match c.0.as_slice() {
+                [part] => part.as_ident().cloned(),
+                _ => None,
+            })
+            .collect();
+        match (insert.source, columns) {
+            (Some(query), Some(columns)) if files && plain => Ok(Statement::InsertInto {
+                table: table.clone(),
+                columns,
+                query,
+            }),
+            _ => Ok(Statement::Passthrough),
         }
     }
 
