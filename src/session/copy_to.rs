@@ -6,16 +6,12 @@ use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::Query;
 
-use super::{Engine, Output, Plan};
+use super::{Engine, Output};
 use crate::error::Result;
 use crate::sql::CopyOptions;
 
 pub async fn execute(engine: &Engine, query: &Query, options: CopyOptions) -> Result<Output> {
-    let sql = match engine.plan_query(query, &[], String::new())? {
-        Plan::Rewritten(sql) => sql,
-        _ => query.to_string(),
-    };
-    let df = engine.context().sql(&sql).await?;
+    let df = engine.dataframe(query).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     // Planning reads a model's answers here, where the statement's notices are collected.
     let stream = df.execute_stream().await?;

@@ -6,7 +6,7 @@ use datafusion::common::config::CsvOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::sql::sqlparser::ast::{ObjectName, Query};
 
-use super::{Engine, Output, Plan, notices};
+use super::{Engine, Output, notices};
 use crate::datasource::file_tables;
 use crate::error::{Error, Result, sqlstate};
 
@@ -49,11 +49,7 @@ pub async fn execute(
         // Said before the query runs; publishing checks again.
         return Err(file_tables::already_exists(&table));
     }
-    let sql = match engine.plan_query(query, &[], String::new())? {
-        Plan::Rewritten(sql) => sql,
-        _ => query.to_string(),
-    };
-    let df = engine.context().sql(&sql).await?;
+    let df = engine.dataframe(query).await?;
     let scratch = file_tables::scratch_dir(&dir)?;
     let written = scratch.join(format!("{table}.{}.csv", std::process::id()));
     let result = df

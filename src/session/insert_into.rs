@@ -7,7 +7,7 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Query};
 
 use super::create_table::files_table;
-use super::{Engine, Output, Plan};
+use super::{Engine, Output};
 use crate::datasource::file_tables::Upload;
 use crate::error::{Error, Result, sqlstate};
 
@@ -20,11 +20,7 @@ pub async fn execute(
     let name = files_table(table, "insert into")?;
     let listed = (!columns.is_empty()).then(|| columns.iter().map(|c| c.value.clone()).collect());
     let upload = Upload::insert(&engine.data_dir().join("files"), &name, listed)?;
-    let sql = match engine.plan_query(query, &[], String::new())? {
-        Plan::Rewritten(sql) => sql,
-        _ => query.to_string(),
-    };
-    let df = engine.context().sql(&sql).await?;
+    let df = engine.dataframe(query).await?;
     let targets = upload.given_columns()?.unwrap_or_default();
     let values = df.schema().fields().len();
     if values != targets.len() {

@@ -225,6 +225,19 @@ impl Engine {
         )
     }
 
+    /// A query (which may read models) as a DataFrame, for statements that consume its rows
+    /// themselves (COPY TO, CREATE TABLE AS, INSERT).
+    async fn dataframe(
+        &self,
+        query: &datafusion::sql::sqlparser::ast::Query,
+    ) -> Result<datafusion::dataframe::DataFrame> {
+        let sql = match self.plan_query(query, &[], String::new())? {
+            Plan::Rewritten(sql) => sql,
+            _ => query.to_string(),
+        };
+        Ok(self.context().sql(&sql).await?)
+    }
+
     /// Decides who runs a parsed statement.
     pub fn plan(&self, stmt: Statement) -> Result<Plan> {
         Ok(match stmt {
