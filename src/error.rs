@@ -34,6 +34,7 @@ pub mod sqlstate {
     pub const CONNECTION_EXCEPTION: &str = "08000";
     pub const SQLCLIENT_UNABLE_TO_ESTABLISH_CONNECTION: &str = "08001";
     pub const INVALID_PASSWORD: &str = "28P01";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const QUERY_CANCELED: &str = "57014";
     pub const ADMIN_SHUTDOWN: &str = "57P01";
     pub const OUT_OF_MEMORY: &str = "53200";

@@ -279,6 +279,21 @@ impl<'a> DialectParser<'a> {
                     options: copy_options(&options, &legacy_options)?,
                 });
             }
+            // DataFusion would write any path the server can: PostgreSQL keeps that to
+            // superusers, and recsql to no one.
+            ast::Statement::Copy {
+                to: true,
+                target: ast::CopyTarget::File { filename },
+                ..
+            } => {
+                return Err(Error::new(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    format!("COPY TO a server file ({filename}) is not allowed"),
+                )
+                .with_hint(
+                    "COPY ... TO STDOUT (psql's \\copy) sends the rows to the client; CREATE TABLE files.name AS SELECT ... keeps them on the server",
+                ));
+            }
             _ => {
                 while self.parser.next_token().token != Token::EOF {}
                 return Ok(Statement::Passthrough);

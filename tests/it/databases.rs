@@ -34,14 +34,28 @@ async fn files_are_tables_and_new_files_appear_without_restart() {
         .get(0);
     assert_eq!(n, 10);
 
-    // Parquet, written by the server itself, is a table too.
-    client
-        .simple_query(&format!(
-            "COPY (SELECT * FROM files.ratings WHERE rating >= 4) TO '{}'",
-            dir.join("files/positives.parquet").display()
-        ))
-        .await
-        .unwrap();
+    // Parquet is a table too (written here with DataFusion: clients cannot write server
+    // files).
+    {
+        use datafusion::dataframe::DataFrameWriteOptions;
+        use datafusion::prelude::{CsvReadOptions, SessionContext, col, lit};
+        let ctx = SessionContext::new();
+        let ratings = dir.join("files/ratings.csv");
+        ctx.read_csv(ratings.to_string_lossy().as_ref(), CsvReadOptions::new())
+            .await
+            .unwrap()
+            .filter(col("rating").gt_eq(lit(4)))
+            .unwrap()
+            .write_parquet(
+                dir.join("files/positives.parquet")
+                    .to_string_lossy()
+                    .as_ref(),
+                DataFrameWriteOptions::new().with_single_file_output(true),
+                None,
+            )
+            .await
+            .unwrap();
+    }
     let positives: i64 = client
         .query_one("SELECT count(*) FROM files.positives", &[])
         .await

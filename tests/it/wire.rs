@@ -109,6 +109,8 @@ async fn errors_carry_sqlstate_and_the_connection_lives_on() {
         ("DROP DATABASE no_such_db", "3D000"),
         ("DROP DATABASE demo", "55006"),
         ("CREATE DATABASE x WITH ENGINE = 'oracle'", "22023"),
+        // A client cannot write files of the server.
+        ("COPY (SELECT 1) TO '/tmp/recsql-copy-refused.csv'", "42501"),
     ];
     for (sql, code) in cases {
         let err = client.simple_query(sql).await.unwrap_err();
@@ -120,6 +122,8 @@ async fn errors_carry_sqlstate_and_the_connection_lives_on() {
         let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
         assert_eq!(rows[0].get::<_, i64>(0), 2);
     }
+
+    assert!(!std::path::Path::new("/tmp/recsql-copy-refused.csv").exists());
 
     // In one simple-query string, statements before the failing one stand.
     let err = client
