@@ -23,6 +23,7 @@
 //! Queries that read user tables or models are never touched.
 
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, DataType, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query,
@@ -31,6 +32,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 /// Schemas whose tables are system catalogs.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
@@ -49,16 +51,33 @@ const AGGREGATES: &[&str] = &[
     "every",
 ];
 
-/// The query rewritten, or None when it reads more than the system catalogs or needs
-/// no change.
-pub fn rewrite(query: &Query) -> Option<String> {
-    if !reads_only_system_catalogs(query) {
+/// The query rewritten, or None when it reads more than the system catalogs, needs no
+/// change, or is one that datafusion-postgres' Postgres parser replaces whole (`sent`, the
+/// text the client sent, is checked against it): those work as they are.
+pub fn rewrite(query: &Query, sent: Option<&str>) -> Option<String> {
+    if !reads_only_system_catalogs(query) || sent.is_some_and(replaced_whole) {
         return None;
     }
     let mut q = query.clone();
     let mut folder = Folder { changed: false };
     let _ = VisitMut::visit(&mut q, &mut folder);
     folder.changed.then(|| q.to_string())
+}
+
+/// Whether datafusion-postgres' parser replaces (part of) `sql` with a query of its own,
+/// as it does for some queries of psql, pgcli and Grafana: its result then differs from its
+/// rewrite rules alone.
+fn replaced_whole(sql: &str) -> bool {
+    static COMPAT: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
+    let compat = COMPAT.get_or_init(PostgresCompatibilityParser::new);
+    let (Ok(replaced), Ok(plain)) = (
+        compat.parse(sql),
+        Parser::parse_sql(&PostgreSqlDialect {}, sql),
+    ) else {
+        return false;
+    };
+    let ruled: Vec<_> = plain.into_iter().map(|s| compat.rewrite(s)).collect();
+    replaced != ruled
 }
 
 fn reads_only_system_catalogs(query: &Query) -> bool {
@@ -415,19 +434,19 @@ mod tests {
         let q =
             query("SELECT c.relname AS TABLE_NAME FROM pg_catalog.pg_class c ORDER BY table_name");
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some("SELECT c.relname AS table_name FROM pg_catalog.pg_class c ORDER BY table_name")
         );
         // A user table keeps its case.
         let q = query("SELECT userId AS U FROM demo.ratings");
-        assert_eq!(rewrite(&q), None);
+        assert_eq!(rewrite(&q, None), None);
         // A catalog query that needs nothing is left as sent.
         let q = query("SELECT relname FROM pg_class");
-        assert_eq!(rewrite(&q), None);
+        assert_eq!(rewrite(&q, None), None);
         // Quoted identifiers keep their case.
         let q = query("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS T");
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS t")
         );
     }
@@ -439,7 +458,7 @@ mod tests {
              information_schema._pg_expandarray(i.indkey) AS KEYS FROM pg_catalog.pg_index i",
         );
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some(
                 "SELECT (unnest(_pg_expandarray_list(i.indkey)))['n'] AS key_seq, \
                  unnest(_pg_expandarray_list(i.indkey)) AS keys FROM pg_catalog.pg_index i"
@@ -454,21 +473,21 @@ mod tests {
              (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)",
         );
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some(
                 "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR \
                  (SELECT max(c.relkind = 'c') FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)"
             )
         );
         let q = query("SELECT (SELECT count(*) FROM pg_class) FROM pg_namespace");
-        assert_eq!(rewrite(&q), None);
+        assert_eq!(rewrite(&q, None), None);
     }
 
     #[test]
     fn repeated_unnamed_columns_are_named_apart() {
         let q = query("SELECT NULL, NULL, p.proname FROM pg_catalog.pg_proc p");
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some(
                 "SELECT NULL AS \"?column?1\", NULL AS \"?column?2\", p.proname FROM pg_catalog.pg_proc p"
             )
@@ -481,7 +500,7 @@ mod tests {
             "SELECT typinput = 'pg_catalog.array_in'::regproc AS is_array FROM pg_catalog.pg_type",
         );
         assert_eq!(
-            rewrite(&q).as_deref(),
+            rewrite(&q, None).as_deref(),
             Some("SELECT typinput = 'array_in' AS is_array FROM pg_catalog.pg_type")
         );
     }

@@ -206,18 +206,21 @@ impl Engine {
         })
     }
 
-    /// A query that reads from a model is rewritten (after `prefix`, such as EXPLAIN); any
-    /// other goes to DataFusion as written.
+    /// A query that reads from a model is rewritten (after `prefix`, such as EXPLAIN), and so
+    /// is a client's catalog query DataFusion cannot plan as written; any other goes to
+    /// DataFusion as written. `sent` is the statement's text as the client sent it, when it
+    /// goes to DataFusion's Postgres parser (whose own replacements come first).
     fn plan_query(
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
         using: &[crate::sql::UsingOption],
         prefix: String,
+        sent: Option<&str>,
     ) -> Result<Plan> {
         Ok(
             match model_query::rewrite(query, using, &|n| self.resolve_model(n))? {
                 Some(sql) => Plan::Rewritten(prefix + &sql),
-                None => match catalog_query::rewrite(query) {
+                None => match catalog_query::rewrite(query, sent) {
                     Some(sql) => Plan::Rewritten(prefix + &sql),
                     None => Plan::DataFusion,
                 },
@@ -231,20 +234,20 @@ impl Engine {
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
     ) -> Result<datafusion::dataframe::DataFrame> {
-        let sql = match self.plan_query(query, &[], String::new())? {
+        let sql = match self.plan_query(query, &[], String::new(), None)? {
             Plan::Rewritten(sql) => sql,
             _ => query.to_string(),
         };
         Ok(self.context().sql(&sql).await?)
     }
 
-    /// Decides who runs a parsed statement.
-    pub fn plan(&self, stmt: Statement) -> Result<Plan> {
+    /// Decides who runs a parsed statement; `sent` is its text as the client sent it.
+    pub fn plan(&self, stmt: Statement, sent: &str) -> Result<Plan> {
         Ok(match stmt {
             Statement::Passthrough => Plan::DataFusion,
-            Statement::Query(q) => self.plan_query(&q, &[], String::new())?,
+            Statement::Query(q) => self.plan_query(&q, &[], String::new(), Some(sent))?,
             Statement::SelectUsing { query, using } => {
-                self.plan_query(&query, &using, String::new())?
+                self.plan_query(&query, &using, String::new(), Some(sent))?
             }
             Statement::Explain {
                 analyze,
@@ -253,7 +256,7 @@ impl Engine {
                 using,
             } => {
                 let prefix = format!("{} ", crate::sql::explain_prefix(analyze, verbose));
-                self.plan_query(&query, &using, prefix)?
+                self.plan_query(&query, &using, prefix, Some(sent))?
             }
             Statement::ShowModels {
                 project,

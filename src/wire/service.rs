@@ -204,7 +204,7 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
         ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
         _ => {}
     }
-    Ok(match engine.plan(parse_statement(sql)?)? {
+    Ok(match engine.plan(parse_statement(sql)?, sql)? {
         Plan::Ours(stmt) => Route::Ours(stmt),
         Plan::Rewritten(sql) => Route::Rewritten(sql),
         Plan::DataFusion => Route::DataFusion,
