@@ -55,13 +55,14 @@ const AGGREGATES: &[&str] = &[
 /// change, or is one that datafusion-postgres' Postgres parser replaces whole (`sent`, the
 /// text the client sent, is checked against it): those work as they are.
 pub fn rewrite(query: &Query, sent: Option<&str>) -> Option<String> {
-    if !reads_only_system_catalogs(query) || sent.is_some_and(replaced_whole) {
+    if !reads_only_system_catalogs(query) {
         return None;
     }
     let mut q = query.clone();
     let mut folder = Folder { changed: false };
     let _ = VisitMut::visit(&mut q, &mut folder);
-    folder.changed.then(|| q.to_string())
+    // Checked last: it parses the text twice.
+    (folder.changed && !sent.is_some_and(replaced_whole)).then(|| q.to_string())
 }
 
 /// Whether datafusion-postgres' parser replaces (part of) `sql` with a query of its own,
