@@ -122,7 +122,8 @@ pub fn remove(dir: &Path, name: &str) -> Result<bool> {
 pub struct Upload {
     /// `files.name`, for messages.
     pub table: String,
-    target: PathBuf,
+    dir: PathBuf,
+    name: String,
     raw_path: PathBuf,
     raw: Option<File>,
     columns: Option<Vec<String>>,
@@ -146,8 +147,7 @@ impl Upload {
                 "COPY FROM reads the text and CSV formats, not binary",
             ));
         }
-        let target = dir.join(format!("{name}.csv"));
-        let existing = existing_columns(dir, name, &table)?;
+        let existing = existing_columns(dir, name)?;
         match (&existing, &columns) {
             (None, None) if !options.header => {
                 return Err(Error::syntax(format!(
@@ -166,7 +166,8 @@ impl Upload {
             .map_err(|e| Error::io(&format!("cannot start the upload of {table}"), e))?;
         Ok(Upload {
             table,
-            target,
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
             raw_path,
             raw: Some(raw),
             columns,
@@ -178,7 +179,7 @@ impl Upload {
     /// header, written to [`Upload::path`] by someone else (INSERT INTO).
     pub fn insert(dir: &Path, name: &str, columns: Option<Vec<String>>) -> Result<Upload> {
         check_name(name)?;
-        if existing_columns(dir, name, &format!("files.{name}"))?.is_none() {
+        if existing_columns(dir, name)?.is_none() {
             return Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
                 format!("table files.{name} does not exist"),
@@ -201,13 +202,7 @@ impl Upload {
         if let Some(c) = &self.columns {
             return Ok(Some(c.clone()));
         }
-        let dir = self.target.parent().unwrap_or(Path::new("."));
-        let name = self
-            .target
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        existing_columns(dir, &name, &self.table)
+        existing_columns(&self.dir, &self.name)
     }
 
     /// The number of columns, when they were listed.
@@ -240,13 +235,8 @@ impl Upload {
             None
         };
         let _serial = serialised();
-        let dir = self.target.parent().unwrap_or(Path::new("."));
-        let name = self
-            .target
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let existing = existing_columns(dir, &name, &self.table)?;
+        let existing = existing_columns(&self.dir, &self.name)?;
+        let target = self.dir.join(format!("{}.csv", self.name));
         let given = match self.columns.take() {
             Some(c) => c,
             None => match (&existing, header) {
@@ -274,10 +264,10 @@ impl Upload {
         let positions = mapping(&columns, &given, &self.table)?;
         let mut count = 0u64;
         let mut failure = None;
-        let written = write_atomic_with(&self.target, |w| {
+        let written = write_atomic_with(&target, |w| {
             if existing.is_some() {
                 // The table's rows as they are, then the new ones.
-                let mut old = File::open(&self.target)?;
+                let mut old = File::open(&target)?;
                 std::io::copy(&mut old, w)?;
                 let len = old.metadata()?.len();
                 if len > 0 {
@@ -339,7 +329,8 @@ impl Drop for Upload {
 
 /// The columns of table `name` when it exists: the header of its CSV file. A Parquet table
 /// cannot take rows.
-fn existing_columns(dir: &Path, name: &str, table: &str) -> Result<Option<Vec<String>>> {
+fn existing_columns(dir: &Path, name: &str) -> Result<Option<Vec<String>>> {
+    let table = format!("files.{name}");
     if dir.join(format!("{name}.parquet")).exists() {
         return Err(Error::new(
             sqlstate::FEATURE_NOT_SUPPORTED,

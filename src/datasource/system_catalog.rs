@@ -246,7 +246,8 @@ impl TableProvider for WithConstants {
 }
 
 /// The integer arrays of the catalogs: datafusion-postgres stores `int2vector`, `oidvector`
-/// and `int2[]` columns as text (`1 2`, `[1, 2]`, `{1,2}`); lists pass through.
+/// and `int2[]` columns as text (`1 2`, `[1, 2]`, `{1,2}`; other string types are cast to
+/// Utf8 first, once per batch); lists pass through.
 fn int_array(a: &ArrayRef, row: usize) -> DfResult<Option<Vec<Option<i64>>>> {
     if a.is_null(row) {
         return Ok(None);
@@ -268,9 +269,8 @@ fn int_array(a: &ArrayRef, row: usize) -> DfResult<Option<Vec<Option<i64>>>> {
         })
     };
     Ok(Some(match a.data_type() {
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
-            let text = datafusion::arrow::compute::cast(&a.slice(row, 1), &DataType::Utf8)?;
-            let text = text.as_string::<i32>().value(0);
+        DataType::Utf8 => {
+            let text = a.as_string::<i32>().value(row);
             text.trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|w| !w.is_empty())
@@ -354,6 +354,12 @@ impl ScalarUDFImpl for IntArrayFunction {
             return exec_err!("{} takes one argument", self.name());
         };
         let a = arg.to_array(rows)?;
+        let a = match a.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => {
+                datafusion::arrow::compute::cast(&a, &DataType::Utf8)?
+            }
+            _ => a,
+        };
         let (mut x, mut n) = (Int64Builder::new(), Int32Builder::new());
         let mut offsets = vec![0i32];
         let mut valid = Vec::with_capacity(rows);

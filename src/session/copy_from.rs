@@ -4,9 +4,10 @@
 
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 
+use super::create_table::files_table;
 use super::{Engine, Output};
 use crate::datasource::file_tables::Upload;
-use crate::error::{Error, Result, sqlstate};
+use crate::error::Result;
 use crate::sql::CopyOptions;
 
 pub fn start(
@@ -15,27 +16,8 @@ pub fn start(
     columns: &[Ident],
     options: CopyOptions,
 ) -> Result<Output> {
-    let parts: Vec<String> = table
-        .0
-        .iter()
-        .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default())
-        .collect();
-    let name = match parts.as_slice() {
-        [db, name] if db == "files" => name,
-        _ => {
-            let name = parts.last().cloned().unwrap_or_default();
-            return Err(Error::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "COPY FROM cannot write to {table}: it writes tables of the files database"
-                ),
-            )
-            .with_hint(format!(
-                "COPY files.{name} FROM STDIN uploads a table files.{name}"
-            )));
-        }
-    };
+    let name = files_table(table, "copy into")?;
     let columns = (!columns.is_empty()).then(|| columns.iter().map(|c| c.value.clone()).collect());
-    let upload = Upload::start(&engine.data_dir().join("files"), name, columns, options)?;
+    let upload = Upload::start(&engine.data_dir().join("files"), &name, columns, options)?;
     Ok(Output::CopyIn(upload))
 }

@@ -10,24 +10,31 @@ use super::{Engine, Output, notices};
 use crate::datasource::file_tables;
 use crate::error::{Error, Result, sqlstate};
 
+/// The table name of `files.name`, or None for a name elsewhere.
+pub fn files_table_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [db, table] if db.as_ident().is_some_and(|i| i.value == "files") => {
+            table.as_ident().map(|i| i.value.clone())
+        }
+        _ => None,
+    }
+}
+
 /// The table name of `files.name`, or an error that says where tables can be made.
 pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default())
-        .collect();
-    match parts.as_slice() {
-        [db, table] if db == "files" => Ok(table.clone()),
-        _ => {
-            let table = parts.last().cloned().unwrap_or_default();
-            Err(Error::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                format!("cannot {what} {name}: recsql writes tables of the files database only"),
-            )
-            .with_hint(format!("{what} files.{table} instead")))
-        }
-    }
+    files_table_name(name).ok_or_else(|| {
+        let table = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            format!("cannot {what} {name}: recsql writes tables of the files database only"),
+        )
+        .with_hint(format!("{what} files.{table} instead"))
+    })
 }
 
 pub async fn execute(

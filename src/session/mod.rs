@@ -289,11 +289,10 @@ impl Engine {
                     .with_hint(format!("Use DROP MODEL {name}.")));
                 }
                 // Tables of the files database are recsql's to drop.
-                match name.0.first().and_then(|p| p.as_ident()) {
-                    Some(db) if !view && name.0.len() == 2 && db.value == "files" => {
-                        Plan::Ours(Box::new(stmt))
-                    }
-                    _ => Plan::DataFusion,
+                if !view && create_table::files_table_name(name).is_some() {
+                    Plan::Ours(Box::new(stmt))
+                } else {
+                    Plan::DataFusion
                 }
             }
             // A bare DESCRIBE of something that is not a model describes a table.

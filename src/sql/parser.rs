@@ -77,6 +77,12 @@ impl<'a> DialectParser<'a> {
         ))
     }
 
+    /// Leaves the rest of the statement to DataFusion, which gets its text as sent.
+    fn rest_to_datafusion(&mut self) -> Result<Statement> {
+        while self.parser.next_token().token != Token::EOF {}
+        Ok(Statement::Passthrough)
+    }
+
     fn expect_end(&mut self) -> Result<()> {
         while self.parser.consume_token(&Token::SemiColon) {}
         match self.parser.peek_token().token {
@@ -171,10 +177,7 @@ impl<'a> DialectParser<'a> {
                     if_exists,
                 })
             }
-            _ => {
-                while self.parser.next_token().token != Token::EOF {}
-                Ok(Statement::Passthrough)
-            }
+            _ => self.rest_to_datafusion(),
         }
     }
 
@@ -187,10 +190,7 @@ impl<'a> DialectParser<'a> {
             {
                 ct
             }
-            _ => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            _ => return self.rest_to_datafusion(),
         };
         match stmt.query {
             Some(query) => Ok(Statement::CreateTableAs {
@@ -207,10 +207,7 @@ impl<'a> DialectParser<'a> {
     fn insert_into(&mut self) -> Result<Statement> {
         let insert = match self.parser.parse_statement() {
             Ok(ast::Statement::Insert(insert)) => insert,
-            _ => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            _ => return self.rest_to_datafusion(),
         };
         let ast::TableObject::TableName(table) = &insert.table else {
             return Ok(Statement::Passthrough);
@@ -247,10 +244,7 @@ impl<'a> DialectParser<'a> {
         self.parser.next_token();
         let stmt = match self.parser.parse_copy() {
             Ok(stmt) => stmt,
-            Err(_) => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            Err(_) => return self.rest_to_datafusion(),
         };
         let (source, options, legacy_options) = match stmt {
             ast::Statement::Copy {
@@ -294,10 +288,7 @@ impl<'a> DialectParser<'a> {
                     "COPY ... TO STDOUT (psql's \\copy) sends the rows to the client; CREATE TABLE files.name AS SELECT ... keeps them on the server",
                 ));
             }
-            _ => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            _ => return self.rest_to_datafusion(),
         };
         let query = match source {
             ast::CopySource::Query(q) => q,
@@ -339,10 +330,7 @@ impl<'a> DialectParser<'a> {
         let (query, using) = match starts_query.then(|| self.query()).transpose()? {
             Some(Statement::Query(query)) => (query, Vec::new()),
             Some(Statement::SelectUsing { query, using }) => (query, using),
-            _ => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            _ => return self.rest_to_datafusion(),
         };
         Ok(Statement::Explain {
             analyze,
@@ -360,10 +348,7 @@ impl<'a> DialectParser<'a> {
             Err(ParserError::RecursionLimitExceeded) => {
                 return Err(Error::syntax("statement is nested too deeply"));
             }
-            Err(_) => {
-                while self.parser.next_token().token != Token::EOF {}
-                return Ok(Statement::Passthrough);
-            }
+            Err(_) => return self.rest_to_datafusion(),
         };
         if self.parser.parse_keyword(Keyword::USING) {
             let using = self.using_list()?;
