@@ -7,7 +7,7 @@ pub mod demo;
 pub mod file_tables;
 mod files;
 mod remote;
-mod system_catalog;
+pub mod system_catalog;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

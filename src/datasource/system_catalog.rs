@@ -4,9 +4,9 @@
 //! by no one) and `pg_class.reloptions` (none), and functions that read the catalogs' integer
 //! arrays, which datafusion-postgres keeps as text: `_pg_int_array` for subscripts and
 //! `_pg_expandarray_list`, the array half of PostgreSQL's `information_schema._pg_expandarray`
-//! (`catalog_query` puts them into client queries), and the comment and index-definition
+//! (`catalog_query` puts them into client queries), the comment and index-definition
 //! functions (`obj_description`, `pg_get_indexdef`, ...), which answer NULL: recsql keeps no
-//! comments and has no indexes. This module adds tables and functions to the session; it
+//! comments and has no indexes, and a `version()` worded as PostgreSQL's. This module adds tables and functions to the session; it
 //! rewrites no SQL.
 
 use std::sync::Arc;
@@ -36,11 +36,40 @@ use datafusion::prelude::SessionContext;
 use super::DEFAULT_CATALOG;
 use crate::error::{Error, Result};
 
+/// The server version recsql reports (startup parameters, `version()`, `server_version`):
+/// the PostgreSQL version whose protocol and catalogs datafusion-postgres follows, and
+/// recsql's own.
+pub const SERVER_VERSION: &str = concat!("16.6 (recsql ", env!("CARGO_PKG_VERSION"), ")");
+
 /// The settings `pg_settings` lists: (name, setting, vartype, short description). Only
 /// values that hold for recsql.
 type Setting = (&'static str, &'static str, &'static str, &'static str);
 
 const SETTINGS: &[Setting] = &[
+    (
+        "server_version",
+        SERVER_VERSION,
+        "string",
+        "Shows the server version.",
+    ),
+    (
+        "server_version_num",
+        "160006",
+        "integer",
+        "Shows the server version as an integer.",
+    ),
+    (
+        "default_table_access_method",
+        "heap",
+        "string",
+        "Sets the default table access method for new tables.",
+    ),
+    (
+        "jit",
+        "off",
+        "bool",
+        "Allow JIT compilation (recsql has none).",
+    ),
     (
         "standard_conforming_strings",
         "on",
@@ -89,9 +118,21 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
         "col_description",
         "shobj_description",
         "pg_get_indexdef",
+        "pg_get_serial_sequence",
+        "pg_get_viewdef",
     ] {
-        ctx.register_udf(ScalarUDF::from(AlwaysNull::new(name)));
+        ctx.register_udf(ScalarUDF::from(Constant::new(
+            name,
+            ScalarValue::Utf8(None),
+        )));
     }
+    ctx.register_udf(ScalarUDF::from(Constant::new(
+        "pg_collation_is_visible",
+        ScalarValue::Boolean(None),
+    )));
+    ctx.register_udf(ScalarUDF::from(Constant::version()));
+    ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
+    ctx.register_udf(ScalarUDF::from(CurrentSetting::new()));
     Ok(())
 }
 
@@ -390,20 +431,26 @@ impl ScalarUDFImpl for IntArrayFunction {
     }
 }
 
-/// Catalog functions whose answer is NULL for every object recsql has:
-/// `obj_description(oid[, catalog])`, `col_description(oid, column)` and
-/// `shobj_description(oid, catalog)`, because recsql keeps no comments (no `COMMENT ON`), and
-/// `pg_get_indexdef(oid[, column, pretty])`, because it has no indexes.
+/// Functions whose answer is the same for every argument: the catalog functions that
+/// answer NULL for every object recsql has (`obj_description(oid[, catalog])`,
+/// `col_description(oid, column)` and `shobj_description(oid, catalog)`, because recsql keeps
+/// no comments, `pg_get_indexdef(oid[, column, pretty])`, because it has no indexes,
+/// `pg_get_serial_sequence(table, column)`, because it has no sequences, and
+/// `pg_get_viewdef(oid[, pretty])`, because its views, the models, have no SQL definition,
+/// and `pg_collation_is_visible(oid)`, because it has no collations), and `version()`.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct AlwaysNull {
+struct Constant {
     name: &'static str,
+    value: ScalarValue,
     signature: Signature,
 }
 
-impl AlwaysNull {
-    fn new(name: &'static str) -> Self {
-        AlwaysNull {
+impl Constant {
+    /// A catalog function of one to three arguments that answers `value`.
+    fn new(name: &'static str, value: ScalarValue) -> Self {
+        Constant {
             name,
+            value,
             signature: Signature::one_of(
                 vec![
                     TypeSignature::Any(1),
@@ -414,11 +461,60 @@ impl AlwaysNull {
             ),
         }
     }
+
+    /// `version()`, worded as PostgreSQL words it, because drivers and SQL toolkits read the
+    /// PostgreSQL version from it (SQLAlchemy refuses to connect when it finds none); the
+    /// parenthesis names what really answers.
+    fn version() -> Self {
+        Constant {
+            name: "version",
+            value: ScalarValue::Utf8(Some(format!(
+                "PostgreSQL {SERVER_VERSION} on {}-{}, DataFusion {}, 64-bit",
+                std::env::consts::ARCH,
+                std::env::consts::OS,
+                datafusion::DATAFUSION_VERSION,
+            ))),
+            signature: Signature::nullary(Volatility::Stable),
+        }
+    }
 }
 
-impl ScalarUDFImpl for AlwaysNull {
+impl ScalarUDFImpl for Constant {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// `json_build_object(key, value, ...)`: a JSON object of the pairs, as text (SQLAlchemy's
+/// column reflection builds identity and collation details with it).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: Signature,
+}
+
+impl JsonBuildObject {
+    fn new() -> Self {
+        JsonBuildObject {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
     }
 
     fn signature(&self) -> &Signature {
@@ -429,7 +525,149 @@ impl ScalarUDFImpl for AlwaysNull {
         Ok(DataType::Utf8)
     }
 
-    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        if !args.args.len().is_multiple_of(2) {
+            return exec_err!("json_build_object takes keys and values in pairs");
+        }
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let mut object = serde_json::Map::new();
+            for pair in arrays.chunks(2) {
+                let key = ScalarValue::try_from_array(&pair[0], row)?;
+                if key.is_null() {
+                    return exec_err!("json_build_object: a key is NULL");
+                }
+                let value = ScalarValue::try_from_array(&pair[1], row)?;
+                object.insert(scalar_text(&key), scalar_json(&value));
+            }
+            out.push(serde_json::Value::Object(object).to_string());
+        }
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    }
+}
+
+/// A scalar as the text PostgreSQL would print for it.
+fn scalar_text(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A scalar as a JSON value: numbers and booleans as themselves, NULL as null, the rest as
+/// text.
+fn scalar_json(v: &ScalarValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    if v.is_null() {
+        return J::Null;
+    }
+    match v {
+        ScalarValue::Boolean(Some(b)) => J::Bool(*b),
+        ScalarValue::Int8(Some(i)) => J::from(*i),
+        ScalarValue::Int16(Some(i)) => J::from(*i),
+        ScalarValue::Int32(Some(i)) => J::from(*i),
+        ScalarValue::Int64(Some(i)) => J::from(*i),
+        ScalarValue::UInt8(Some(i)) => J::from(*i),
+        ScalarValue::UInt16(Some(i)) => J::from(*i),
+        ScalarValue::UInt32(Some(i)) => J::from(*i),
+        ScalarValue::UInt64(Some(i)) => J::from(*i),
+        ScalarValue::Float32(Some(f)) => J::from(*f as f64),
+        ScalarValue::Float64(Some(f)) => J::from(*f),
+        other => J::String(scalar_text(other)),
+    }
+}
+
+/// `current_setting(name[, missing_ok])`: the server's value of a setting, those `pg_settings`
+/// lists and the defaults of the output settings (`DateStyle`, `IntervalStyle`, `TimeZone`,
+/// `bytea_output`, `extra_float_digits`). A `SET` in a session changes how that session's
+/// values are printed but not this answer. An unknown name is an error (42704), or NULL
+/// with `missing_ok`, as in PostgreSQL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    signature: Signature,
+}
+
+impl CurrentSetting {
+    fn new() -> Self {
+        CurrentSetting {
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Utf8]),
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+                ],
+                Volatility::Stable,
+            ),
+        }
+    }
+}
+
+/// The value of `name` (any case) if it is a setting of the server that no session changes
+/// (those `pg_settings` lists).
+pub fn server_setting(name: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .find(|s| s.0.eq_ignore_ascii_case(name))
+        .map(|s| s.1)
+}
+
+/// The server's value of setting `name` (any case), if it has one.
+fn setting(name: &str) -> Option<String> {
+    if let Some(s) = server_setting(name) {
+        return Some(s.to_string());
+    }
+    let f = pgwire::types::format::FormatOptions::default();
+    Some(match name.to_ascii_lowercase().as_str() {
+        "datestyle" => f.date_style,
+        "intervalstyle" => f.interval_style,
+        "timezone" => f.time_zone,
+        "bytea_output" => f.bytea_output,
+        "extra_float_digits" => f.extra_float_digits.to_string(),
+        _ => return None,
+    })
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let names = arrays[0].as_string::<i32>();
+        let missing_ok = arrays.get(1).map(|a| a.as_boolean());
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            if names.is_null(row) {
+                out.push(None);
+                continue;
+            }
+            let name = names.value(row);
+            match setting(name) {
+                Some(v) => out.push(Some(v)),
+                None if missing_ok.is_some_and(|m| m.is_valid(row) && m.value(row)) => {
+                    out.push(None)
+                }
+                None => {
+                    return Err(DataFusionError::External(Box::new(Error::new(
+                        crate::error::sqlstate::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    ))));
+                }
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
     }
 }

@@ -19,6 +19,11 @@
 //! * Repeated unnamed columns (`SELECT NULL, NULL`) named apart.
 //! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
 //!   naming its column `u`, as PostgreSQL does.
+//! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
+//! * `CASE WHEN c THEN (SELECT ...) END` as the subquery with `c` added to its WHERE: the
+//!   same value, in the place DataFusion plans correlated subqueries.
+//! * `LIKE` patterns with an escape character other than the backslash (SQLAlchemy's
+//!   `ESCAPE '/'`) written with the backslash, the only one DataFusion takes.
 //!
 //! Queries that read user tables or models are never touched.
 
@@ -181,6 +186,169 @@ impl Folder {
             self.changed = true;
         }
     }
+}
+
+/// Subquery `q`, already aggregated, with `condition` of the outer query added to its
+/// WHERE, or None when `q` is not a plain aggregated SELECT or `condition` names a column
+/// that the subquery's own tables might take (an unqualified one, or one qualified by a
+/// name the subquery also uses).
+fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
+    struct Names<'a> {
+        inner: &'a [String],
+        clash: bool,
+    }
+    impl datafusion::sql::sqlparser::ast::Visitor for Names<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Identifier(_) => self.clash = true,
+                Expr::CompoundIdentifier(parts) => {
+                    let qualifier = parts[..parts.len().saturating_sub(1)]
+                        .iter()
+                        .map(|p| p.value.to_ascii_lowercase())
+                        .collect::<Vec<_>>();
+                    if qualifier.last().is_none_or(|q| self.inner.contains(q)) {
+                        self.clash = true;
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if q.limit_clause.is_some() || q.fetch.is_some() || q.with.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let aggregated = matches!(
+        select.projection.as_slice(),
+        [SelectItem::UnnamedExpr(Expr::Function(f)) | SelectItem::ExprWithAlias { expr: Expr::Function(f), .. }]
+            if lower_parts(&f.name).last().is_some_and(|n| AGGREGATES.contains(&n.as_str()))
+    );
+    let grouped = match &select.group_by {
+        GroupByExpr::Expressions(e, _) => !e.is_empty(),
+        GroupByExpr::All(_) => true,
+    };
+    if !aggregated || grouped || select.having.is_some() {
+        return None;
+    }
+    // The names the subquery's FROM gives its tables: aliases and the tables' last parts.
+    let mut inner = Vec::new();
+    for t in &select.from {
+        for factor in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
+            match factor {
+                TableFactor::Table { name, alias, .. } => {
+                    inner.extend(lower_parts(name).last().cloned());
+                    inner.extend(alias.iter().map(|a| a.name.value.to_ascii_lowercase()));
+                }
+                _ => return None,
+            }
+        }
+    }
+    let mut names = Names {
+        inner: &inner,
+        clash: false,
+    };
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(condition, &mut names);
+    if names.clash {
+        return None;
+    }
+    let mut moved = q.clone();
+    let SetExpr::Select(select) = moved.body.as_mut() else {
+        return None;
+    };
+    let condition = Expr::Nested(Box::new(condition.clone()));
+    select.selection = Some(match select.selection.take() {
+        Some(w) => Expr::BinaryOp {
+            left: Box::new(Expr::Nested(Box::new(w))),
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+            right: Box::new(condition),
+        },
+        None => condition,
+    });
+    Some(moved)
+}
+
+/// `unnest(a)` or `generate_subscripts(a, 1)` of a catalog integer array `a`, rewritten
+/// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
+/// from 0.
+fn int_array_function(f: &datafusion::sql::sqlparser::ast::Function) -> Option<String> {
+    let name = lower_parts(&f.name).last()?.clone();
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let args: Vec<String> = list.args.iter().map(ToString::to_string).collect();
+    let column = args
+        .first()?
+        .rsplit('.')
+        .next()?
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
+    if !from_zero && !INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+        return None;
+    }
+    let list = format!("_pg_int_array({})", args[0]);
+    match (name.as_str(), args.len()) {
+        ("unnest", 1) => Some(format!("unnest({list})")),
+        ("generate_subscripts", 2) if args[1] == "1" => {
+            let first = if from_zero { 0 } else { 1 };
+            Some(format!(
+                "unnest(range({first}, CAST(cardinality({list}) AS BIGINT) + {first}))"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A LIKE pattern of string literals (joined with `||`, as SQLAlchemy writes them) with
+/// escape character `escape`, rewritten to escape with a backslash.
+fn backslash_pattern(pattern: &Expr, escape: &Value) -> Option<String> {
+    fn literal(e: &Expr, out: &mut String) -> Option<()> {
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) => {
+                    out.push_str(s);
+                    Some(())
+                }
+                _ => None,
+            },
+            Expr::BinaryOp {
+                left,
+                op: datafusion::sql::sqlparser::ast::BinaryOperator::StringConcat,
+                right,
+            } => {
+                literal(left, out)?;
+                literal(right, out)
+            }
+            Expr::Nested(inner) => literal(inner, out),
+            _ => None,
+        }
+    }
+    let Value::SingleQuotedString(escape) = escape else {
+        return None;
+    };
+    let mut escape = escape.chars();
+    let (Some(esc), None) = (escape.next(), escape.next()) else {
+        return None;
+    };
+    let mut text = String::new();
+    literal(pattern, &mut text)?;
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == esc {
+            out.push('\\');
+            out.push(chars.next()?);
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// The parts of a name, lower-cased.
@@ -375,6 +543,32 @@ impl VisitorMut for Folder {
                     self.replace(expr, &format!("unnest(_pg_expandarray_list({inner}))"));
                 }
             }
+            // `unnest(indkey)`, `generate_subscripts(indkey, 1)` of a catalog integer array.
+            Expr::Function(f) if int_array_function(f).is_some() => {
+                if let Some(sql) = int_array_function(f) {
+                    self.replace(expr, &sql);
+                }
+            }
+            // `LIKE 'pg/_%' ESCAPE '/'`: DataFusion escapes with a backslash only.
+            Expr::Like {
+                pattern,
+                escape_char: escape @ Some(_),
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char: escape @ Some(_),
+                ..
+            } => {
+                if let Some(sql) = escape
+                    .as_ref()
+                    .and_then(|e| backslash_pattern(pattern, &e.value))
+                {
+                    **pattern = Expr::value(Value::SingleQuotedString(sql));
+                    *escape = None;
+                    self.changed = true;
+                }
+            }
             // The catalogs keep regproc columns (`typinput`, ...) as function names.
             Expr::Cast {
                 expr: inner,
@@ -405,6 +599,25 @@ impl VisitorMut for Folder {
                         *expr = Expr::Subquery(q);
                         self.changed = true;
                     }
+                }
+            }
+            // `CASE WHEN c THEN (SELECT ...) [ELSE NULL] END`: DataFusion plans correlated
+            // subqueries only outside CASE, so the condition joins the subquery's WHERE.
+            Expr::Case {
+                operand: None,
+                conditions,
+                else_result,
+                ..
+            } if conditions.len() == 1
+                && else_result
+                    .as_deref()
+                    .is_none_or(|e| matches!(e, Expr::Value(v) if v.value == Value::Null)) =>
+            {
+                if let Expr::Subquery(q) = &conditions[0].result
+                    && let Some(moved) = condition_into(q, &conditions[0].condition)
+                {
+                    *expr = Expr::Subquery(Box::new(moved));
+                    self.changed = true;
                 }
             }
             Expr::Subquery(q) => {
@@ -491,6 +704,48 @@ mod tests {
             rewrite(&q, None).as_deref(),
             Some(
                 "SELECT NULL AS \"?column?1\", NULL AS \"?column?2\", p.proname FROM pg_catalog.pg_proc p"
+            )
+        );
+    }
+
+    #[test]
+    fn like_escapes_become_backslashes() {
+        // `//` is an escaped `/` and `/_` a literal `_`, both now escaped with a backslash;
+        // a backslash becomes an escaped one.
+        let q = query(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'a//' || '/_\\%' ESCAPE '/'",
+        );
+        assert_eq!(
+            rewrite(&q, None).as_deref(),
+            Some(
+                "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'a\\/\\_\\\\%'"
+            )
+        );
+    }
+
+    #[test]
+    fn case_conditions_join_their_subquery() {
+        let q = query(
+            "SELECT CASE WHEN a.atthasdef THEN (SELECT d.adbin FROM pg_catalog.pg_attrdef d \
+             WHERE d.adnum = a.attnum) END FROM pg_catalog.pg_attribute a",
+        );
+        assert_eq!(
+            rewrite(&q, None).as_deref(),
+            Some(
+                "SELECT (SELECT max(d.adbin) FROM pg_catalog.pg_attrdef d \
+                 WHERE (d.adnum = a.attnum) AND (a.atthasdef)) FROM pg_catalog.pg_attribute a"
+            )
+        );
+        // An unqualified column in the condition might be the subquery's: left alone.
+        let q = query(
+            "SELECT CASE WHEN atthasdef THEN (SELECT d.adbin FROM pg_catalog.pg_attrdef d) END \
+             FROM pg_catalog.pg_attribute",
+        );
+        assert_eq!(
+            rewrite(&q, None).as_deref(),
+            Some(
+                "SELECT CASE WHEN atthasdef THEN (SELECT max(d.adbin) FROM pg_catalog.pg_attrdef d) END \
+                 FROM pg_catalog.pg_attribute"
             )
         );
     }

@@ -39,7 +39,7 @@ pub struct Parameters(DefaultServerParameterProvider);
 impl Parameters {
     fn new() -> Self {
         let mut p = DefaultServerParameterProvider::default();
-        p.server_version = format!("16.6 (recsql {})", env!("CARGO_PKG_VERSION"));
+        p.server_version = crate::datasource::system_catalog::SERVER_VERSION.to_string();
         Parameters(p)
     }
 }

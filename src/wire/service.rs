@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 
 use super::copy_in::Uploads;
 use super::errors::{classify, to_error_info, to_pgwire};
+use crate::datasource::system_catalog::server_setting;
 use crate::error::Error;
 use crate::session::{Engine, Output, Plan, notices};
 use crate::sql::{Statement, parse_statement, split_statements};
@@ -67,7 +68,9 @@ impl InFlight {
 /// lazily while they are sent, so a statement is over when its stream is dropped.
 struct InFlightGuard(Arc<InFlight>);
 
-/// Ties `guard` to the row streams of `responses`.
+/// Ties `guard` to the row streams of `responses`, whose errors (raised while rows are
+/// computed, such as a division by zero) get their SQLSTATE as errors before the first row
+/// do.
 fn hold(responses: Vec<Response>, guard: InFlightGuard) -> Vec<Response> {
     let guard = Arc::new(guard);
     responses.into_iter().map(|r| hold_one(r, &guard)).collect()
@@ -80,7 +83,7 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
             let guard = guard.clone();
             q.data_rows = Box::pin(rows.map(move |row| {
                 let _held = &guard;
-                row
+                row.map_err(classify)
             }));
             Response::Query(q)
         }
@@ -202,6 +205,13 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
             return Ok(Route::Deallocate(Some(original.to_string())));
         }
         ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
+        // The server's fixed settings answer as current_setting() and pg_settings do.
+        ["SHOW", name] if server_setting(name).is_some() => {
+            let name = name.to_ascii_lowercase();
+            return Ok(Route::Rewritten(format!(
+                "SELECT current_setting('{name}') AS {name}"
+            )));
+        }
         _ => {}
     }
     Ok(match engine.plan(parse_statement(sql)?, sql)? {
