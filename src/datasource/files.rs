@@ -58,6 +58,25 @@ impl FilesSchema {
                 .context(format_args!("cannot read file {}", path.display()));
             DataFusionError::External(Box::new(err))
         })?;
+        // A column with no values yet (a table made by CREATE TABLE, or one whose values are
+        // all empty) reads as text rather than as DataFusion's Null type, which no value
+        // could be inserted as.
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    datafusion::arrow::datatypes::DataType::Null => Arc::new(
+                        f.as_ref()
+                            .clone()
+                            .with_data_type(datafusion::arrow::datatypes::DataType::Utf8)
+                            .with_nullable(true),
+                    ),
+                    _ => f.clone(),
+                })
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        ));
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(schema);

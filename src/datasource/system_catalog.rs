@@ -133,6 +133,7 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
     ctx.register_udf(ScalarUDF::from(Constant::version()));
     ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
     ctx.register_udf(ScalarUDF::from(CurrentSetting::new()));
+    ctx.register_udf(ScalarUDF::from(CurrentSetting::set_config()));
     Ok(())
 }
 
@@ -586,9 +587,14 @@ fn scalar_json(v: &ScalarValue) -> serde_json::Value {
 /// `bytea_output`, `extra_float_digits`). A `SET` in a session changes how that session's
 /// values are printed but not this answer. An unknown name is an error (42704), or NULL
 /// with `missing_ok`, as in PostgreSQL.
+///
+/// `set_config(name, value, is_local)` with the value a setting has already (asyncpg turns
+/// `jit` off before it reads type details) answers the value; any other value is an error
+/// that points to `SET`, because a function cannot change the session's settings here.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct CurrentSetting {
     signature: Signature,
+    set: bool,
 }
 
 impl CurrentSetting {
@@ -601,6 +607,17 @@ impl CurrentSetting {
                 ],
                 Volatility::Stable,
             ),
+            set: false,
+        }
+    }
+
+    fn set_config() -> Self {
+        CurrentSetting {
+            signature: Signature::exact(
+                vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+                Volatility::Volatile,
+            ),
+            set: true,
         }
     }
 }
@@ -632,7 +649,11 @@ fn setting(name: &str) -> Option<String> {
 
 impl ScalarUDFImpl for CurrentSetting {
     fn name(&self) -> &str {
-        "current_setting"
+        if self.set {
+            "set_config"
+        } else {
+            "current_setting"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -647,7 +668,11 @@ impl ScalarUDFImpl for CurrentSetting {
         let rows = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let names = arrays[0].as_string::<i32>();
-        let missing_ok = arrays.get(1).map(|a| a.as_boolean());
+        let missing_ok = arrays.get(1).filter(|_| !self.set).map(|a| a.as_boolean());
+        let wanted = arrays
+            .get(1)
+            .filter(|_| self.set)
+            .map(|a| a.as_string::<i32>());
         let mut out = Vec::with_capacity(rows);
         for row in 0..rows {
             if names.is_null(row) {
@@ -656,7 +681,19 @@ impl ScalarUDFImpl for CurrentSetting {
             }
             let name = names.value(row);
             match setting(name) {
-                Some(v) => out.push(Some(v)),
+                Some(v) => {
+                    if let Some(wanted) = wanted
+                        && (wanted.is_null(row) || wanted.value(row) != v)
+                    {
+                        return Err(DataFusionError::External(Box::new(
+                            Error::not_supported(format!(
+                                "set_config cannot change \"{name}\" (it is {v:?})"
+                            ))
+                            .with_hint(format!("SET {name} = ... changes a session setting")),
+                        )));
+                    }
+                    out.push(Some(v))
+                }
                 None if missing_ok.is_some_and(|m| m.is_valid(row) && m.value(row)) => {
                     out.push(None)
                 }

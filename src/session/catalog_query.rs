@@ -20,6 +20,7 @@
 //! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
 //!   naming its column `u`, as PostgreSQL does.
 //! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
+//! * `to_regtype(name)` as a lookup of the name in `pg_type`.
 //! * `CASE WHEN c THEN (SELECT ...) END` as the subquery with `c` added to its WHERE: the
 //!   same value, in the place DataFusion plans correlated subqueries.
 //! * `LIKE` patterns with an escape character other than the backslash (SQLAlchemy's
@@ -546,6 +547,22 @@ impl VisitorMut for Folder {
             // `unnest(indkey)`, `generate_subscripts(indkey, 1)` of a catalog integer array.
             Expr::Function(f) if int_array_function(f).is_some() => {
                 if let Some(sql) = int_array_function(f) {
+                    self.replace(expr, &sql);
+                }
+            }
+            // `to_regtype(name)`: the type's oid, or NULL when there is no such type.
+            Expr::Function(f)
+                if lower_parts(&f.name)
+                    .last()
+                    .is_some_and(|n| n == "to_regtype") =>
+            {
+                if let FunctionArguments::List(list) = &f.args
+                    && let [arg] = list.args.as_slice()
+                {
+                    let sql = format!(
+                        "(SELECT max(regtype_.oid) FROM pg_catalog.pg_type regtype_ \
+                         WHERE regtype_.typname = ({arg}))"
+                    );
                     self.replace(expr, &sql);
                 }
             }

@@ -1,24 +1,20 @@
 //! `CREATE TABLE [IF NOT EXISTS] files.name AS query`: runs the query like any other (a
 //! model in it is read the same way) and writes its rows as a new CSV table of the built-in
-//! `files` database, which appears only when complete. Tables elsewhere cannot be created.
+//! `files` database, which appears only when complete. `CREATE TABLE [IF NOT EXISTS]
+//! files.name (column type, ...)` makes an empty one (a header line) for INSERT and COPY to
+//! fill; like every CSV table, its column types are read from its values. Tables elsewhere
+//! cannot be created. `CREATE INDEX` on a table of `files` (SQL toolkits such as pandas'
+//! `to_sql` issue one after creating a table) does nothing and says so: a CSV table is read
+//! whole, and recsql keeps no indexes.
 
 use datafusion::common::config::CsvOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::sql::sqlparser::ast::{ObjectName, Query};
+use datafusion::sql::sqlparser::ast::{ColumnDef, ObjectName, Query};
 
 use super::{Engine, Output, notices};
 use crate::datasource::file_tables;
 use crate::error::{Error, Result, sqlstate};
-
-/// The table name of `files.name`, or None for a name elsewhere.
-pub fn files_table_name(name: &ObjectName) -> Option<String> {
-    match name.0.as_slice() {
-        [db, table] if db.as_ident().is_some_and(|i| i.value == "files") => {
-            table.as_ident().map(|i| i.value.clone())
-        }
-        _ => None,
-    }
-}
+use crate::sql::{CopyFormat, CopyOptions, files_table_name};
 
 /// The table name of `files.name`, or an error that says where tables can be made.
 pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
@@ -37,6 +33,50 @@ pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
     })
 }
 
+/// Whether `dir` holds table `table`'s file.
+fn table_file_exists(dir: &std::path::Path, table: &str) -> bool {
+    ["csv", "parquet"]
+        .iter()
+        .any(|ext| dir.join(format!("{table}.{ext}")).exists())
+}
+
+/// Whether table `table` of the files database in `dir` exists; if it does, the answer to
+/// CREATE: a notice with IF NOT EXISTS, else 42P07.
+fn exists(dir: &std::path::Path, table: &str, if_not_exists: bool) -> Result<bool> {
+    let exists = table_file_exists(dir, table);
+    if exists && !if_not_exists {
+        return Err(file_tables::already_exists(table));
+    }
+    if exists {
+        notices::notice(format!("table files.{table} already exists, skipping"));
+    }
+    Ok(exists)
+}
+
+/// `CREATE TABLE [IF NOT EXISTS] files.name (column type, ...)`.
+pub async fn execute_empty(
+    engine: &Engine,
+    name: &ObjectName,
+    if_not_exists: bool,
+    columns: &[ColumnDef],
+) -> Result<Output> {
+    let table = files_table(name, "create")?;
+    let dir = engine.data_dir().join("files");
+    if !exists(&dir, &table, if_not_exists)? {
+        let names = columns.iter().map(|c| c.name.value.clone()).collect();
+        let upload = file_tables::Upload::start(
+            &dir,
+            &table,
+            Some(names),
+            CopyOptions::new(CopyFormat::Csv),
+        )?;
+        tokio::task::spawn_blocking(move || upload.finish())
+            .await
+            .map_err(|e| Error::internal(format!("CREATE TABLE stopped: {e}")))??;
+    }
+    Ok(Output::Command("CREATE TABLE".into()))
+}
+
 pub async fn execute(
     engine: &Engine,
     name: &ObjectName,
@@ -45,16 +85,9 @@ pub async fn execute(
 ) -> Result<Output> {
     let table = files_table(name, "create")?;
     let dir = engine.data_dir().join("files");
-    let exists = ["csv", "parquet"]
-        .iter()
-        .any(|ext| dir.join(format!("{table}.{ext}")).exists());
-    if exists {
-        if if_not_exists {
-            notices::notice(format!("table files.{table} already exists, skipping"));
-            return Ok(Output::Command("CREATE TABLE AS".into()));
-        }
-        // Said before the query runs; publishing checks again.
-        return Err(file_tables::already_exists(&table));
+    // Said before the query runs; publishing checks again.
+    if exists(&dir, &table, if_not_exists)? {
+        return Ok(Output::Command("CREATE TABLE AS".into()));
     }
     let df = engine.dataframe(query).await?;
     let scratch = file_tables::scratch_dir(&dir)?;
@@ -87,4 +120,29 @@ pub async fn execute(
         })
         .sum();
     Ok(Output::Command(format!("SELECT {rows}")))
+}
+
+/// `CREATE INDEX ... ON files.name (...)`: a notice that recsql keeps no indexes. A unique
+/// index, which would be a constraint, is refused.
+pub fn execute_index(
+    engine: &Engine,
+    index: &datafusion::sql::sqlparser::ast::CreateIndex,
+) -> Result<Output> {
+    let table = files_table(&index.table_name, "index")?;
+    if index.unique {
+        return Err(Error::not_supported(format!(
+            "files.{table} cannot have a unique index: recsql tables have no constraints"
+        )));
+    }
+    if !table_file_exists(&engine.data_dir().join("files"), &table) {
+        return Err(Error::new(
+            sqlstate::UNDEFINED_TABLE,
+            format!("table files.{table} does not exist"),
+        ));
+    }
+    notices::notice(format!(
+        "recsql keeps no indexes: files.{table} is read whole by every query, and the index \
+         was not created"
+    ));
+    Ok(Output::Command("CREATE INDEX".into()))
 }

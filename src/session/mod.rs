@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use datafusion::sql::sqlparser::ast::ObjectName;
@@ -234,11 +235,34 @@ impl Engine {
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
     ) -> Result<datafusion::dataframe::DataFrame> {
-        let sql = match self.plan_query(query, &[], String::new(), None)? {
+        Ok(self.context().sql(&self.query_sql(query)?).await?)
+    }
+
+    /// The SQL DataFusion runs for `query`: a query on models rewritten, others as they are.
+    fn query_sql(&self, query: &datafusion::sql::sqlparser::ast::Query) -> Result<String> {
+        Ok(match self.plan_query(query, &[], String::new(), None)? {
             Plan::Rewritten(sql) => sql,
             _ => query.to_string(),
-        };
-        Ok(self.context().sql(&sql).await?)
+        })
+    }
+
+    /// For one of recsql's statements with `$n` parameters (an INSERT prepared through the
+    /// extended protocol), DataFusion's plan of it, whose parameter types are the ones to
+    /// announce and decode; None for a statement without parameters.
+    pub async fn parameter_plan(&self, stmt: &Statement) -> Result<Option<LogicalPlan>> {
+        if !crate::sql::has_parameters(stmt) {
+            return Ok(None);
+        }
+        match stmt {
+            Statement::InsertInto {
+                table,
+                columns,
+                query,
+            } => insert_into::parameter_plan(self, table, columns, query)
+                .await
+                .map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Decides who runs a parsed statement; `sent` is its text as the client sent it.
@@ -289,7 +313,7 @@ impl Engine {
                     .with_hint(format!("Use DROP MODEL {name}.")));
                 }
                 // Tables of the files database are recsql's to drop.
-                if !view && create_table::files_table_name(name).is_some() {
+                if !view && crate::sql::files_table_name(name).is_some() {
                     Plan::Ours(Box::new(stmt))
                 } else {
                     Plan::DataFusion
@@ -452,6 +476,12 @@ impl Engine {
                 columns,
                 options,
             } => copy_from::start(self, &table, &columns, options),
+            Statement::CreateIndex(index) => create_table::execute_index(self, &index),
+            Statement::CreateTable {
+                name,
+                if_not_exists,
+                columns,
+            } => create_table::execute_empty(self, &name, if_not_exists, &columns).await,
             Statement::CreateTableAs {
                 name,
                 if_not_exists,

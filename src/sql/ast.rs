@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query};
+use datafusion::sql::sqlparser::ast::{ColumnDef, Expr, Ident, ObjectName, Query};
 
 /// One statement of recsql's SQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +107,14 @@ pub enum Statement {
     CopyTo {
         query: Box<Query>,
         options: CopyOptions,
+    },
+    /// `CREATE [UNIQUE] INDEX ... ON table (...)`.
+    CreateIndex(Box<datafusion::sql::sqlparser::ast::CreateIndex>),
+    /// `CREATE TABLE [IF NOT EXISTS] files.name (column type, ...)`: an empty table.
+    CreateTable {
+        name: ObjectName,
+        if_not_exists: bool,
+        columns: Vec<ColumnDef>,
     },
     /// `CREATE TABLE [IF NOT EXISTS] name AS query`.
     CreateTableAs {
@@ -212,6 +220,8 @@ impl Statement {
             Statement::Finetune { .. } => "FINETUNE",
             Statement::SetModelActive { .. } => "SET",
             Statement::CopyTo { .. } | Statement::CopyFrom { .. } => "COPY",
+            Statement::CreateTable { .. } => "CREATE TABLE",
+            Statement::CreateIndex(_) => "CREATE INDEX",
             Statement::CreateTableAs { .. } => "CREATE TABLE AS",
             Statement::InsertInto { .. } => "INSERT",
         }
@@ -588,6 +598,19 @@ impl fmt::Display for Statement {
             Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
             Statement::CopyTo { query, options } => {
                 write!(f, "COPY ({query}) TO STDOUT WITH {options}")
+            }
+            Statement::CreateIndex(index) => write!(f, "{index}"),
+            Statement::CreateTable {
+                name,
+                if_not_exists,
+                columns,
+            } => {
+                f.write_str("CREATE TABLE ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                let columns: Vec<String> = columns.iter().map(ToString::to_string).collect();
+                write!(f, "{name} ({})", columns.join(", "))
             }
             Statement::CreateTableAs {
                 name,

@@ -4,6 +4,7 @@
 
 mod ast;
 mod options;
+mod parameters;
 mod parser;
 mod split;
 
@@ -12,7 +13,8 @@ pub use ast::{
     using_to_json,
 };
 pub use options::{Options, unknown_key};
-pub use parser::{model_name_from_parts, parse_statement};
+pub use parameters::{bind_parameters, has_parameters};
+pub use parser::{files_table_name, model_name_from_parts, parse_statement};
 pub use split::split_statements;
 
 #[cfg(test)]
@@ -67,6 +69,10 @@ mod tests {
         "CREATE TABLE files.recs AS SELECT * FROM m WHERE userId = 1",
         "INSERT INTO files.recs SELECT * FROM m WHERE userId = 2",
         "INSERT INTO files.ratings (movieId, userId) VALUES (1, 2), (3, 4)",
+        "INSERT INTO files.ratings (movieId, userId) VALUES ($1, $2)",
+        "CREATE TABLE files.picks (userId BIGINT, note TEXT NULL)",
+        "CREATE TABLE IF NOT EXISTS files.picks (userId BIGINT)",
+        "CREATE INDEX ix_picks ON files.picks (userId)",
         "CREATE TABLE IF NOT EXISTS files.top AS SELECT movieId, count(*) AS n FROM files.ratings GROUP BY movieId",
     ];
 

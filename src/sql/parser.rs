@@ -134,6 +134,7 @@ impl<'a> DialectParser<'a> {
             (Some("DROP"), Some("TABLE" | "VIEW")) => self.drop_relation(),
             (Some("COPY"), _) => self.copy(),
             (Some("CREATE"), Some("TABLE")) => self.create_table(),
+            (Some("CREATE"), Some("INDEX" | "UNIQUE")) => self.create_index(),
             (Some("INSERT"), Some("INTO")) => self.insert_into(),
             (Some("DESCRIBE"), _) => self.describe(),
             (Some("RETRAIN"), _) => self.retrain(),
@@ -181,24 +182,59 @@ impl<'a> DialectParser<'a> {
         }
     }
 
-    /// `CREATE TABLE [IF NOT EXISTS] name AS query`, which recsql runs; other forms of
-    /// CREATE TABLE are left to DataFusion as they are.
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query` and `CREATE TABLE [IF NOT EXISTS]
+    /// files.name (column type, ...)`, which recsql runs; other forms of CREATE TABLE are
+    /// left to DataFusion as they are.
     fn create_table(&mut self) -> Result<Statement> {
         let stmt = match self.parser.parse_statement() {
             Ok(ast::Statement::CreateTable(ct))
-                if ct.columns.is_empty() && !ct.or_replace && !ct.temporary && !ct.external =>
+                if !ct.or_replace && !ct.temporary && !ct.external =>
             {
                 ct
             }
             _ => return self.rest_to_datafusion(),
         };
         match stmt.query {
-            Some(query) => Ok(Statement::CreateTableAs {
+            Some(query) if stmt.columns.is_empty() => Ok(Statement::CreateTableAs {
                 name: stmt.name,
                 if_not_exists: stmt.if_not_exists,
                 query,
             }),
-            None => Ok(Statement::Passthrough),
+            None if !stmt.columns.is_empty() && files_table_name(&stmt.name).is_some() => {
+                let constrained = stmt.columns.iter().find(|c| {
+                    c.options
+                        .iter()
+                        .any(|o| !matches!(o.option, ast::ColumnOption::Null))
+                });
+                if let Some(column) = constrained {
+                    return Err(Error::not_supported(format!(
+                        "column {} of {}: recsql tables have no constraints, defaults or keys",
+                        column.name, stmt.name
+                    ))
+                    .with_hint("declare the columns with their names and types only"));
+                }
+                if !stmt.constraints.is_empty() {
+                    return Err(Error::not_supported(format!(
+                        "{}: recsql tables have no constraints or keys",
+                        stmt.name
+                    ))
+                    .with_hint("declare the columns with their names and types only"));
+                }
+                Ok(Statement::CreateTable {
+                    name: stmt.name,
+                    if_not_exists: stmt.if_not_exists,
+                    columns: stmt.columns,
+                })
+            }
+            _ => Ok(Statement::Passthrough),
+        }
+    }
+
+    /// `CREATE [UNIQUE] INDEX ... ON table (...)`, which recsql answers (it keeps no indexes).
+    fn create_index(&mut self) -> Result<Statement> {
+        match self.parser.parse_statement() {
+            Ok(ast::Statement::CreateIndex(index)) => Ok(Statement::CreateIndex(Box::new(index))),
+            _ => self.rest_to_datafusion(),
         }
     }
 
@@ -212,7 +248,7 @@ impl<'a> DialectParser<'a> {
         let ast::TableObject::TableName(table) = &insert.table else {
             return Ok(Statement::Passthrough);
         };
-        let files = matches!(table.0.as_slice(), [db, _] if db.as_ident().is_some_and(|i| i.value == "files"));
+        let files = files_table_name(table).is_some();
         let plain = insert.on.is_none()
             && insert.returning.is_none()
             && !insert.overwrite
@@ -764,6 +800,17 @@ fn describe_token(token: &Token) -> String {
     match token {
         Token::EOF => "end of input".to_string(),
         other => format!("'{other}'"),
+    }
+}
+
+/// The table name of `files.name`, or None for a name elsewhere: the tables recsql writes
+/// are those of the built-in `files` database.
+pub fn files_table_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [db, table] if db.as_ident().is_some_and(|i| i.value == "files") => {
+            table.as_ident().map(|i| i.value.clone())
+        }
+        _ => None,
     }
 }
 

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
-use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encode_dataframe};
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
 use futures::{Sink, StreamExt};
 use pgwire::api::portal::{Format, Portal};
@@ -26,6 +26,7 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::TransactionStatus;
 use pgwire::types::format::FormatOptions;
 use tokio::sync::Notify;
 
@@ -106,6 +107,13 @@ enum Route {
     Deallocate(Option<String>),
     /// `DISCARD ALL`: the reset query of connection poolers.
     DiscardAll,
+    /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name` or `ROLLBACK TO [SAVEPOINT] name`
+    /// (`rollback`), answered with `tag`: drivers set savepoints around their own queries
+    /// (psycopg's nested transactions).
+    Savepoint {
+        tag: &'static str,
+        rollback: bool,
+    },
     /// A model query, rewritten into SQL for DataFusion.
     Rewritten(String),
     DataFusion,
@@ -205,6 +213,24 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
             return Ok(Route::Deallocate(Some(original.to_string())));
         }
         ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
+        ["SAVEPOINT", _] => {
+            return Ok(Route::Savepoint {
+                tag: "SAVEPOINT",
+                rollback: false,
+            });
+        }
+        ["RELEASE", ..] => {
+            return Ok(Route::Savepoint {
+                tag: "RELEASE",
+                rollback: false,
+            });
+        }
+        ["ROLLBACK", "TO", ..] => {
+            return Ok(Route::Savepoint {
+                tag: "ROLLBACK",
+                rollback: true,
+            });
+        }
         // The server's fixed settings answer as current_setting() and pg_settings do.
         ["SHOW", name] if server_setting(name).is_some() => {
             let name = name.to_ascii_lowercase();
@@ -219,6 +245,31 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
         Plan::Rewritten(sql) => Route::Rewritten(sql),
         Plan::DataFusion => Route::DataFusion,
     })
+}
+
+/// The answer to a savepoint command. recsql runs each statement on its own (BEGIN, COMMIT
+/// and ROLLBACK are accepted for drivers but group nothing), so a savepoint marks nothing
+/// either; as in PostgreSQL it belongs in a transaction block. Rolling back to one cannot
+/// leave a failed block, which only ROLLBACK ends.
+fn savepoint(
+    status: TransactionStatus,
+    tag: &'static str,
+    rollback: bool,
+) -> PgWireResult<Response> {
+    match status {
+        TransactionStatus::Idle => Err(to_pgwire(Error::new(
+            "25P01",
+            format!("{tag} can only be used in transaction blocks"),
+        ))),
+        TransactionStatus::Error if rollback => Err(to_pgwire(
+            Error::new(
+                "25P02",
+                "current transaction is aborted: recsql cannot roll back to a savepoint",
+            )
+            .with_hint("ROLLBACK ends the transaction block"),
+        )),
+        _ => Ok(Response::Execution(Tag::new(tag))),
+    }
 }
 
 fn forget_statements<S: PortalStore>(store: &S, name: Option<&str>) {
@@ -288,6 +339,9 @@ impl RecsqlService {
                     Ok(vec![Response::Execution(Tag::new("DEALLOCATE"))])
                 }
                 Ok(Route::DiscardAll) => Ok(vec![Response::Execution(Tag::new("DISCARD ALL"))]),
+                Ok(Route::Savepoint { tag, rollback }) => {
+                    savepoint(client.transaction_status(), tag, rollback).map(|r| vec![r])
+                }
                 Ok(Route::DataFusion) => {
                     <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, piece)
                         .await
@@ -357,6 +411,23 @@ impl QueryParser for RecsqlParser {
                 .parse_sql(client, &rewritten, types)
                 .await
                 .map_err(classify),
+            // With `$n` parameters, DataFusion's plan of the statement types them; it is
+            // kept for that only (`extended` runs the statement as recsql's).
+            Route::Ours(stmt) => match self.engine.parameter_plan(&stmt).await {
+                Ok(Some(plan)) => {
+                    let parsed = sqlparser::parser::Parser::parse_sql(
+                        &sqlparser::dialect::PostgreSqlDialect {},
+                        sql,
+                    )
+                    .map_err(|e| to_pgwire(Error::syntax(e.to_string())))?;
+                    match parsed.into_iter().next() {
+                        Some(ast) => Ok(Some((sql.to_string(), Some((ast, plan))))),
+                        None => Ok(Some((sql.to_string(), None))),
+                    }
+                }
+                Ok(None) => Ok(Some((sql.to_string(), None))),
+                Err(e) => Err(to_pgwire(e)),
+            },
             _ => Ok(Some((sql.to_string(), None))),
         }
     }
@@ -451,16 +522,85 @@ impl RecsqlService {
                     Ok(Response::Execution(Tag::new("DEALLOCATE")))
                 }
                 Route::DiscardAll => Ok(Response::Execution(Tag::new("DISCARD ALL"))),
+                Route::Savepoint { tag, rollback } => {
+                    savepoint(client.transaction_status(), tag, rollback)
+                }
                 Route::DataFusion | Route::Rewritten(_) => Err(to_pgwire(Error::internal(
                     "a statement stored for recsql was routed to DataFusion",
                 ))),
             },
-            _ => <DfSessionService as ExtendedQueryHandler>::do_query(
-                &self.df, client, portal, max_rows,
-            )
-            .await
-            .map_err(classify),
+            // One of recsql's statements with parameters (see `parse_sql`).
+            (sql, Some((_, plan @ LogicalPlan::Dml(_)))) => match route(&self.engine, sql) {
+                Ok(Route::Ours(mut stmt)) => {
+                    let values = parameter_values(portal, plan)?;
+                    crate::sql::bind_parameters(&mut stmt, &values).map_err(to_pgwire)?;
+                    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+                    self.respond(
+                        client.socket_addr(),
+                        stmt,
+                        &portal.result_column_format,
+                        options,
+                    )
+                    .await
+                }
+                _ => self.datafusion(client, portal, max_rows).await,
+            },
+            _ => self.datafusion(client, portal, max_rows).await,
         }
+    }
+
+    /// Runs a portal on DataFusion's service.
+    async fn datafusion<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<DfStatement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = DfStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        <DfSessionService as ExtendedQueryHandler>::do_query(&self.df, client, portal, max_rows)
+            .await
+            .map_err(classify)
+    }
+}
+
+/// The values bound to a portal's parameters, in the order `$1, $2, ...`, decoded with the
+/// types the client gave them or else those `plan` gives them (the ones announced when the
+/// statement was described).
+fn parameter_values(
+    portal: &Portal<DfStatement>,
+    plan: &LogicalPlan,
+) -> PgWireResult<Vec<datafusion::common::ScalarValue>> {
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| to_pgwire(e.into()))?;
+    let mut ordered: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = types
+        .into_iter()
+        .filter_map(|(name, t)| Some((name.strip_prefix('$')?.parse().ok()?, t)))
+        .collect();
+    ordered.sort_by_key(|(i, _)| *i);
+    // A value the client typed is decoded as that type (the row's column then takes it as
+    // PostgreSQL's assignment would); the announced type decodes the others.
+    let hinted = &portal.statement.parameter_types;
+    let refs: Vec<_> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| match hinted.get(i) {
+            Some(Some(_)) => None,
+            _ => t.as_ref(),
+        })
+        .collect();
+    match deserialize_parameters(portal, &refs)? {
+        datafusion::common::ParamValues::List(values) => {
+            Ok(values.into_iter().map(|v| v.value).collect())
+        }
+        datafusion::common::ParamValues::Map(_) => Err(to_pgwire(Error::not_supported(
+            "named parameters are not supported; use $1, $2, ...",
+        ))),
     }
 }
 

@@ -216,3 +216,71 @@ async fn shutdown_waits_for_a_running_statement() {
     let rows = query.await.unwrap().expect("running statement finishes");
     assert_eq!(rows_of(&rows), vec![vec!["100000".to_string()]]);
 }
+
+#[tokio::test]
+async fn prepared_inserts_take_parameters_typed_by_their_columns() {
+    let dir = temp_data_dir("params");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE TABLE files.picks (userId BIGINT, movieId BIGINT, note TEXT)")
+        .await
+        .unwrap();
+
+    // Described before it runs: the parameters take the types of the columns they fill
+    // (text, as the table has no values yet), and the statement returns no rows.
+    let insert = client
+        .prepare("INSERT INTO files.picks (userId, note, movieId) VALUES ($1, $2, $3)")
+        .await
+        .unwrap();
+    assert_eq!(insert.params().len(), 3);
+    assert!(insert.columns().is_empty());
+    for (user, note, movie) in [("1", "first, with a comma", "10"), ("2", "it's", "20")] {
+        assert_eq!(
+            client
+                .execute(&insert, &[&user, &note, &movie])
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    // Now the columns have values, a parameter compared with one takes its type.
+    let copy = client
+        .prepare(
+            "INSERT INTO files.picks SELECT movieId, movieId AS m, title FROM demo.movies \
+             WHERE movieId = $1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(copy.params()[0], Type::INT8);
+    assert_eq!(client.execute(&copy, &[&7i64]).await.unwrap(), 1);
+
+    let rows = client
+        .query(
+            "SELECT userId, movieId, note FROM files.picks ORDER BY userId",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(i64, i64, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], (1, 10, Some("first, with a comma".into())));
+    assert_eq!(got[1], (2, 20, Some("it's".into())));
+    assert_eq!((got[2].0, got[2].1), (7, 7));
+
+    // A value that does not fit its column's type is the user's error; the connection
+    // lives on.
+    let err = client
+        .query_typed(
+            "INSERT INTO files.picks (userId) VALUES ($1)",
+            &[(&"not a number", Type::TEXT)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02", "{}", message(&err));
+    assert_eq!(client.query("SELECT 1", &[]).await.unwrap().len(), 1);
+    server.stop().await;
+}
