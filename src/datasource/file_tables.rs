@@ -14,6 +14,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use datafusion::arrow::datatypes::DataType;
+
 use crate::catalog::write_atomic_with;
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::{CopyFormat, CopyOptions};
@@ -80,6 +82,8 @@ pub fn publish(dir: &Path, name: &str, written: &Path) -> Result<()> {
     {
         return Err(already_exists(name));
     }
+    // A table made by a query takes its types from its values.
+    super::declared_types::forget(dir, name);
     File::open(written)
         .and_then(|f| f.sync_all())
         .and_then(|()| fs::rename(written, dir.join(format!("{name}.csv"))))
@@ -108,6 +112,7 @@ pub fn remove(dir: &Path, name: &str) -> Result<bool> {
         if path.exists() {
             fs::remove_file(&path)
                 .map_err(|e| Error::io(&format!("cannot drop files.{name}"), e))?;
+            super::declared_types::forget(dir, name);
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -128,6 +133,8 @@ pub struct Upload {
     raw: Option<File>,
     columns: Option<Vec<String>>,
     options: CopyOptions,
+    /// The types of the copied columns, which binary data needs.
+    types: Vec<DataType>,
 }
 
 impl Upload {
@@ -141,13 +148,19 @@ impl Upload {
     ) -> Result<Upload> {
         let table = format!("files.{name}");
         check_name(name)?;
-        if options.format == CopyFormat::Binary {
+        let existing = existing_columns(dir, name)?;
+        if options.format == CopyFormat::Binary && existing.is_none() {
             return Err(Error::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
-                "COPY FROM reads the text and CSV formats, not binary",
-            ));
+                format!(
+                    "COPY {table} FROM STDIN (FORMAT binary) needs an existing table: its \
+                     column types say how to read the values"
+                ),
+            )
+            .with_hint(format!(
+                "CREATE TABLE {table} (column type, ...) first, or send text or CSV"
+            )));
         }
-        let existing = existing_columns(dir, name)?;
         match (&existing, &columns) {
             (None, None) if !options.header => {
                 return Err(Error::syntax(format!(
@@ -159,6 +172,8 @@ impl Upload {
             (Some(have), Some(given)) => {
                 mapping(have, given, &table)?;
             }
+            // A new table: types declared for an earlier one of the name do not apply.
+            (None, _) => super::declared_types::forget(dir, name),
             _ => {}
         }
         let raw_path = scratch_dir(dir)?.join(format!("{name}.upload-{}.csv", unique()));
@@ -172,6 +187,7 @@ impl Upload {
             raw: Some(raw),
             columns,
             options,
+            types: Vec::new(),
         })
     }
 
@@ -189,6 +205,12 @@ impl Upload {
         let mut upload = Self::start(dir, name, columns, CopyOptions::new(CopyFormat::Csv))?;
         upload.raw = None;
         Ok(upload)
+    }
+
+    /// Sets the types of the copied columns (the listed ones, else the table's), in order:
+    /// binary data is read with them.
+    pub fn set_column_types(&mut self, types: Vec<DataType>) {
+        self.types = types;
     }
 
     /// Where the rows go until `finish`.
@@ -226,7 +248,7 @@ impl Upload {
         drop(self.raw.take());
         let raw = File::open(&self.raw_path)
             .map_err(|e| Error::io(&format!("cannot read the upload of {}", self.table), e))?;
-        let mut rows = Rows::new(BufReader::new(raw), &self.options);
+        let mut rows = Rows::new(BufReader::new(raw), &self.options, &self.types);
         // As in PostgreSQL, a header line is skipped; it names the columns of a new table
         // when no list does.
         let header = if self.options.header {
@@ -262,6 +284,13 @@ impl Upload {
         }
         let columns = existing.clone().unwrap_or_else(|| given.clone());
         let positions = mapping(&columns, &given, &self.table)?;
+        // A table with declared types takes only values of those types.
+        let mut check = match super::declared_types::declared(&self.dir, &self.name)? {
+            Some(schema) if existing.is_some() => {
+                Some(super::declared_types::TypeCheck::new(&schema, &columns)?)
+            }
+            _ => None,
+        };
         let mut count = 0u64;
         let mut failure = None;
         let written = write_atomic_with(&target, |w| {
@@ -308,8 +337,18 @@ impl Upload {
                 let record = positions
                     .iter()
                     .map(|p| p.and_then(|i| row[i].as_deref()).unwrap_or(""));
+                if let Some(check) = check.as_mut()
+                    && let Err(e) = check.push(record.clone().map(Some))
+                {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("bad value"));
+                }
                 out.write_record(record).map_err(std::io::Error::other)?;
                 count += 1;
+            }
+            if let Some(Err(e)) = check.as_mut().map(|c| c.check()) {
+                failure = Some(e);
+                return Err(std::io::Error::other("bad value"));
             }
             out.flush()
         });
@@ -398,11 +437,15 @@ enum Rows<R: Read> {
         delimiter: char,
         null: String,
     },
+    Binary(super::copy_binary::BinaryRows<R>),
 }
 
 impl<R: Read> Rows<R> {
-    fn new(input: BufReader<R>, options: &CopyOptions) -> Self {
+    fn new(input: BufReader<R>, options: &CopyOptions, types: &[DataType]) -> Self {
         match options.format {
+            CopyFormat::Binary => {
+                Rows::Binary(super::copy_binary::BinaryRows::new(input, types.to_vec()))
+            }
             CopyFormat::Csv => Rows::Csv {
                 reader: csv::ReaderBuilder::new()
                     .has_headers(false)
@@ -428,6 +471,7 @@ impl<R: Read> Rows<R> {
             )
         };
         match self {
+            Rows::Binary(rows) => rows.next_row(),
             Rows::Csv { reader, null } => {
                 let mut record = csv::StringRecord::new();
                 match reader.read_record(&mut record) {

@@ -53,6 +53,18 @@ impl FilesSchema {
             _ => ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet"),
         };
+        // Declared types (CREATE TABLE with columns) win over what the values suggest.
+        let declared = match (ext, path.file_stem().and_then(|s| s.to_str())) {
+            ("csv", Some(name)) => super::declared_types::declared(&self.dir, name)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?,
+            _ => None,
+        };
+        if let Some(schema) = declared {
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(schema);
+            return Ok(Arc::new(ListingTable::try_new(config)?));
+        }
         let schema = options.infer_schema(&self.state, &url).await.map_err(|e| {
             let err = crate::error::from_datafusion(&e)
                 .context(format_args!("cannot read file {}", path.display()));

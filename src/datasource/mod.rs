@@ -3,6 +3,8 @@
 //! built-in `files` and `demo`, and the `postgres`, `mysql` and `files` databases users create.
 //! This module attaches and detaches databases; it does not know about models.
 
+mod copy_binary;
+pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;

@@ -2,7 +2,8 @@
 //! model in it is read the same way) and writes its rows as a new CSV table of the built-in
 //! `files` database, which appears only when complete. `CREATE TABLE [IF NOT EXISTS]
 //! files.name (column type, ...)` makes an empty one (a header line) for INSERT and COPY to
-//! fill; like every CSV table, its column types are read from its values. Tables elsewhere
+//! fill, which keeps the declared types (`declared_types`) where other CSV tables read theirs
+//! from their values. Tables elsewhere
 //! cannot be created. `CREATE INDEX` on a table of `files` (SQL toolkits such as pandas'
 //! `to_sql` issue one after creating a table) does nothing and says so: a CSV table is read
 //! whole, and recsql keeps no indexes.
@@ -12,7 +13,9 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::sql::sqlparser::ast::{ColumnDef, ObjectName, Query};
 
 use super::{Engine, Output, notices};
-use crate::datasource::file_tables;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use crate::datasource::{declared_types, file_tables};
 use crate::error::{Error, Result, sqlstate};
 use crate::sql::{CopyFormat, CopyOptions, files_table_name};
 
@@ -63,6 +66,7 @@ pub async fn execute_empty(
     let table = files_table(name, "create")?;
     let dir = engine.data_dir().join("files");
     if !exists(&dir, &table, if_not_exists)? {
+        let schema = declared_schema(engine, columns).await?;
         let names = columns.iter().map(|c| c.name.value.clone()).collect();
         let upload = file_tables::Upload::start(
             &dir,
@@ -70,11 +74,44 @@ pub async fn execute_empty(
             Some(names),
             CopyOptions::new(CopyFormat::Csv),
         )?;
-        tokio::task::spawn_blocking(move || upload.finish())
+        declared_types::declare(&dir, &table, &schema)?;
+        let made = tokio::task::spawn_blocking(move || upload.finish())
             .await
-            .map_err(|e| Error::internal(format!("CREATE TABLE stopped: {e}")))??;
+            .map_err(|e| Error::internal(format!("CREATE TABLE stopped: {e}")));
+        if !matches!(made, Ok(Ok(_))) {
+            declared_types::forget(&dir, &table);
+        }
+        made??;
     }
     Ok(Output::Command("CREATE TABLE".into()))
+}
+
+/// The Arrow types of declared columns, as DataFusion reads the SQL types (`BIGINT`,
+/// `TEXT`, `DOUBLE PRECISION`, `DATE`, `TIMESTAMP`, `NUMERIC(p, s)`, ...); a type it does not
+/// know is the user's error.
+async fn declared_schema(engine: &Engine, columns: &[ColumnDef]) -> Result<Schema> {
+    let casts: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CAST(NULL AS {}) AS c{i}", c.data_type))
+        .collect();
+    let plan = engine
+        .context()
+        .state()
+        .create_logical_plan(&format!("SELECT {}", casts.join(", ")))
+        .await?;
+    let fields: Vec<Field> = columns
+        .iter()
+        .zip(plan.schema().fields())
+        .map(|(c, f)| {
+            let ty = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                other => other.clone(),
+            };
+            Field::new(&c.name.value, ty, true)
+        })
+        .collect();
+    Ok(Schema::new(fields))
 }
 
 pub async fn execute(

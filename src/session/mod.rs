@@ -475,7 +475,7 @@ impl Engine {
                 table,
                 columns,
                 options,
-            } => copy_from::start(self, &table, &columns, options),
+            } => copy_from::start(self, &table, &columns, options).await,
             Statement::CreateIndex(index) => create_table::execute_index(self, &index),
             Statement::CreateTable {
                 name,

@@ -227,15 +227,15 @@ async fn prepared_inserts_take_parameters_typed_by_their_columns() {
         .await
         .unwrap();
 
-    // Described before it runs: the parameters take the types of the columns they fill
-    // (text, as the table has no values yet), and the statement returns no rows.
+    // Described before it runs: the parameters take the declared types of the columns they
+    // fill, and the statement returns no rows.
     let insert = client
         .prepare("INSERT INTO files.picks (userId, note, movieId) VALUES ($1, $2, $3)")
         .await
         .unwrap();
-    assert_eq!(insert.params().len(), 3);
+    assert_eq!(insert.params(), &[Type::INT8, Type::TEXT, Type::INT8]);
     assert!(insert.columns().is_empty());
-    for (user, note, movie) in [("1", "first, with a comma", "10"), ("2", "it's", "20")] {
+    for (user, note, movie) in [(1i64, "first, with a comma", 10i64), (2, "it's", 20)] {
         assert_eq!(
             client
                 .execute(&insert, &[&user, &note, &movie])
@@ -244,7 +244,7 @@ async fn prepared_inserts_take_parameters_typed_by_their_columns() {
             1
         );
     }
-    // Now the columns have values, a parameter compared with one takes its type.
+    // A parameter compared with a column takes its type.
     let copy = client
         .prepare(
             "INSERT INTO files.picks SELECT movieId, movieId AS m, title FROM demo.movies \
@@ -282,5 +282,76 @@ async fn prepared_inserts_take_parameters_typed_by_their_columns() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "22P02", "{}", message(&err));
     assert_eq!(client.query("SELECT 1", &[]).await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn binary_copy_fills_a_table_with_declared_types() {
+    use futures::SinkExt;
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+
+    let dir = temp_data_dir("binary-copy");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE TABLE files.ratings (userId BIGINT, movieId BIGINT, rating DOUBLE PRECISION, note TEXT)")
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in("COPY files.ratings (userId, movieId, rating, note) FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::FLOAT8, Type::TEXT]);
+    futures::pin_mut!(writer);
+    for (u, m, r) in [(1i64, 10i64, 4.5f64), (1, 11, 3.0), (2, 10, 5.0)] {
+        let note = format!("user {u}, \"movie\" {m}");
+        writer.as_mut().write(&[&u, &m, &r, &note]).await.unwrap();
+    }
+    writer
+        .as_mut()
+        .write(&[&3i64, &12i64, &None::<f64>, &None::<String>])
+        .await
+        .unwrap();
+    assert_eq!(writer.finish().await.unwrap(), 4);
+
+    let rows = client
+        .query(
+            "SELECT userId, movieId, rating, note FROM files.ratings ORDER BY userId, movieId",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].get::<_, f64>(2), 4.5);
+    assert_eq!(rows[0].get::<_, String>(3), "user 1, \"movie\" 10");
+    assert_eq!(rows[3].get::<_, Option<f64>>(2), None);
+
+    // Values of the wrong width for their column are a COPY format error; nothing is added.
+    let sink = client
+        .copy_in("COPY files.ratings (userId, rating) FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT2]);
+    futures::pin_mut!(writer);
+    writer.as_mut().write(&[&9i64, &1i16]).await.unwrap();
+    let err = writer.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P04", "{}", message(&err));
+
+    // Text that does not read as a column's type is refused too.
+    let sink = client
+        .copy_in("COPY files.ratings (userId, rating) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(std::io::Cursor::new(b"9\tnot a number\n".to_vec()))
+        .await
+        .unwrap();
+    let err = sink.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02", "{}", message(&err));
+    let rows = client
+        .query("SELECT count(*) FROM files.ratings", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 4);
     server.stop().await;
 }
