@@ -185,7 +185,11 @@ fn classify_missing(msg: &str) -> Error {
     } else {
         sqlstate::UNDEFINED_OBJECT
     };
-    let mut e = Error::new(code, msg.trim_start_matches("Error during planning: "));
+    // DataFusion names tables with its catalog (`datafusion.demo.x`), which users never write.
+    let msg = msg
+        .trim_start_matches("Error during planning: ")
+        .replace("'datafusion.", "'");
+    let mut e = Error::new(code, msg);
     if code == sqlstate::UNDEFINED_TABLE || code == sqlstate::INVALID_SCHEMA_NAME {
         e = e.with_hint("SHOW DATABASES lists the databases; tables are named database.table");
     }

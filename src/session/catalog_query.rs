@@ -10,7 +10,8 @@
 //!   rows (`system_catalog` defines the function).
 //! * `(row).field` as `(row)['field']`, the field access DataFusion has.
 //! * Subscripts of the catalogs' integer arrays, which datafusion-postgres keeps as text,
-//!   through `_pg_int_array`; `int2vector` and `oidvector` subscripts count from 0.
+//!   through `_pg_int_array`, also under an alias the query gives them; `int2vector` and
+//!   `oidvector` subscripts count from 0.
 //! * A scalar subquery of one plain expression aggregated with `max`, which is its value
 //!   when it has at most one row, as PostgreSQL requires of it (DataFusion plans a correlated
 //!   one only when it is aggregated).
@@ -20,7 +21,8 @@
 //! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
 //!   naming its column `u`, as PostgreSQL does.
 //! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
-//! * `to_regtype(name)` as a lookup of the name in `pg_type`.
+//! * `to_regtype(name)` as a lookup in `pg_type`, and `pg_get_function_result(p.oid)` of
+//!   a `pg_proc p` from the row's result-type columns.
 //! * `CASE WHEN c THEN (SELECT ...) END` as the subquery with `c` added to its WHERE: the
 //!   same value, in the place DataFusion plans correlated subqueries.
 //! * `LIKE` patterns with an escape character other than the backslash (SQLAlchemy's
@@ -65,7 +67,11 @@ pub fn rewrite(query: &Query, sent: Option<&str>) -> Option<String> {
         return None;
     }
     let mut q = query.clone();
-    let mut folder = Folder { changed: false };
+    let mut folder = Folder {
+        changed: false,
+        renamed: renamed_int_arrays(query),
+        procs: names_of(query, "pg_proc"),
+    };
     let _ = VisitMut::visit(&mut q, &mut folder);
     // Checked last: it parses the text twice.
     (folder.changed && !sent.is_some_and(replaced_whole)).then(|| q.to_string())
@@ -158,6 +164,67 @@ const INT_VECTOR_COLUMNS: &[&str] = &[
 /// Applies the rewrites; `changed` says whether any applied.
 struct Folder {
     changed: bool,
+    /// Aliases of integer-array columns in the query (`i.indoption AS I_INDOPTION`), lower
+    /// case, with whether they count from 0.
+    renamed: Vec<(String, bool)>,
+    /// The names the query reads `pg_proc` under, lower case.
+    procs: Vec<String>,
+}
+
+/// The names under which `query` reads catalog table `table`: its aliases, or its name.
+fn names_of(query: &Query, table: &str) -> Vec<String> {
+    struct Names<'a>(&'a str, Vec<String>);
+    impl datafusion::sql::sqlparser::ast::Visitor for Names<'_> {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { name, alias, .. } = factor
+                && lower_parts(name).last().is_some_and(|n| n == self.0)
+            {
+                self.1.push(match alias {
+                    Some(a) => a.name.value.to_ascii_lowercase(),
+                    None => self.0.to_string(),
+                });
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut names = Names(table, Vec::new());
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut names);
+    names.1
+}
+
+/// The aliases a query gives catalog integer-array columns, lower case, with whether they
+/// count from 0 (`int2vector`, `oidvector`).
+fn renamed_int_arrays(query: &Query) -> Vec<(String, bool)> {
+    struct Aliases(Vec<(String, bool)>);
+    impl datafusion::sql::sqlparser::ast::Visitor for Aliases {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = q.body.as_ref() {
+                for item in &select.projection {
+                    let SelectItem::ExprWithAlias { expr, alias } = item else {
+                        continue;
+                    };
+                    let column = match expr {
+                        Expr::Identifier(i) => i.value.to_ascii_lowercase(),
+                        Expr::CompoundIdentifier(ids) => ids
+                            .last()
+                            .map(|i| i.value.to_ascii_lowercase())
+                            .unwrap_or_default(),
+                        _ => continue,
+                    };
+                    let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
+                    if from_zero || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+                        self.0.push((alias.value.to_ascii_lowercase(), from_zero));
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut aliases = Aliases(Vec::new());
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut aliases);
+    aliases.0
 }
 
 impl Folder {
@@ -516,8 +583,10 @@ impl VisitorMut for Folder {
                     .last()
                     .map(|i| i.value.to_ascii_lowercase())
                     .unwrap_or_default();
-                let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
-                if from_zero || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+                let renamed = self.renamed.iter().find(|(a, _)| *a == column);
+                let from_zero =
+                    INT_VECTOR_COLUMNS.contains(&column.as_str()) || renamed.is_some_and(|r| r.1);
+                if from_zero || renamed.is_some() || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
                     if from_zero {
                         // The list the function returns is subscripted from 1.
                         let shifted = format!("({index}) + 1");
@@ -547,6 +616,28 @@ impl VisitorMut for Folder {
             // `unnest(indkey)`, `generate_subscripts(indkey, 1)` of a catalog integer array.
             Expr::Function(f) if int_array_function(f).is_some() => {
                 if let Some(sql) = int_array_function(f) {
+                    self.replace(expr, &sql);
+                }
+            }
+            // `pg_get_function_result(p.oid)` of a `pg_proc p` the query reads: its result
+            // type, `SETOF` for set-returning functions (PostgreSQL writes `TABLE(...)` for
+            // those with output columns), from the row's own columns.
+            Expr::Function(f)
+                if lower_parts(&f.name)
+                    .last()
+                    .is_some_and(|n| n == "pg_get_function_result") =>
+            {
+                if let FunctionArguments::List(list) = &f.args
+                    && let [arg] = list.args.as_slice()
+                    && let Some(proc) = arg
+                        .to_string()
+                        .strip_suffix(".oid")
+                        .filter(|p| self.procs.contains(&p.to_ascii_lowercase()))
+                {
+                    let sql = format!(
+                        "(CASE WHEN {proc}.proretset THEN 'SETOF ' ELSE '' END || \
+                         format_type({proc}.prorettype, NULL))"
+                    );
                     self.replace(expr, &sql);
                 }
             }

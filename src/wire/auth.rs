@@ -16,6 +16,7 @@ use pgwire::api::auth::{
 };
 use pgwire::api::{ClientInfo, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 /// A user name and password.
@@ -74,9 +75,32 @@ pub struct Open {
     connections: Arc<ConnectionManager>,
 }
 
+#[async_trait]
 impl NoopStartupHandler for Open {
     fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
         Some(self.connections.clone())
+    }
+
+    /// pgwire's open startup sends its default parameters; recsql's server version follows
+    /// them and replaces theirs, as a later ParameterStatus does.
+    async fn post_startup<C>(
+        &self,
+        client: &mut C,
+        _message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        client
+            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                "server_version".to_string(),
+                crate::datasource::system_catalog::SERVER_VERSION.to_string(),
+            )))
+            .await?;
+        Ok(())
     }
 }
 
