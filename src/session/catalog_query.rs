@@ -339,6 +339,17 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
     Some(moved)
 }
 
+/// The SQL of the one argument of `f`, a call of function `name`.
+fn only_argument(f: &datafusion::sql::sqlparser::ast::Function, name: &str) -> Option<String> {
+    if lower_parts(&f.name).last().is_none_or(|n| n != name) {
+        return None;
+    }
+    match &f.args {
+        FunctionArguments::List(list) if list.args.len() == 1 => Some(list.args[0].to_string()),
+        _ => None,
+    }
+}
+
 /// `unnest(a)` or `generate_subscripts(a, 1)` of a catalog integer array `a`, rewritten
 /// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
 /// from 0.
@@ -622,17 +633,10 @@ impl VisitorMut for Folder {
             // `pg_get_function_result(p.oid)` of a `pg_proc p` the query reads: its result
             // type, `SETOF` for set-returning functions (PostgreSQL writes `TABLE(...)` for
             // those with output columns), from the row's own columns.
-            Expr::Function(f)
-                if lower_parts(&f.name)
-                    .last()
-                    .is_some_and(|n| n == "pg_get_function_result") =>
-            {
-                if let FunctionArguments::List(list) = &f.args
-                    && let [arg] = list.args.as_slice()
-                    && let Some(proc) = arg
-                        .to_string()
-                        .strip_suffix(".oid")
-                        .filter(|p| self.procs.contains(&p.to_ascii_lowercase()))
+            Expr::Function(f) if only_argument(f, "pg_get_function_result").is_some() => {
+                if let Some(proc) = only_argument(f, "pg_get_function_result")
+                    .and_then(|arg| arg.strip_suffix(".oid").map(str::to_string))
+                    .filter(|p| self.procs.contains(&p.to_ascii_lowercase()))
                 {
                     let sql = format!(
                         "(CASE WHEN {proc}.proretset THEN 'SETOF ' ELSE '' END || \
@@ -642,14 +646,8 @@ impl VisitorMut for Folder {
                 }
             }
             // `to_regtype(name)`: the type's oid, or NULL when there is no such type.
-            Expr::Function(f)
-                if lower_parts(&f.name)
-                    .last()
-                    .is_some_and(|n| n == "to_regtype") =>
-            {
-                if let FunctionArguments::List(list) = &f.args
-                    && let [arg] = list.args.as_slice()
-                {
+            Expr::Function(f) if only_argument(f, "to_regtype").is_some() => {
+                if let Some(arg) = only_argument(f, "to_regtype") {
                     let sql = format!(
                         "(SELECT max(regtype_.oid) FROM pg_catalog.pg_type regtype_ \
                          WHERE regtype_.typname = ({arg}))"

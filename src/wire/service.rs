@@ -505,48 +505,42 @@ impl RecsqlService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match &portal.statement.statement {
+        let stmt = match &portal.statement.statement {
             (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
-                Route::Ours(stmt) => {
-                    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                    self.respond(
-                        client.socket_addr(),
-                        stmt,
-                        &portal.result_column_format,
-                        options,
-                    )
-                    .await
-                }
+                Route::Ours(stmt) => stmt,
                 Route::Deallocate(name) => {
                     forget_statements(client.portal_store(), name.as_deref());
-                    Ok(Response::Execution(Tag::new("DEALLOCATE")))
+                    return Ok(Response::Execution(Tag::new("DEALLOCATE")));
                 }
-                Route::DiscardAll => Ok(Response::Execution(Tag::new("DISCARD ALL"))),
+                Route::DiscardAll => return Ok(Response::Execution(Tag::new("DISCARD ALL"))),
                 Route::Savepoint { tag, rollback } => {
-                    savepoint(client.transaction_status(), tag, rollback)
+                    return savepoint(client.transaction_status(), tag, rollback);
                 }
-                Route::DataFusion | Route::Rewritten(_) => Err(to_pgwire(Error::internal(
-                    "a statement stored for recsql was routed to DataFusion",
-                ))),
+                Route::DataFusion | Route::Rewritten(_) => {
+                    return Err(to_pgwire(Error::internal(
+                        "a statement stored for recsql was routed to DataFusion",
+                    )));
+                }
             },
             // One of recsql's statements with parameters (see `parse_sql`).
             (sql, Some((_, plan @ LogicalPlan::Dml(_)))) => match route(&self.engine, sql) {
                 Ok(Route::Ours(mut stmt)) => {
                     let values = parameter_values(portal, plan)?;
                     crate::sql::bind_parameters(&mut stmt, &values).map_err(to_pgwire)?;
-                    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                    self.respond(
-                        client.socket_addr(),
-                        stmt,
-                        &portal.result_column_format,
-                        options,
-                    )
-                    .await
+                    stmt
                 }
-                _ => self.datafusion(client, portal, max_rows).await,
+                _ => return self.datafusion(client, portal, max_rows).await,
             },
-            _ => self.datafusion(client, portal, max_rows).await,
-        }
+            _ => return self.datafusion(client, portal, max_rows).await,
+        };
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        self.respond(
+            client.socket_addr(),
+            stmt,
+            &portal.result_column_format,
+            options,
+        )
+        .await
     }
 
     /// Runs a portal on DataFusion's service.
