@@ -322,6 +322,9 @@ impl RecsqlService {
         }
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         let mut responses = Vec::with_capacity(pieces.len());
+        // The transaction status as the statements so far leave it (pgwire records it once
+        // the whole string has run), for savepoints after a BEGIN in the same string.
+        let mut status = client.transaction_status();
         for (piece, route) in pieces.iter().zip(routes) {
             let result: PgWireResult<Vec<Response>> = match route {
                 Err(e) => Err(to_pgwire(e)),
@@ -340,7 +343,7 @@ impl RecsqlService {
                 }
                 Ok(Route::DiscardAll) => Ok(vec![Response::Execution(Tag::new("DISCARD ALL"))]),
                 Ok(Route::Savepoint { tag, rollback }) => {
-                    savepoint(client.transaction_status(), tag, rollback).map(|r| vec![r])
+                    savepoint(status, tag, rollback).map(|r| vec![r])
                 }
                 Ok(Route::DataFusion) => {
                     <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, piece)
@@ -354,7 +357,16 @@ impl RecsqlService {
                 }
             };
             match result {
-                Ok(r) => responses.extend(r),
+                Ok(r) => {
+                    for response in &r {
+                        status = match response {
+                            Response::TransactionStart(_) => status.to_in_transaction_state(),
+                            Response::TransactionEnd(_) => status.to_idle_state(),
+                            _ => status,
+                        };
+                    }
+                    responses.extend(r)
+                }
                 Err(e) => {
                     // Like PostgreSQL: earlier results stand, the failing statement reports
                     // its error and the rest of the string is not run.
