@@ -218,15 +218,6 @@ impl Upload {
         &self.raw_path
     }
 
-    /// The columns that rows give: the listed ones, else the existing table's; None for a
-    /// new table named by a header line.
-    pub fn given_columns(&self) -> Result<Option<Vec<String>>> {
-        if let Some(c) = &self.columns {
-            return Ok(Some(c.clone()));
-        }
-        existing_columns(&self.dir, &self.name)
-    }
-
     /// The number of columns, when they were listed.
     pub fn column_count(&self) -> usize {
         self.columns.as_ref().map_or(0, Vec::len)

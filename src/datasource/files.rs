@@ -1,11 +1,14 @@
 //! The `files` database: every CSV or Parquet file in a directory is a table named after the
 //! file (without its extension). The directory is read on every lookup, so a file added while
-//! the server runs is visible at once. It reads files; it never writes them.
+//! the server runs is visible at once. A CSV table's column types are those its CREATE TABLE
+//! declared (`declared_types`), or else read from its values, with a column that has none
+//! read as text. It reads files; it never writes them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -73,15 +76,15 @@ impl FilesSchema {
         // A column with no values yet (a table made by CREATE TABLE, or one whose values are
         // all empty) reads as text rather than as DataFusion's Null type, which no value
         // could be inserted as.
-        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+        let schema = Arc::new(Schema::new_with_metadata(
             schema
                 .fields()
                 .iter()
                 .map(|f| match f.data_type() {
-                    datafusion::arrow::datatypes::DataType::Null => Arc::new(
+                    DataType::Null => Arc::new(
                         f.as_ref()
                             .clone()
-                            .with_data_type(datafusion::arrow::datatypes::DataType::Utf8)
+                            .with_data_type(DataType::Utf8)
                             .with_nullable(true),
                     ),
                     _ => f.clone(),

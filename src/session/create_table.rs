@@ -3,10 +3,9 @@
 //! `files` database, which appears only when complete. `CREATE TABLE [IF NOT EXISTS]
 //! files.name (column type, ...)` makes an empty one (a header line) for INSERT and COPY to
 //! fill, which keeps the declared types (`declared_types`) where other CSV tables read theirs
-//! from their values. Tables elsewhere
-//! cannot be created. `CREATE INDEX` on a table of `files` (SQL toolkits such as pandas'
-//! `to_sql` issue one after creating a table) does nothing and says so: a CSV table is read
-//! whole, and recsql keeps no indexes.
+//! from their values. Tables elsewhere cannot be created. `CREATE INDEX` on a table of
+//! `files` (SQL toolkits such as pandas' `to_sql` issue one after creating a table) does
+//! nothing and says so: a CSV table is read whole, and recsql keeps no indexes.
 
 use datafusion::common::config::CsvOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
