@@ -126,12 +126,43 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
             ScalarValue::Utf8(None),
         )));
     }
-    ctx.register_udf(ScalarUDF::from(Constant::new(
+    // Every type, function, operator, collation, ... recsql has is one of pg_catalog's, and
+    // pg_catalog is always on the search path.
+    for name in [
         "pg_collation_is_visible",
-        ScalarValue::Boolean(None),
-    )));
+        "pg_conversion_is_visible",
+        "pg_function_is_visible",
+        "pg_opclass_is_visible",
+        "pg_operator_is_visible",
+        "pg_opfamily_is_visible",
+        "pg_statistics_obj_is_visible",
+        "pg_ts_config_is_visible",
+        "pg_ts_dict_is_visible",
+        "pg_ts_parser_is_visible",
+        "pg_ts_template_is_visible",
+        "pg_type_is_visible",
+    ] {
+        ctx.register_udf(ScalarUDF::from(Constant::new(
+            name,
+            ScalarValue::Boolean(Some(true)),
+        )));
+    }
     ctx.register_udf(ScalarUDF::from(Constant::version()));
     ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
+    ctx.register_udf(ScalarUDF::from(SizePretty::new()));
+    // recsql does not measure the storage of relations (files, remote tables, models): their
+    // size is unknown.
+    for name in [
+        "pg_table_size",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_indexes_size",
+    ] {
+        ctx.register_udf(ScalarUDF::from(Constant::new(
+            name,
+            ScalarValue::Int64(None),
+        )));
+    }
     ctx.register_udf(ScalarUDF::from(CurrentSetting::new()));
     ctx.register_udf(ScalarUDF::from(CurrentSetting::set_config()));
     Ok(())
@@ -436,9 +467,10 @@ impl ScalarUDFImpl for IntArrayFunction {
 /// answer NULL for every object recsql has (`obj_description(oid[, catalog])`,
 /// `col_description(oid, column)` and `shobj_description(oid, catalog)`, because recsql keeps
 /// no comments, `pg_get_indexdef(oid[, column, pretty])`, because it has no indexes,
-/// `pg_get_serial_sequence(table, column)`, because it has no sequences, and
-/// `pg_get_viewdef(oid[, pretty])`, because its views, the models, have no SQL definition,
-/// and `pg_collation_is_visible(oid)`, because it has no collations), and `version()`.
+/// `pg_get_serial_sequence(table, column)`, because it has no sequences,
+/// and `pg_get_viewdef(oid[, pretty])`, because its views, the models, have no SQL
+/// definition), the `pg_*_is_visible(oid)` functions, true for all of pg_catalog's objects,
+/// and `version()`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Constant {
     name: &'static str,
@@ -706,5 +738,74 @@ impl ScalarUDFImpl for CurrentSetting {
             }
         }
         Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    }
+}
+
+/// `pg_size_pretty(bytes)`: a size with PostgreSQL's units and rounding (bytes below 10 kB,
+/// then kB, MB, GB, TB and PB, each step divided by 1024 and rounded half away from zero).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SizePretty {
+    signature: Signature,
+}
+
+impl SizePretty {
+    fn new() -> Self {
+        SizePretty {
+            signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
+        }
+    }
+}
+
+/// PostgreSQL's text for `bytes`.
+fn size_pretty(bytes: i64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut size = bytes;
+    for (i, unit) in UNITS.iter().enumerate() {
+        if size.unsigned_abs() < 10 * 1024 || i == UNITS.len() - 1 {
+            return format!("{size} {unit}");
+        }
+        // Halve with rounding after dividing by 512: 1024 rounded half away from zero.
+        let half = size / 512;
+        size = (half + half.signum()) / 2;
+    }
+    unreachable!("the last unit returns")
+}
+
+impl ScalarUDFImpl for SizePretty {
+    fn name(&self) -> &str {
+        "pg_size_pretty"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let sizes = arrays[0].as_primitive::<Int64Type>();
+        let out: StringArray = sizes.iter().map(|v| v.map(size_pretty)).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_pretty;
+
+    #[test]
+    fn sizes_print_as_postgresql_prints_them() {
+        // What PostgreSQL (15.19, the local server) answers for SELECT pg_size_pretty(n).
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10239), "10239 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(10752), "11 kB");
+        assert_eq!(size_pretty(10751), "10 kB");
+        assert_eq!(size_pretty(1_000_000_000), "954 MB");
+        assert_eq!(size_pretty(-10240), "-10 kB");
+        assert_eq!(size_pretty(i64::MAX), "8192 PB");
     }
 }
