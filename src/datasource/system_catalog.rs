@@ -236,16 +236,28 @@ impl SchemaProvider for PgCatalog {
             // Every relation can be read by everyone and written by no one, and has no
             // storage options.
             Some(t) if name.eq_ignore_ascii_case("pg_class") => {
-                let no_options = ScalarValue::new_null_list(DataType::Utf8, true, 1);
+                let read_by_all = ScalarValue::List(ScalarValue::new_list_nullable(
+                    &[ScalarValue::from("=r/postgres")],
+                    &DataType::Utf8,
+                ));
                 Ok(Some(Arc::new(WithConstants::new(
                     t,
-                    vec![
-                        ("relacl", ScalarValue::from("{=r/postgres}")),
-                        ("reloptions", no_options),
-                    ],
+                    vec![("relacl", read_by_all), ("reloptions", text_list_null())],
                 ))))
             }
-            other => Ok(other),
+            // Schemas and columns keep the default privileges, and no role or database has
+            // settings of its own: NULL, as the arrays of text that psql's \dn+ and \drds
+            // join.
+            Some(t) => {
+                let (column, value) = match name.to_ascii_lowercase().as_str() {
+                    "pg_namespace" => ("nspacl", text_list_null()),
+                    "pg_attribute" => ("attacl", text_list_null()),
+                    "pg_db_role_setting" => ("setconfig", text_list_null()),
+                    _ => return Ok(Some(t)),
+                };
+                Ok(Some(Arc::new(WithConstants::new(t, vec![(column, value)]))))
+            }
+            None => Ok(None),
         }
     }
 
@@ -254,22 +266,38 @@ impl SchemaProvider for PgCatalog {
     }
 }
 
-/// A catalog table with columns that PostgreSQL has and datafusion-postgres lacks, each
-/// holding one value in every row.
+/// A NULL array of text.
+fn text_list_null() -> ScalarValue {
+    ScalarValue::new_null_list(DataType::Utf8, true, 1)
+}
+
+/// A catalog table with columns that hold one value in every row: columns PostgreSQL has and
+/// datafusion-postgres lacks, or has with another type (its ACLs are text, PostgreSQL's are
+/// arrays).
 #[derive(Debug)]
 struct WithConstants {
     inner: Arc<dyn TableProvider>,
     schema: SchemaRef,
-    values: Vec<ScalarValue>,
+    /// Per column of `schema`: its constant, or None for the inner table's column.
+    values: Vec<Option<ScalarValue>>,
 }
 
 impl WithConstants {
     fn new(inner: Arc<dyn TableProvider>, columns: Vec<(&str, ScalarValue)>) -> Self {
         let mut fields = inner.schema().fields().to_vec();
-        let mut values = Vec::with_capacity(columns.len());
+        let mut values = vec![None; fields.len()];
         for (name, value) in columns {
-            fields.push(Arc::new(Field::new(name, value.data_type(), true)));
-            values.push(value);
+            let field = Arc::new(Field::new(name, value.data_type(), true));
+            match fields.iter().position(|f| f.name() == name) {
+                Some(i) => {
+                    fields[i] = field;
+                    values[i] = Some(value);
+                }
+                None => {
+                    fields.push(field);
+                    values.push(Some(value));
+                }
+            }
         }
         WithConstants {
             inner,
@@ -297,7 +325,6 @@ impl TableProvider for WithConstants {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let input = self.inner.scan(state, None, &[], limit).await?;
-        let n = self.inner.schema().fields().len();
         let columns: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
@@ -306,10 +333,9 @@ impl TableProvider for WithConstants {
             .into_iter()
             .map(|i| {
                 let name = self.schema.field(i).name().clone();
-                let expr: Arc<dyn PhysicalExpr> = if i < n {
-                    Arc::new(Column::new(&name, i))
-                } else {
-                    Arc::new(Literal::new(self.values[i - n].clone()))
+                let expr: Arc<dyn PhysicalExpr> = match &self.values[i] {
+                    Some(value) => Arc::new(Literal::new(value.clone())),
+                    None => Arc::new(Column::new(&name, i)),
                 };
                 (expr, name)
             })
