@@ -122,6 +122,23 @@ pub fn remove(dir: &Path, name: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// Checks that rows can be added to existing table `name` with the `columns` listed (all of
+/// its columns when None): the table exists, is a CSV table and has those columns.
+pub fn check_insert(dir: &Path, name: &str, columns: Option<&[String]>) -> Result<()> {
+    check_name(name)?;
+    let Some(have) = existing_columns(dir, name)? else {
+        return Err(Error::new(
+            sqlstate::UNDEFINED_TABLE,
+            format!("table files.{name} does not exist"),
+        )
+        .with_hint("CREATE TABLE files.name AS SELECT ... makes one"));
+    };
+    if let Some(given) = columns {
+        mapping(&have, given, &format!("files.{name}"))?;
+    }
+    Ok(())
+}
+
 /// One upload in progress: where its raw bytes go and what they mean.
 #[derive(Debug)]
 pub struct Upload {
@@ -191,18 +208,12 @@ impl Upload {
         })
     }
 
-    /// Starts adding rows to existing table `name` that arrive as a CSV file without a
-    /// header, written to [`Upload::path`] by someone else (INSERT INTO).
-    pub fn insert(dir: &Path, name: &str, columns: Option<Vec<String>>) -> Result<Upload> {
-        check_name(name)?;
-        if existing_columns(dir, name)?.is_none() {
-            return Err(Error::new(
-                sqlstate::UNDEFINED_TABLE,
-                format!("table files.{name} does not exist"),
-            )
-            .with_hint("CREATE TABLE files.name AS SELECT ... makes one"));
-        }
-        let mut upload = Self::start(dir, name, columns, CopyOptions::new(CopyFormat::Csv))?;
+    /// Starts adding rows of every column of existing table `name`, in its order, that
+    /// arrive as a CSV file without a header, written to [`Upload::path`] by someone else
+    /// (INSERT INTO).
+    pub fn insert(dir: &Path, name: &str) -> Result<Upload> {
+        check_insert(dir, name, None)?;
+        let mut upload = Self::start(dir, name, None, CopyOptions::new(CopyFormat::Csv))?;
         upload.raw = None;
         Ok(upload)
     }

@@ -10,6 +10,7 @@ pub mod file_tables;
 mod files;
 mod remote;
 pub mod system_catalog;
+mod system_functions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -34,9 +34,9 @@ use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, DataType, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query,
-    SelectItem, SetExpr, Subscript, TableAlias, TableAliasColumnDef, TableFactor, Value, VisitMut,
-    VisitorMut,
+    AccessExpr, BinaryOperator, DataType, Expr, Function, FunctionArguments, GroupByExpr, Ident,
+    ObjectName, Query, SelectItem, SetExpr, Subscript, TableAlias, TableAliasColumnDef,
+    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -101,7 +101,7 @@ fn reads_only_system_catalogs(query: &Query) -> bool {
         system: usize,
         others: usize,
     }
-    impl datafusion::sql::sqlparser::ast::Visitor for Tables {
+    impl Visitor for Tables {
         type Break = ();
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table {
@@ -126,7 +126,7 @@ fn reads_only_system_catalogs(query: &Query) -> bool {
         .iter()
         .map(|n| n.to_ascii_lowercase())
         .collect();
-    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut tables);
+    let _ = Visit::visit(query, &mut tables);
     tables.system > 0 && tables.others == 0
 }
 
@@ -161,6 +161,18 @@ const INT_VECTOR_COLUMNS: &[&str] = &[
     "proargtypes",
 ];
 
+/// Whether `column` (lower case) is a catalog integer array: Some(true) for an `int2vector`
+/// or `oidvector`, which count from 0, Some(false) for an `int2[]` or `oid[]`.
+fn int_array_column(column: &str) -> Option<bool> {
+    if INT_VECTOR_COLUMNS.contains(&column) {
+        Some(true)
+    } else if INT_ARRAY_COLUMNS.contains(&column) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Applies the rewrites; `changed` says whether any applied.
 struct Folder {
     changed: bool,
@@ -174,7 +186,7 @@ struct Folder {
 /// The names under which `query` reads catalog table `table`: its aliases, or its name.
 fn names_of(query: &Query, table: &str) -> Vec<String> {
     struct Names<'a>(&'a str, Vec<String>);
-    impl datafusion::sql::sqlparser::ast::Visitor for Names<'_> {
+    impl Visitor for Names<'_> {
         type Break = ();
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, alias, .. } = factor
@@ -189,7 +201,7 @@ fn names_of(query: &Query, table: &str) -> Vec<String> {
         }
     }
     let mut names = Names(table, Vec::new());
-    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut names);
+    let _ = Visit::visit(query, &mut names);
     names.1
 }
 
@@ -197,7 +209,7 @@ fn names_of(query: &Query, table: &str) -> Vec<String> {
 /// count from 0 (`int2vector`, `oidvector`).
 fn renamed_int_arrays(query: &Query) -> Vec<(String, bool)> {
     struct Aliases(Vec<(String, bool)>);
-    impl datafusion::sql::sqlparser::ast::Visitor for Aliases {
+    impl Visitor for Aliases {
         type Break = ();
         fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
             if let SetExpr::Select(select) = q.body.as_ref() {
@@ -213,8 +225,7 @@ fn renamed_int_arrays(query: &Query) -> Vec<(String, bool)> {
                             .unwrap_or_default(),
                         _ => continue,
                     };
-                    let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
-                    if from_zero || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+                    if let Some(from_zero) = int_array_column(&column) {
                         self.0.push((alias.value.to_ascii_lowercase(), from_zero));
                     }
                 }
@@ -223,11 +234,51 @@ fn renamed_int_arrays(query: &Query) -> Vec<(String, bool)> {
         }
     }
     let mut aliases = Aliases(Vec::new());
-    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut aliases);
+    let _ = Visit::visit(query, &mut aliases);
     aliases.0
 }
 
 impl Folder {
+    /// Whether `column` (lower case) is a catalog integer array, also under an alias the
+    /// query gives one: Some(true) when it counts from 0.
+    fn int_array(&self, column: &str) -> Option<bool> {
+        int_array_column(column).or_else(|| {
+            self.renamed
+                .iter()
+                .find(|(alias, _)| alias == column)
+                .map(|(_, from_zero)| *from_zero)
+        })
+    }
+
+    /// `unnest(a)` or `generate_subscripts(a, 1)` of a catalog integer array `a`, rewritten
+    /// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
+    /// from 0.
+    fn int_array_function(&self, f: &Function) -> Option<String> {
+        let name = lower_parts(&f.name).last()?.clone();
+        let FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        let args: Vec<String> = list.args.iter().map(ToString::to_string).collect();
+        let column = args
+            .first()?
+            .rsplit('.')
+            .next()?
+            .trim_matches('"')
+            .to_ascii_lowercase();
+        let from_zero = self.int_array(&column)?;
+        let list = format!("_pg_int_array({})", args[0]);
+        match (name.as_str(), args.len()) {
+            ("unnest", 1) => Some(format!("unnest({list})")),
+            ("generate_subscripts", 2) if args[1] == "1" => {
+                let first = if from_zero { 0 } else { 1 };
+                Some(format!(
+                    "unnest(range({first}, CAST(cardinality({list}) AS BIGINT) + {first}))"
+                ))
+            }
+            _ => None,
+        }
+    }
+
     fn fold(&mut self, ident: &mut Ident) {
         if ident.quote_style.is_none() && ident.value.chars().any(|c| c.is_ascii_uppercase()) {
             ident.value = ident.value.to_ascii_lowercase();
@@ -265,7 +316,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
         inner: &'a [String],
         clash: bool,
     }
-    impl datafusion::sql::sqlparser::ast::Visitor for Names<'_> {
+    impl Visitor for Names<'_> {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
             match e {
@@ -319,7 +370,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
         inner: &inner,
         clash: false,
     };
-    let _ = datafusion::sql::sqlparser::ast::Visit::visit(condition, &mut names);
+    let _ = Visit::visit(condition, &mut names);
     if names.clash {
         return None;
     }
@@ -331,7 +382,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
     select.selection = Some(match select.selection.take() {
         Some(w) => Expr::BinaryOp {
             left: Box::new(Expr::Nested(Box::new(w))),
-            op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+            op: BinaryOperator::And,
             right: Box::new(condition),
         },
         None => condition,
@@ -340,44 +391,12 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
 }
 
 /// The SQL of the one argument of `f`, a call of function `name`.
-fn only_argument(f: &datafusion::sql::sqlparser::ast::Function, name: &str) -> Option<String> {
+fn only_argument(f: &Function, name: &str) -> Option<String> {
     if lower_parts(&f.name).last().is_none_or(|n| n != name) {
         return None;
     }
     match &f.args {
         FunctionArguments::List(list) if list.args.len() == 1 => Some(list.args[0].to_string()),
-        _ => None,
-    }
-}
-
-/// `unnest(a)` or `generate_subscripts(a, 1)` of a catalog integer array `a`, rewritten
-/// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
-/// from 0.
-fn int_array_function(f: &datafusion::sql::sqlparser::ast::Function) -> Option<String> {
-    let name = lower_parts(&f.name).last()?.clone();
-    let FunctionArguments::List(list) = &f.args else {
-        return None;
-    };
-    let args: Vec<String> = list.args.iter().map(ToString::to_string).collect();
-    let column = args
-        .first()?
-        .rsplit('.')
-        .next()?
-        .trim_matches('"')
-        .to_ascii_lowercase();
-    let from_zero = INT_VECTOR_COLUMNS.contains(&column.as_str());
-    if !from_zero && !INT_ARRAY_COLUMNS.contains(&column.as_str()) {
-        return None;
-    }
-    let list = format!("_pg_int_array({})", args[0]);
-    match (name.as_str(), args.len()) {
-        ("unnest", 1) => Some(format!("unnest({list})")),
-        ("generate_subscripts", 2) if args[1] == "1" => {
-            let first = if from_zero { 0 } else { 1 };
-            Some(format!(
-                "unnest(range({first}, CAST(cardinality({list}) AS BIGINT) + {first}))"
-            ))
-        }
         _ => None,
     }
 }
@@ -396,7 +415,7 @@ fn backslash_pattern(pattern: &Expr, escape: &Value) -> Option<String> {
             },
             Expr::BinaryOp {
                 left,
-                op: datafusion::sql::sqlparser::ast::BinaryOperator::StringConcat,
+                op: BinaryOperator::StringConcat,
                 right,
             } => {
                 literal(left, out)?;
@@ -594,10 +613,7 @@ impl VisitorMut for Folder {
                     .last()
                     .map(|i| i.value.to_ascii_lowercase())
                     .unwrap_or_default();
-                let renamed = self.renamed.iter().find(|(a, _)| *a == column);
-                let from_zero =
-                    INT_VECTOR_COLUMNS.contains(&column.as_str()) || renamed.is_some_and(|r| r.1);
-                if from_zero || renamed.is_some() || INT_ARRAY_COLUMNS.contains(&column.as_str()) {
+                if let Some(from_zero) = self.int_array(&column) {
                     if from_zero {
                         // The list the function returns is subscripted from 1.
                         let shifted = format!("({index}) + 1");
@@ -625,8 +641,8 @@ impl VisitorMut for Folder {
                 }
             }
             // `unnest(indkey)`, `generate_subscripts(indkey, 1)` of a catalog integer array.
-            Expr::Function(f) if int_array_function(f).is_some() => {
-                if let Some(sql) = int_array_function(f) {
+            Expr::Function(f) if self.int_array_function(f).is_some() => {
+                if let Some(sql) = self.int_array_function(f) {
                     self.replace(expr, &sql);
                 }
             }

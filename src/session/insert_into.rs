@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Query};
 
 use super::create_table::files_table;
 use super::{Engine, Output};
-use crate::datasource::file_tables::Upload;
+use crate::datasource::file_tables::{self, Upload};
 use crate::error::{Error, Result, sqlstate};
 
 pub async fn execute(
@@ -23,10 +23,9 @@ pub async fn execute(
 ) -> Result<Output> {
     let name = files_table(table, "insert into")?;
     let dir = engine.data_dir().join("files");
-    let listed = (!columns.is_empty()).then(|| columns.iter().map(|c| c.value.clone()).collect());
-    // Checks the table and the listed columns (PostgreSQL's messages for unknown and
-    // repeated ones).
-    drop(Upload::insert(&dir, &name, listed)?);
+    let listed: Vec<String> = columns.iter().map(|c| c.value.clone()).collect();
+    // The table and the listed columns, checked with PostgreSQL's messages.
+    file_tables::check_insert(&dir, &name, (!listed.is_empty()).then_some(&listed[..]))?;
     // DataFusion's INSERT plan gives every column of the table, in its order: the values
     // cast to the column's type (a value that does not fit is an error, as in PostgreSQL)
     // and NULL for the columns not listed.
@@ -53,7 +52,7 @@ pub async fn execute(
         return Err(Error::internal("an INSERT was not planned as one"));
     };
     let df = DataFrame::new(engine.context().state(), dml.input.as_ref().clone());
-    let upload = Upload::insert(&dir, &name, None)?;
+    let upload = Upload::insert(&dir, &name)?;
     df.write_csv(
         &upload.path().to_string_lossy(),
         DataFrameWriteOptions::new().with_single_file_output(true),

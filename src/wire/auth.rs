@@ -19,6 +19,8 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use crate::datasource::system_catalog::SERVER_VERSION;
+
 /// A user name and password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -40,7 +42,7 @@ pub struct Parameters(DefaultServerParameterProvider);
 impl Parameters {
     fn new() -> Self {
         let mut p = DefaultServerParameterProvider::default();
-        p.server_version = crate::datasource::system_catalog::SERVER_VERSION.to_string();
+        p.server_version = SERVER_VERSION.to_string();
         Parameters(p)
     }
 }
@@ -97,7 +99,7 @@ impl NoopStartupHandler for Open {
         client
             .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
                 "server_version".to_string(),
-                crate::datasource::system_catalog::SERVER_VERSION.to_string(),
+                SERVER_VERSION.to_string(),
             )))
             .await?;
         Ok(())
