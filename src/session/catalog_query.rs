@@ -17,7 +17,6 @@
 //!   one only when it is aggregated).
 //! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
 //!   regproc columns hold.
-//! * Repeated unnamed columns (`SELECT NULL, NULL`) named apart.
 //! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
 //!   naming its column `u`, as PostgreSQL does.
 //! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
@@ -59,28 +58,26 @@ const AGGREGATES: &[&str] = &[
     "every",
 ];
 
-/// The query rewritten, or None when it reads more than the system catalogs, needs no
-/// change, or is one that datafusion-postgres' Postgres parser replaces whole (`sent`, the
-/// text the client sent, is checked against it): those work as they are.
-pub fn rewrite(query: &Query, sent: Option<&str>) -> Option<String> {
+/// Rewrites `query` in place when it reads nothing but the system catalogs; returns whether
+/// it changed. A query that datafusion-postgres' Postgres parser replaces whole works as it
+/// is: the caller checks [`replaced_whole`] before it sends a changed text.
+pub fn rewrite(query: &mut Query) -> bool {
     if !reads_only_system_catalogs(query) {
-        return None;
+        return false;
     }
-    let mut q = query.clone();
     let mut folder = Folder {
         changed: false,
         renamed: renamed_int_arrays(query),
         procs: names_of(query, "pg_proc"),
     };
-    let _ = VisitMut::visit(&mut q, &mut folder);
-    // Checked last: it parses the text twice.
-    (folder.changed && !sent.is_some_and(replaced_whole)).then(|| q.to_string())
+    let _ = VisitMut::visit(query, &mut folder);
+    folder.changed
 }
 
 /// Whether datafusion-postgres' parser replaces (part of) `sql` with a query of its own,
 /// as it does for some queries of psql, pgcli and Grafana: its result then differs from its
 /// rewrite rules alone.
-fn replaced_whole(sql: &str) -> bool {
+pub fn replaced_whole(sql: &str) -> bool {
     static COMPAT: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
     let compat = COMPAT.get_or_init(PostgresCompatibilityParser::new);
     let (Ok(replaced), Ok(plain)) = (
@@ -506,29 +503,9 @@ impl VisitorMut for Folder {
             }
         }
         if let SetExpr::Select(select) = query.body.as_mut() {
-            // PostgreSQL allows columns of the same name (`SELECT NULL, NULL`); DataFusion
-            // needs them apart, so repeated unnamed ones get PostgreSQL's name and a number.
-            let unnamed: Vec<String> = select
-                .projection
-                .iter()
-                .filter_map(|item| match item {
-                    SelectItem::UnnamedExpr(e) => Some(e.to_string()),
-                    _ => None,
-                })
-                .collect();
-            for (position, item) in select.projection.iter_mut().enumerate() {
-                match item {
-                    SelectItem::ExprWithAlias { alias, .. } => self.fold(alias),
-                    SelectItem::UnnamedExpr(e)
-                        if unnamed.iter().filter(|u| **u == e.to_string()).count() > 1 =>
-                    {
-                        *item = SelectItem::ExprWithAlias {
-                            expr: e.clone(),
-                            alias: Ident::with_quote('"', format!("?column?{}", position + 1)),
-                        };
-                        self.changed = true;
-                    }
-                    _ => {}
+            for item in &mut select.projection {
+                if let SelectItem::ExprWithAlias { alias, .. } = item {
+                    self.fold(alias);
                 }
             }
         }
@@ -765,24 +742,30 @@ mod tests {
         *p.parse_query().expect("parses")
     }
 
+    /// The query's text after [`rewrite`], or None when it did not change.
+    fn rewritten(q: &Query) -> Option<String> {
+        let mut q = q.clone();
+        rewrite(&mut q).then(|| q.to_string())
+    }
+
     #[test]
     fn folds_identifiers_of_catalog_queries_only() {
         let q =
             query("SELECT c.relname AS TABLE_NAME FROM pg_catalog.pg_class c ORDER BY table_name");
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some("SELECT c.relname AS table_name FROM pg_catalog.pg_class c ORDER BY table_name")
         );
         // A user table keeps its case.
         let q = query("SELECT userId AS U FROM demo.ratings");
-        assert_eq!(rewrite(&q, None), None);
+        assert_eq!(rewritten(&q), None);
         // A catalog query that needs nothing is left as sent.
         let q = query("SELECT relname FROM pg_class");
-        assert_eq!(rewrite(&q, None), None);
+        assert_eq!(rewritten(&q), None);
         // Quoted identifiers keep their case.
         let q = query("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS T");
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some("SELECT \"Rel\" FROM (SELECT relname AS \"Rel\" FROM pg_class) AS t")
         );
     }
@@ -794,7 +777,7 @@ mod tests {
              information_schema._pg_expandarray(i.indkey) AS KEYS FROM pg_catalog.pg_index i",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some(
                 "SELECT (unnest(_pg_expandarray_list(i.indkey)))['n'] AS key_seq, \
                  unnest(_pg_expandarray_list(i.indkey)) AS keys FROM pg_catalog.pg_index i"
@@ -809,25 +792,14 @@ mod tests {
              (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some(
                 "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR \
                  (SELECT max(c.relkind = 'c') FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)"
             )
         );
         let q = query("SELECT (SELECT count(*) FROM pg_class) FROM pg_namespace");
-        assert_eq!(rewrite(&q, None), None);
-    }
-
-    #[test]
-    fn repeated_unnamed_columns_are_named_apart() {
-        let q = query("SELECT NULL, NULL, p.proname FROM pg_catalog.pg_proc p");
-        assert_eq!(
-            rewrite(&q, None).as_deref(),
-            Some(
-                "SELECT NULL AS \"?column?1\", NULL AS \"?column?2\", p.proname FROM pg_catalog.pg_proc p"
-            )
-        );
+        assert_eq!(rewritten(&q), None);
     }
 
     #[test]
@@ -838,7 +810,7 @@ mod tests {
             "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'a//' || '/_\\%' ESCAPE '/'",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some(
                 "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'a\\/\\_\\\\%'"
             )
@@ -852,7 +824,7 @@ mod tests {
              WHERE d.adnum = a.attnum) END FROM pg_catalog.pg_attribute a",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some(
                 "SELECT (SELECT max(d.adbin) FROM pg_catalog.pg_attrdef d \
                  WHERE (d.adnum = a.attnum) AND (a.atthasdef)) FROM pg_catalog.pg_attribute a"
@@ -864,7 +836,7 @@ mod tests {
              FROM pg_catalog.pg_attribute",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some(
                 "SELECT CASE WHEN atthasdef THEN (SELECT max(d.adbin) FROM pg_catalog.pg_attrdef d) END \
                  FROM pg_catalog.pg_attribute"
@@ -878,7 +850,7 @@ mod tests {
             "SELECT typinput = 'pg_catalog.array_in'::regproc AS is_array FROM pg_catalog.pg_type",
         );
         assert_eq!(
-            rewrite(&q, None).as_deref(),
+            rewritten(&q).as_deref(),
             Some("SELECT typinput = 'array_in' AS is_array FROM pg_catalog.pg_type")
         );
     }

@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::datasource::{declared_types, file_tables};
 use crate::error::{Error, Result, sqlstate};
-use crate::sql::{CopyFormat, CopyOptions, files_table_name};
+use crate::sql::{CopyFormat, CopyOptions, display_name, files_table_name, is_repeated};
 
 /// The table name of `files.name`, or an error that says where tables can be made.
 pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
@@ -126,6 +126,17 @@ pub async fn execute(
         return Ok(Output::Command("CREATE TABLE AS".into()));
     }
     let df = engine.dataframe(query).await?;
+    // A table's columns need names of their own, as in PostgreSQL.
+    if let Some(f) = df.schema().fields().iter().find(|f| is_repeated(f.name())) {
+        return Err(Error::new(
+            sqlstate::DUPLICATE_COLUMN,
+            format!(
+                "column \"{}\" specified more than once",
+                display_name(f.name())
+            ),
+        )
+        .with_hint("Name the query's columns apart with AS."));
+    }
     let scratch = file_tables::scratch_dir(&dir)?;
     let written = scratch.join(format!("{table}.{}.csv", std::process::id()));
     let result = df

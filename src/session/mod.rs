@@ -218,13 +218,21 @@ impl Engine {
         prefix: String,
         sent: Option<&str>,
     ) -> Result<Plan> {
+        // Result columns get PostgreSQL's names (`count`, `?column?`) first, so that the
+        // rewrites below name them as PostgreSQL would name what the client wrote.
+        let mut query = query.clone();
+        let named = crate::sql::name_columns(&mut query);
+        if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
+            return Ok(Plan::Rewritten(prefix + &sql));
+        }
+        let changed = catalog_query::rewrite(&mut query) | named;
+        // Checked last, as it parses the text twice: a query that datafusion-postgres'
+        // parser replaces whole (some of psql's and Grafana's) works as it was sent.
         Ok(
-            match model_query::rewrite(query, using, &|n| self.resolve_model(n))? {
-                Some(sql) => Plan::Rewritten(prefix + &sql),
-                None => match catalog_query::rewrite(query, sent) {
-                    Some(sql) => Plan::Rewritten(prefix + &sql),
-                    None => Plan::DataFusion,
-                },
+            if changed && !sent.is_some_and(catalog_query::replaced_whole) {
+                Plan::Rewritten(prefix + &query.to_string())
+            } else {
+                Plan::DataFusion
             },
         )
     }

@@ -3,6 +3,7 @@
 //! knows about the wire, the catalog or DataFusion's execution.
 
 mod ast;
+mod column_names;
 mod options;
 mod parameters;
 mod parser;
@@ -12,6 +13,7 @@ pub use ast::{
     CopyFormat, CopyOptions, ModelName, Source, Statement, UsingOption, UsingValue, explain_prefix,
     using_to_json,
 };
+pub use column_names::{display_name, is_repeated, name_columns};
 pub use options::{Options, unknown_key};
 pub use parameters::{bind_parameters, has_parameters};
 pub use parser::{files_table_name, model_name_from_parts, parse_statement};

@@ -16,7 +16,7 @@ use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOp
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
 
-use crate::sql::{CopyFormat, CopyOptions};
+use crate::sql::{CopyFormat, CopyOptions, display_name};
 
 /// A new encoder of rows with `fields` in the format of `options`.
 fn encoder(fields: Arc<Vec<FieldInfo>>, options: &CopyOptions) -> CopyEncoder {
@@ -42,7 +42,7 @@ fn encoder(fields: Arc<Vec<FieldInfo>>, options: &CopyOptions) -> CopyEncoder {
     }
 }
 
-/// The header line: the column names, quoted and escaped like text values.
+/// The header line: the column names as clients see them, quoted and escaped like text values.
 fn header(schema: &SchemaRef, options: &CopyOptions) -> PgWireResult<CopyData> {
     let fields: Vec<FieldInfo> = schema
         .fields()
@@ -59,7 +59,7 @@ fn header(schema: &SchemaRef, options: &CopyOptions) -> PgWireResult<CopyData> {
         .collect();
     let mut enc = encoder(Arc::new(fields), options);
     for f in schema.fields() {
-        enc.encode_field(&f.name().as_str())?;
+        enc.encode_field(&display_name(f.name()))?;
     }
     Ok(enc.take_copy())
 }

@@ -35,7 +35,7 @@ use super::errors::{classify, to_error_info, to_pgwire};
 use crate::datasource::system_catalog::server_setting;
 use crate::error::Error;
 use crate::session::{Engine, Output, Plan, notices};
-use crate::sql::{Statement, parse_statement, split_statements};
+use crate::sql::{Statement, display_name, is_repeated, parse_statement, split_statements};
 
 /// The statement type datafusion-postgres stores per prepared statement.
 pub type DfStatement = (String, Option<(sqlparser::ast::Statement, LogicalPlan)>);
@@ -86,10 +86,33 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
                 let _held = &guard;
                 row.map_err(classify)
             }));
+            if q.row_schema.iter().any(|f| is_repeated(f.name())) {
+                q.row_schema = Arc::new(displayed(&q.row_schema));
+            }
             Response::Query(q)
         }
         other => other,
     }
+}
+
+/// `fields` with the names clients see: a repeated column name without the mark that kept
+/// it apart in DataFusion (see [`crate::sql::display_name`]).
+fn displayed(fields: &[FieldInfo]) -> Vec<FieldInfo> {
+    fields
+        .iter()
+        .map(|f| {
+            FieldInfo::new(
+                display_name(f.name()).to_string(),
+                f.table_id(),
+                f.column_id(),
+                f.datatype().clone(),
+                f.format(),
+            )
+            .with_format_options(f.format_options().clone())
+            .with_type_size(f.type_size())
+            .with_type_modifier(f.type_modifier())
+        })
+        .collect()
 }
 
 impl Drop for InFlightGuard {
@@ -471,7 +494,9 @@ impl QueryParser for RecsqlParser {
                     None => Ok(vec![]),
                 }
             }
-            other => self.inner.get_result_schema(other, column_format),
+            other => Ok(displayed(
+                &self.inner.get_result_schema(other, column_format)?,
+            )),
         }
     }
 }

@@ -355,3 +355,80 @@ async fn binary_copy_fills_a_table_with_declared_types() {
     assert_eq!(rows[0].get::<_, i64>(0), 4);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn result_columns_are_named_as_postgresql_names_them() {
+    let dir = temp_data_dir("column-names");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let sql = "SELECT count(*), max(rating), 1 + 1, userId::text, CAST(2 AS integer), upper('a'), 'x', userId, userId \
+               FROM demo.movie_lens_ratings GROUP BY userId ORDER BY count DESC, userId LIMIT 2";
+    let expected = [
+        "count", "max", "?column?", "userId", "int4", "upper", "?column?", "userId", "userId",
+    ];
+
+    // Simple protocol.
+    let messages = client.simple_query(sql).await.unwrap();
+    let row = messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .expect("rows");
+    let names: Vec<&str> = row.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, expected);
+
+    // Extended protocol: Describe, then the rows; ORDER BY count uses the output name.
+    let stmt = client.prepare(sql).await.unwrap();
+    let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, expected);
+    let rows = client.query(&stmt, &[]).await.unwrap();
+    assert!(rows[0].get::<_, i64>("count") >= rows[1].get::<_, i64>("count"));
+
+    // A derived table's columns keep the names, and COPY's header has them.
+    let rows = client
+        .query(
+            "SELECT s.count FROM (SELECT count(*) FROM demo.movies) s",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows[0].get::<_, i64>(0) > 0);
+    let copy = client
+        .copy_out(
+            "COPY (SELECT count(*), 1, 2 FROM demo.movies) TO STDOUT WITH (FORMAT csv, HEADER)",
+        )
+        .await
+        .unwrap();
+    futures::pin_mut!(copy);
+    let mut text = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut copy).await {
+        text.extend_from_slice(&chunk.unwrap());
+    }
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("count,?column?,?column?"),
+        "{text}"
+    );
+
+    // A table cannot have two columns of one name.
+    let err = client
+        .simple_query("CREATE TABLE files.twice AS SELECT 1, 2")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42701", "{}", message(&err));
+    client
+        .simple_query(
+            "CREATE TABLE files.once AS SELECT count(*), max(rating) FROM demo.movie_lens_ratings",
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .query("SELECT count, max FROM files.once", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 100_000);
+    server.stop().await;
+}
