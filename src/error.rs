@@ -13,6 +13,7 @@ use datafusion::error::DataFusionError;
 pub mod sqlstate {
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const DATA_EXCEPTION: &str = "22000";
+    pub const CARDINALITY_VIOLATION: &str = "21000";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
@@ -164,6 +165,14 @@ pub fn from_datafusion(err: &DataFusionError) -> Error {
         },
         DataFusionError::Execution(m) if m.contains("CSV") || m.contains("csv") => {
             Error::new(sqlstate::BAD_COPY_FILE_FORMAT, m.clone())
+        }
+        DataFusionError::Execution(m)
+            if m.contains("Scalar subquery returned more than one row") =>
+        {
+            Error::new(
+                sqlstate::CARDINALITY_VIOLATION,
+                "more than one row returned by a subquery used as an expression",
+            )
         }
         DataFusionError::Execution(m) => Error::new(sqlstate::DATA_EXCEPTION, m.clone()),
         DataFusionError::Configuration(m) => Error::invalid_value(m.clone()),

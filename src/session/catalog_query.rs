@@ -90,7 +90,7 @@ pub fn replaced_whole(sql: &str) -> bool {
     replaced != ruled
 }
 
-fn reads_only_system_catalogs(query: &Query) -> bool {
+pub fn reads_only_system_catalogs(query: &Query) -> bool {
     /// Counts the tables a query reads, and those that are not system catalogs. Table
     /// functions (`generate_series(...) s(r)`, `unnest(...)`) read no table.
     struct Tables {
@@ -247,7 +247,7 @@ impl Folder {
         })
     }
 
-    /// `unnest(a)` or `generate_subscripts(a, 1)` of a catalog integer array `a`, rewritten
+    /// `unnest(a)` or `generate_subscripts(a, dim)` of a catalog integer array `a`, rewritten
     /// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
     /// from 0.
     fn int_array_function(&self, f: &Function) -> Option<String> {
@@ -266,11 +266,16 @@ impl Folder {
         let list = format!("_pg_int_array({})", args[0]);
         match (name.as_str(), args.len()) {
             ("unnest", 1) => Some(format!("unnest({list})")),
-            ("generate_subscripts", 2) if args[1] == "1" => {
+            ("generate_subscripts", 2) => {
                 let first = if from_zero { 0 } else { 1 };
-                Some(format!(
-                    "unnest(range({first}, CAST(cardinality({list}) AS BIGINT) + {first}))"
-                ))
+                let end = format!("CAST(cardinality({list}) AS BIGINT) + {first}");
+                // The arrays have one dimension: another gives no subscripts. A dimension
+                // given as a parameter (`$1::INTEGER`, from psycopg 3) stays in the query.
+                let end = match args[1].as_str() {
+                    "1" => end,
+                    dim => format!("CASE WHEN {dim} = 1 THEN {end} ELSE {first} END"),
+                };
+                Some(format!("unnest(range({first}, {end}))"))
             }
             _ => None,
         }
@@ -292,14 +297,19 @@ impl Folder {
         }
     }
 
-    fn replace(&mut self, expr: &mut Expr, sql: &str) {
+    /// Replaces `expr` by `sql`; returns whether it did (`sql` parsed).
+    fn replace(&mut self, expr: &mut Expr, sql: &str) -> bool {
         // Built from the Display of parsed expressions, so it parses back.
-        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+        match Parser::new(&PostgreSqlDialect {})
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_expr())
         {
-            *expr = new;
-            self.changed = true;
+            Ok(new) => {
+                *expr = new;
+                self.changed = true;
+                true
+            }
+            Err(_) => false,
         }
     }
 }
@@ -396,6 +406,30 @@ fn only_argument(f: &Function, name: &str) -> Option<String> {
         FunctionArguments::List(list) if list.args.len() == 1 => Some(list.args[0].to_string()),
         _ => None,
     }
+}
+
+/// A LIKE pattern that is not all literals (a parameter, from psycopg 3) with escape
+/// character `escape`, rewritten to escape with a backslash when the query runs: an escaped
+/// character gets a backslash before it instead, and a backslash is doubled, in one pass.
+fn backslash_pattern_at_run_time(pattern: &Expr, escape: &Value) -> Option<String> {
+    let Value::SingleQuotedString(escape) = escape else {
+        return None;
+    };
+    let mut chars = escape.chars();
+    let (Some(esc), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    if esc == '\\' || esc == '\'' {
+        return None;
+    }
+    let esc = if esc.is_ascii_alphanumeric() {
+        esc.to_string()
+    } else {
+        format!("\\{esc}")
+    };
+    Some(format!(
+        "regexp_replace({pattern}, '(?s){esc}(.)|(\\\\)', '\\${{1}}${{2}}', 'g')"
+    ))
 }
 
 /// A LIKE pattern of string literals (joined with `||`, as SQLAlchemy writes them) with
@@ -666,6 +700,12 @@ impl VisitorMut for Folder {
                     **pattern = Expr::value(Value::SingleQuotedString(sql));
                     *escape = None;
                     self.changed = true;
+                } else if let Some(sql) = escape
+                    .as_ref()
+                    .and_then(|e| backslash_pattern_at_run_time(pattern, &e.value))
+                    && self.replace(pattern, &sql)
+                {
+                    *escape = None;
                 }
             }
             // The catalogs keep regproc columns (`typinput`, ...) as function names.
@@ -813,6 +853,20 @@ mod tests {
             rewritten(&q).as_deref(),
             Some(
                 "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'a\\/\\_\\\\%'"
+            )
+        );
+    }
+
+    #[test]
+    fn like_escapes_of_parameters_become_backslashes_when_the_query_runs() {
+        let q = query(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE $1::VARCHAR || '%' ESCAPE '/'",
+        );
+        assert_eq!(
+            rewritten(&q).as_deref(),
+            Some(
+                "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE \
+                 regexp_replace($1::VARCHAR || '%', '(?s)\\/(.)|(\\\\)', '\\${1}${2}', 'g')"
             )
         );
     }

@@ -432,3 +432,55 @@ async fn result_columns_are_named_as_postgresql_names_them() {
     assert_eq!(rows[0].get::<_, i64>(0), 100_000);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn parameters_in_select_list_subqueries_are_kept() {
+    let dir = temp_data_dir("subquery-parameters");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+
+    // A user's query: the subquery is computed with its parameter.
+    let stmt = client
+        .prepare("SELECT (SELECT count(*) FROM demo.movie_lens_ratings WHERE userId = $1) AS n, $2::text AS tag")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params().len(), 2);
+    let row = client.query_one(&stmt, &[&1i64, &"x"]).await.unwrap();
+    let expected = client
+        .query_one(
+            "SELECT count(*) FROM demo.movie_lens_ratings WHERE userId = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(row.get::<_, i64>("n"), expected);
+    assert_eq!(row.get::<_, String>("tag"), "x");
+
+    // A catalog query, as SQLAlchemy's reflection sends it through psycopg 3: the correlated
+    // subquery answers NULL, and its parameters still count, so the later ones bind.
+    let stmt = client
+        .prepare(
+            "SELECT c.relname, CASE WHEN c.relkind != $1::VARCHAR THEN (SELECT n.nspname || $2::VARCHAR \
+             FROM pg_catalog.pg_namespace n WHERE n.oid = c.relnamespace) ELSE NULL END AS extra \
+             FROM pg_catalog.pg_class c WHERE c.relname = $3::VARCHAR",
+        )
+        .await
+        .unwrap();
+    assert_eq!(stmt.params().len(), 3);
+    let rows = client.query(&stmt, &[&"x", &"!", &"movies"]).await.unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.get::<_, String>(0) == "movies"));
+
+    // A LIKE with an escape character other than the backslash and a parameter pattern.
+    let rows = client
+        .query(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname LIKE $1::VARCHAR || '%' ESCAPE '/' ORDER BY 1",
+            &[&"pg/_"],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(names, ["pg_catalog"]);
+    server.stop().await;
+}
