@@ -5,6 +5,7 @@
 
 mod catalog_query;
 mod cold_start;
+mod compat_guards;
 mod copy_from;
 mod copy_to;
 mod create_database;
@@ -22,7 +23,6 @@ mod model_table;
 mod models_table;
 pub mod notices;
 mod project_schema;
-mod projection_subqueries;
 mod retrain;
 mod show_databases;
 mod show_listing;
@@ -224,12 +224,12 @@ impl Engine {
         let mut query = query.clone();
         let named = crate::sql::name_columns(&mut query);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
-        let shielded = !catalogs && projection_subqueries::shield(&mut query);
+        let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
             return Ok(Plan::Rewritten(prefix + &sql));
         }
         let changed = named | shielded | catalog_query::rewrite(&mut query);
-        let changed = (catalogs && projection_subqueries::keep_parameters(&mut query)) | changed;
+        let changed = (catalogs && compat_guards::keep_parameters(&mut query)) | changed;
         // Checked last, as it parses the text twice: a query that datafusion-postgres'
         // parser replaces whole (some of psql's and Grafana's) works as it was sent.
         Ok(

@@ -1,29 +1,71 @@
-//! Scalar subqueries in select lists, prepared for datafusion-postgres' parser. One of its
-//! rules replaces every select-list subquery that refers to an outer table or holds a `$n`
-//! parameter with NULL before DataFusion sees it. For a user's query that is a silent wrong
-//! answer (`SELECT m.title, (SELECT count(*) FROM r WHERE r.m = m.id) FROM m` gives NULLs),
-//! and it drops the parameters inside, so a driver binds more values than the statement
-//! announces (SQLAlchemy's reflection over psycopg 3 failed so).
+//! User and catalog queries prepared for datafusion-postgres' parser, whose rewrite rules,
+//! written for clients' catalog queries, run on every query it parses. Two of them change
+//! what a user's query means:
 //!
-//! * In a query on user tables or models, each such subquery is put in parentheses, which
-//!   the rule does not look through: DataFusion plans it, or says why it cannot.
-//! * A query on the system catalogs keeps the rule's NULL (clients' catalog queries rely on
-//!   it: DataFusion plans few of their correlated subqueries), but as an expression that
-//!   still holds the subquery's parameters, typed by their casts where they have one.
+//! * One replaces every select-list subquery that refers to an outer table or holds a `$n`
+//!   parameter with NULL: a silent wrong answer (`SELECT m.title, (SELECT count(*) FROM r
+//!   WHERE r.m = m.id) FROM m` gave NULLs), and parameters that vanish, so a driver binds
+//!   more values than the statement announces (SQLAlchemy's reflection over psycopg 3).
+//! * One qualifies the unqualified columns of WHERE and ORDER BY with the table of the
+//!   select list's only qualified wildcard: `SELECT r.*, m.title ... WHERE title = 'x'`
+//!   failed, as `r.title`.
+//!
+//! In a user's query (on user tables or models) such subqueries and clauses are put in
+//! parentheses, which the rules do not look through, so DataFusion plans the query as written.
+//! A query on the system catalogs keeps the subquery rule's NULL (clients' catalog queries
+//! rely on it: DataFusion plans few of their correlated subqueries), but as an expression
+//! that still holds the subquery's parameters, typed by their casts where they have one.
 //!
 //! This module rewrites ASTs only.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Query, SelectItem, SetExpr, Value, Visit, VisitMut, Visitor, VisitorMut,
+    Expr, OrderByKind, Query, SelectItem, SetExpr, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-/// Puts the select-list subqueries of a user's query, at any depth, in parentheses.
-/// Returns whether anything changed.
+/// Puts the select-list subqueries of a user's query, at any depth, and the WHERE and ORDER
+/// BY of a select list with one qualified wildcard, in parentheses. Returns whether anything
+/// changed.
 pub fn shield(query: &mut Query) -> bool {
+    shield_subqueries(query) | shield_unqualified_columns(query)
+}
+
+/// The rule qualifies columns of the top-level SELECT only, and only in a WHERE or an ORDER
+/// BY expression that is a column or an operator.
+fn shield_unqualified_columns(query: &mut Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let wildcards = select
+        .projection
+        .iter()
+        .filter(|item| matches!(item, SelectItem::QualifiedWildcard(..)))
+        .count();
+    if wildcards != 1 {
+        return false;
+    }
+    let mut changed = false;
+    let mut nest = |expr: &mut Expr| {
+        if matches!(expr, Expr::Identifier(_) | Expr::BinaryOp { .. }) {
+            *expr = Expr::Nested(Box::new(expr.clone()));
+            changed = true;
+        }
+    };
+    if let Some(selection) = &mut select.selection {
+        nest(selection);
+    }
+    if let Some(OrderByKind::Expressions(exprs)) = query.order_by.as_mut().map(|o| &mut o.kind) {
+        for e in exprs {
+            nest(&mut e.expr);
+        }
+    }
+    changed
+}
+
+fn shield_subqueries(query: &mut Query) -> bool {
     struct Shield(bool);
     impl VisitorMut for Shield {
         type Break = ();
@@ -160,6 +202,20 @@ mod tests {
              WHERE m.id IN (SELECT x FROM y)"
         );
         let mut plain = query("SELECT a FROM t WHERE a > (SELECT 1)");
+        assert!(!shield(&mut plain));
+    }
+
+    #[test]
+    fn where_and_order_by_beside_one_qualified_wildcard_are_parenthesised() {
+        let mut q = query(
+            "SELECT r.*, m.title FROM r JOIN m ON r.id = m.id WHERE title = 'x' ORDER BY title, 2",
+        );
+        assert!(shield(&mut q));
+        assert_eq!(
+            q.to_string(),
+            "SELECT r.*, m.title FROM r JOIN m ON r.id = m.id WHERE (title = 'x') ORDER BY (title), 2"
+        );
+        let mut plain = query("SELECT * FROM r WHERE title = 'x' ORDER BY title");
         assert!(!shield(&mut plain));
     }
 
