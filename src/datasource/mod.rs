@@ -49,6 +49,9 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
         .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
         .with_target_partitions(2);
     config.options_mut().sql_parser.enable_ident_normalization = false;
+    // datafusion-postgres hands DataFusion statements as text, which it parses again: in
+    // PostgreSQL's dialect, as recsql parsed them (`^` is a power there, not a XOR).
+    config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::PostgreSQL;
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
