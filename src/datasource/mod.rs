@@ -4,11 +4,13 @@
 //! This module attaches and detaches databases; it does not know about models.
 
 mod copy_binary;
+mod datetime_template;
 pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
 mod integer_casts;
+mod pg_functions;
 mod remote;
 pub mod system_catalog;
 mod system_functions;
@@ -62,6 +64,8 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
     system_catalog::install(&ctx)?;
+    pg_functions::install(&ctx)
+        .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;
     let files_dir = data_dir.join("files");
     std::fs::create_dir_all(&files_dir)
         .map_err(|e| Error::io(&format!("cannot create {}", files_dir.display()), e))?;

@@ -1,0 +1,517 @@
+//! PostgreSQL's SQL functions where DataFusion lacks them or reads them otherwise:
+//!
+//! * other names of DataFusion's own functions: `variance` (`var_samp`), `every`
+//!   (`bool_and`), `sign` (`signum`), `gen_random_uuid` (`uuid`);
+//! * `mod`, `quote_literal`, `quote_nullable` and `format` (`%s`, `%I`, `%L`, `%%`, with
+//!   positions `%2$s` and widths `%-10s`);
+//! * `to_char` of dates and timestamps with PostgreSQL's templates (`YYYY-MM-DD`,
+//!   `FMMonth`); DataFusion's takes chrono's `%Y-%m-%d` and printed a PostgreSQL template
+//!   back unchanged, a silent wrong answer;
+//! * `to_date` and `to_timestamp` of text with a PostgreSQL template, which is translated
+//!   to chrono's for DataFusion's functions (`to_timestamp` of a number is DataFusion's).
+//!
+//! It registers functions; it reads no tables.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::numeric::rem;
+use datafusion::arrow::datatypes::{DataType, FieldRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    TypeSignature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+use super::datetime_template::Template;
+
+/// Adds the functions to `ctx`.
+pub fn install(ctx: &SessionContext) -> DfResult<()> {
+    use datafusion::execution::FunctionRegistry;
+    for (name, alias) in [("var_samp", "variance"), ("bool_and", "every")] {
+        let f = ctx.udaf(name)?;
+        ctx.register_udaf(f.as_ref().clone().with_aliases([alias]));
+    }
+    for (name, alias) in [("signum", "sign"), ("uuid", "gen_random_uuid")] {
+        let f = ctx.udf(name)?;
+        ctx.register_udf(f.as_ref().clone().with_aliases([alias]));
+    }
+    ctx.register_udf(ScalarUDF::from(Mod::new()));
+    ctx.register_udf(ScalarUDF::from(QuoteLiteral::new(false)));
+    ctx.register_udf(ScalarUDF::from(QuoteLiteral::new(true)));
+    ctx.register_udf(ScalarUDF::from(Format::new()));
+    ctx.register_udf(ScalarUDF::from(ToChar::new()));
+    for name in ["to_date", "to_timestamp"] {
+        let inner = ctx.udf(name)?;
+        ctx.register_udf(ScalarUDF::from(WithTemplate { inner }));
+    }
+    Ok(())
+}
+
+/// `mod(a, b)`: the remainder of `a / b`, with the sign of `a`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Mod {
+    signature: Signature,
+}
+
+impl Mod {
+    fn new() -> Self {
+        let pair = |t: DataType| TypeSignature::Exact(vec![t.clone(), t]);
+        Mod {
+            signature: Signature::one_of(
+                vec![pair(DataType::Int64), pair(DataType::Float64)],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Mod {
+    fn name(&self) -> &str {
+        "mod"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        Ok(args.first().cloned().unwrap_or(DataType::Int64))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let [a, b] = args.args.as_slice() else {
+            return exec_err!("mod takes two arguments");
+        };
+        Ok(ColumnarValue::Array(rem(
+            &a.to_array(rows)?,
+            &b.to_array(rows)?,
+        )?))
+    }
+}
+
+/// `quote_literal(x)`: `x` as a string literal (`'it''s'`; `E'...'` when it has
+/// backslashes); NULL for NULL. `quote_nullable` gives the word NULL for NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct QuoteLiteral {
+    signature: Signature,
+    nullable: bool,
+}
+
+impl QuoteLiteral {
+    fn new(nullable: bool) -> Self {
+        QuoteLiteral {
+            signature: Signature::any(1, Volatility::Immutable),
+            nullable,
+        }
+    }
+}
+
+/// `text` quoted as a PostgreSQL string literal.
+fn quote_literal(text: &str) -> String {
+    let body = text.replace('\'', "''");
+    if body.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+/// `name` as an identifier: quoted unless it is lower case letters, digits and underscores,
+/// not starting with a digit.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// The rows of `values` as PostgreSQL prints them (booleans as `t` and `f`), NULL as None.
+fn texts(values: &ArrayRef) -> DfResult<Vec<Option<String>>> {
+    if let DataType::Boolean = values.data_type() {
+        return Ok(values
+            .as_boolean()
+            .iter()
+            .map(|b| b.map(|b| if b { "t" } else { "f" }.to_string()))
+            .collect());
+    }
+    let strings = cast(values, &DataType::Utf8)?;
+    Ok(strings
+        .as_string::<i32>()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect())
+}
+
+impl ScalarUDFImpl for QuoteLiteral {
+    fn name(&self) -> &str {
+        if self.nullable {
+            "quote_nullable"
+        } else {
+            "quote_literal"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument", self.name());
+        };
+        let mut out = StringBuilder::new();
+        for text in texts(&value.to_array(args.number_rows)?)? {
+            match text {
+                Some(t) => out.append_value(quote_literal(&t)),
+                None if self.nullable => out.append_value("NULL"),
+                None => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// `format(template, args...)`, as PostgreSQL's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Format {
+    signature: Signature,
+}
+
+impl Format {
+    fn new() -> Self {
+        Format {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+/// One row of `format`: `template` with its `%` specifiers filled from `args`.
+fn format_row(template: &str, args: &[Option<String>]) -> DfResult<String> {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    let mut next_arg = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        // %[position$][-][width]type
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let mut position = None;
+        if chars.peek() == Some(&'$') {
+            chars.next();
+            match digits.parse::<usize>() {
+                Ok(p) if p > 0 => position = Some(p - 1),
+                _ => {
+                    return exec_err!(
+                        "format specifies argument 0, but arguments are numbered from 1"
+                    );
+                }
+            }
+            digits.clear();
+        }
+        let left = chars.peek() == Some(&'-');
+        if left {
+            chars.next();
+        }
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let width: usize = digits.parse().unwrap_or(0);
+        let Some(kind) = chars.next() else {
+            return exec_err!("unterminated format() type specifier");
+        };
+        let index = position.unwrap_or(next_arg);
+        next_arg = index + 1;
+        let Some(value) = args.get(index) else {
+            return exec_err!("too few arguments for format()");
+        };
+        let text = match (kind, value) {
+            ('s', Some(v)) => v.clone(),
+            ('s', None) => String::new(),
+            ('I', Some(v)) => quote_ident(v),
+            ('I', None) => {
+                return exec_err!("null values cannot be formatted as an SQL identifier");
+            }
+            ('L', Some(v)) => quote_literal(v),
+            ('L', None) => "NULL".to_string(),
+            (other, _) => {
+                return exec_err!(
+                    "unrecognized format() type specifier \"{other}\"; use %s, %I or %L"
+                );
+            }
+        };
+        let pad = width.saturating_sub(text.chars().count());
+        if left {
+            out.push_str(&text);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&text);
+        }
+    }
+    Ok(out)
+}
+
+impl ScalarUDFImpl for Format {
+    fn name(&self) -> &str {
+        "format"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let Some((template, values)) = args.args.split_first() else {
+            return plan_err!("format takes a template and the values to put in it");
+        };
+        let templates = texts(&template.to_array(rows)?)?;
+        let columns = values
+            .iter()
+            .map(|v| texts(&v.to_array(rows)?))
+            .collect::<DfResult<Vec<_>>>()?;
+        let mut out = StringBuilder::new();
+        let mut row_args = Vec::with_capacity(columns.len());
+        for (row, template) in templates.iter().enumerate() {
+            let Some(template) = template else {
+                out.append_null();
+                continue;
+            };
+            row_args.clear();
+            row_args.extend(columns.iter().map(|c| c[row].clone()));
+            out.append_value(format_row(template, &row_args)?);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// `to_char(date or timestamp, template)` with PostgreSQL's templates.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToChar {
+    signature: Signature,
+}
+
+impl ToChar {
+    fn new() -> Self {
+        ToChar {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ToChar {
+    fn name(&self) -> &str {
+        "to_char"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match args.first() {
+            Some(
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null,
+            ) => Ok(DataType::Utf8),
+            Some(other) => plan_err!(
+                "to_char takes a date or a timestamp and a template, not {other}; numbers \
+                 print with round() or format()"
+            ),
+            None => plan_err!("to_char takes a value and a template"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let [value, template] = args.args.as_slice() else {
+            return exec_err!("to_char takes a value and a template");
+        };
+        let value = value.to_array(rows)?;
+        // PostgreSQL prints the zone of a timestamp with time zone, and none for one without.
+        let zone = match value.data_type() {
+            DataType::Timestamp(_, Some(_)) => "UTC",
+            _ => "",
+        };
+        let micros = cast(&value, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+        let micros = micros.as_primitive::<TimestampMicrosecondType>();
+        let fixed = match template {
+            ColumnarValue::Scalar(s) => Some(match s {
+                ScalarValue::Utf8(t) | ScalarValue::Utf8View(t) | ScalarValue::LargeUtf8(t) => {
+                    t.as_deref().map(Template::parse)
+                }
+                ScalarValue::Null => None,
+                other => return exec_err!("to_char's template is text, not {}", other.data_type()),
+            }),
+            ColumnarValue::Array(_) => None,
+        };
+        // One template for all rows, or a template per row.
+        let templates: Vec<Option<Template>> = match fixed {
+            Some(t) => vec![t],
+            None => texts(&template.to_array(rows)?)?
+                .iter()
+                .map(|t| t.as_deref().map(Template::parse))
+                .collect(),
+        };
+        let mut out = StringBuilder::new();
+        for (row, micros) in micros.iter().enumerate() {
+            let template = templates
+                .get(row)
+                .or(templates.first())
+                .and_then(Option::as_ref);
+            let time = micros.and_then(chrono::DateTime::from_timestamp_micros);
+            match (time, template) {
+                (Some(t), Some(template)) => {
+                    out.append_value(template.format(&t.naive_utc(), zone))
+                }
+                _ => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// DataFusion's `to_date` or `to_timestamp`, reading text with PostgreSQL's template: the
+/// templates after the first argument are translated to chrono's formats.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WithTemplate {
+    inner: Arc<ScalarUDF>,
+}
+
+impl WithTemplate {
+    fn chrono(&self, template: &str) -> DfResult<String> {
+        match Template::parse(template).chrono_format() {
+            Some(f) => Ok(f),
+            None => exec_err!(
+                "{} cannot read the template \"{template}\"; use YYYY, MM, DD, HH24, MI, SS, \
+                 Mon, Month and literal text",
+                self.inner.name()
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for WithTemplate {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(args)
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(args)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let text_input = args.args.first().is_some_and(|a| {
+            matches!(
+                a.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            )
+        });
+        if text_input {
+            for arg in args.args.iter_mut().skip(1) {
+                *arg = match &*arg {
+                    ColumnarValue::Scalar(
+                        ScalarValue::Utf8(Some(t))
+                        | ScalarValue::Utf8View(Some(t))
+                        | ScalarValue::LargeUtf8(Some(t)),
+                    ) => ColumnarValue::Scalar(ScalarValue::Utf8(Some(self.chrono(t)?))),
+                    ColumnarValue::Array(a) => {
+                        let mut out = StringBuilder::new();
+                        for t in texts(a)? {
+                            match t {
+                                Some(t) => out.append_value(self.chrono(&t)?),
+                                None => out.append_null(),
+                            }
+                        }
+                        ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef)
+                    }
+                    other => other.clone(),
+                };
+            }
+        }
+        self.inner.invoke_with_args(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(values: &[Option<&str>]) -> Vec<Option<String>> {
+        values.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    /// Results checked against PostgreSQL 15.
+    #[test]
+    fn format_fills_specifiers_as_postgresql_does() {
+        let a = args(&[Some("x"), None, Some("My Col"), Some("it's")]);
+        assert_eq!(
+            format_row("%s|%s|%I|%L", &a).unwrap(),
+            "x||\"My Col\"|'it''s'"
+        );
+        assert_eq!(format_row("%2$L %1$s %s", &a).unwrap(), "NULL x ");
+        assert_eq!(format_row("[%5s][%-5s]", &a).unwrap(), "[    x][     ]");
+        assert_eq!(
+            format_row("100%% %I", &args(&[Some("ok_1")])).unwrap(),
+            "100% ok_1"
+        );
+        assert!(format_row("%s %s", &args(&[Some("a")])).is_err());
+        assert!(format_row("%I", &args(&[None])).is_err());
+        assert!(format_row("%x", &args(&[Some("a")])).is_err());
+    }
+
+    #[test]
+    fn literals_are_quoted_as_postgresql_quotes_them() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal("a\\b"), "E'a\\\\b'");
+        assert_eq!(quote_ident("userId"), "\"userId\"");
+        assert_eq!(quote_ident("user_id2"), "user_id2");
+    }
+}
