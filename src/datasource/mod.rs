@@ -9,7 +9,7 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
-mod integer_casts;
+mod pg_casts;
 mod pg_functions;
 mod remote;
 pub mod system_catalog;
@@ -58,7 +58,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_analyzer_rule(Arc::new(integer_casts::IntegerCasts::new()))
+        .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .build();
     let ctx = Arc::new(SessionContext::new_with_state(state));
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)

@@ -22,6 +22,7 @@ mod model_query;
 mod model_table;
 mod models_table;
 pub mod notices;
+mod pg_forms;
 mod project_schema;
 mod retrain;
 mod show_databases;
@@ -222,7 +223,7 @@ impl Engine {
         // Result columns get PostgreSQL's names (`count`, `?column?`) first, so that the
         // rewrites below name them as PostgreSQL would name what the client wrote.
         let mut query = query.clone();
-        let named = crate::sql::name_columns(&mut query);
+        let named = crate::sql::name_columns(&mut query) | pg_forms::rewrite(&mut query);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {

@@ -1,9 +1,12 @@
-//! PostgreSQL's rounding where a fractional number becomes an integer. DataFusion's casts
-//! truncate (`avg(rating)::int` of 3.7 is 3); PostgreSQL rounds: a numeric half away from
-//! zero (3.5 becomes 4, -3.5 becomes -4) and a double to the nearest even (2.5 becomes 2).
-//! An analyzer rule, run after DataFusion's type coercion, rounds the value before every
-//! cast from a float or decimal to an integer type, the casts DataFusion adds itself (an
-//! INSERT's values into an integer column) included.
+//! PostgreSQL's casts where DataFusion's differ, fixed by an analyzer rule that runs after
+//! DataFusion's type coercion, so it also sees the casts DataFusion adds itself (an INSERT's
+//! values into a column, a text literal compared with a timestamp):
+//!
+//! * A fractional number cast to an integer is rounded. DataFusion's casts truncate
+//!   (`avg(rating)::int` of 3.7 was 3); PostgreSQL rounds a numeric half away from zero
+//!   (3.5 becomes 4, -3.5 becomes -4) and a double to the nearest even (2.5 becomes 2).
+//! * A text literal cast to a timestamp may leave out the seconds (`'2024-01-05 10:00'`),
+//!   which Arrow's parser refuses.
 //!
 //! This module changes plans only; it does not parse SQL.
 
@@ -22,17 +25,26 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::AnalyzerRule;
 
-/// Rounds before casts from fractional numbers to integers.
+/// The analyzer rule.
 #[derive(Debug)]
-pub struct IntegerCasts {
+pub struct PgCasts {
     rint: Arc<ScalarUDF>,
 }
 
-impl IntegerCasts {
+impl PgCasts {
     pub fn new() -> Self {
-        IntegerCasts {
+        PgCasts {
             rint: Arc::new(rint()),
         }
+    }
+
+    /// `expr` with PostgreSQL's meaning, if it is a cast whose meaning differs.
+    fn cast(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let expr = minutes_with_seconds(expr)?;
+        if expr.transformed {
+            return Ok(expr);
+        }
+        self.round_before_cast(expr.data, schema)
     }
 
     /// `expr` rounded as PostgreSQL does when it is cast to an integer, if it is a cast of a
@@ -67,9 +79,9 @@ impl IntegerCasts {
     }
 }
 
-impl AnalyzerRule for IntegerCasts {
+impl AnalyzerRule for PgCasts {
     fn name(&self) -> &str {
-        "recsql_integer_casts"
+        "recsql_pg_casts"
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
@@ -78,12 +90,47 @@ impl AnalyzerRule for IntegerCasts {
             let names = NamePreserver::new(&plan);
             plan.map_expressions(|expr| {
                 let name = names.save(&expr);
-                expr.transform_up(|e| self.round_before_cast(e, &schema))
+                expr.transform_up(|e| self.cast(e, &schema))
                     .map(|t| t.update_data(|e| name.restore(e)))
             })
         })
         .map(|t| t.data)
     }
+}
+
+/// A cast of a text literal `YYYY-MM-DD HH:MM` to a timestamp, with `:00` seconds added.
+fn minutes_with_seconds(expr: Expr) -> Result<Transformed<Expr>> {
+    let Expr::Cast(Cast { expr: inner, field }) = &expr else {
+        return Ok(Transformed::no(expr));
+    };
+    let Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)), _) =
+        inner.as_ref()
+    else {
+        return Ok(Transformed::no(expr));
+    };
+    if !matches!(field.data_type(), DataType::Timestamp(..)) || !lacks_seconds(text.trim()) {
+        return Ok(Transformed::no(expr));
+    }
+    let completed = format!("{}:00", text.trim());
+    Ok(Transformed::yes(Expr::Cast(Cast::new_from_field(
+        Box::new(Expr::Literal(ScalarValue::Utf8(Some(completed)), None)),
+        field.clone(),
+    ))))
+}
+
+/// Whether `text` is a date and a time of hours and minutes: `2024-01-05 10:00`.
+fn lacks_seconds(text: &str) -> bool {
+    let Some((date, time)) = text.split_once([' ', 'T']) else {
+        return false;
+    };
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let date_ok = matches!(date.split('-').collect::<Vec<_>>().as_slice(),
+        [y, m, d] if digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2));
+    let time_ok = matches!(time.split(':').collect::<Vec<_>>().as_slice(),
+        [h, m] if digits(h, 1..=2) && digits(m, 2..=2));
+    date_ok && time_ok
 }
 
 /// `_pg_rint(x)`: `x` rounded to the nearest integer, halves to the even one, as
@@ -108,4 +155,18 @@ fn rint() -> ScalarUDF {
             _ => internal_err!("_pg_rint takes one double"),
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dates_with_hours_and_minutes_lack_seconds() {
+        assert!(lacks_seconds("2024-01-05 10:00"));
+        assert!(lacks_seconds("2024-1-5T9:30"));
+        assert!(!lacks_seconds("2024-01-05 10:00:00"));
+        assert!(!lacks_seconds("2024-01-05"));
+        assert!(!lacks_seconds("10:00"));
+    }
 }

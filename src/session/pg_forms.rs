@@ -1,0 +1,262 @@
+//! PostgreSQL forms that DataFusion lacks or reads otherwise, rewritten into forms it has
+//! with PostgreSQL's meaning:
+//!
+//! * `FETCH FIRST n ROWS ONLY` as `LIMIT n` (DataFusion refuses FETCH);
+//! * `x SIMILAR TO 'pattern'` as `x ~ '^(?:regex)$'`: DataFusion read the pattern as an
+//!   unanchored regular expression, so `'abc' SIMILAR TO 'a%'` was false;
+//! * `generate_series(...)` as a select item, a set of rows in PostgreSQL, as
+//!   `unnest(generate_series(...))` (DataFusion's gives one array);
+//! * `FROM generate_series(1, 3) g`: the column is named `g`, as in PostgreSQL (DataFusion
+//!   names it `value`).
+//!
+//! This module rewrites ASTs only.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, LimitClause, ObjectName, Query, SelectItem, SetExpr,
+    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+};
+
+/// Rewrites the forms in `query`, at any depth; returns whether anything changed.
+pub fn rewrite(query: &mut Query) -> bool {
+    let mut forms = Forms(false);
+    let _ = VisitMut::visit(query, &mut forms);
+    forms.0
+}
+
+struct Forms(bool);
+
+impl VisitorMut for Forms {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        self.0 |= fetch_as_limit(query);
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
+                    && is_function(expr, "generate_series")
+                {
+                    *expr = call("unnest", expr.clone());
+                    self.0 = true;
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            alias: Some(alias),
+            ..
+        } = table
+            && alias.columns.is_empty()
+            && last_name(name).is_some_and(|n| n == "generate_series" || n == "range")
+        {
+            alias.columns = vec![TableAliasColumnDef {
+                name: alias.name.clone(),
+                data_type: None,
+            }];
+            self.0 = true;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::SimilarTo {
+            negated,
+            expr: value,
+            pattern,
+            escape_char,
+        } = expr
+            && let Expr::Value(v) = pattern.as_ref()
+            && let Value::SingleQuotedString(text) = &v.value
+        {
+            let escape = match escape_char.as_ref().map(|e| &e.value) {
+                None => Some('\\'),
+                Some(Value::SingleQuotedString(e)) => {
+                    let mut chars = e.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(c), None) => Some(c),
+                        (None, None) => None,
+                        _ => return ControlFlow::Continue(()),
+                    }
+                }
+                Some(_) => return ControlFlow::Continue(()),
+            };
+            let regex = similar_to_regex(text, escape);
+            *expr = Expr::BinaryOp {
+                left: value.clone(),
+                op: if *negated {
+                    BinaryOperator::PGRegexNotMatch
+                } else {
+                    BinaryOperator::PGRegexMatch
+                },
+                right: Box::new(Expr::value(Value::SingleQuotedString(regex))),
+            };
+            self.0 = true;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `FETCH FIRST n ROWS ONLY` (without TIES or PERCENT) as `LIMIT n`, keeping an OFFSET.
+fn fetch_as_limit(query: &mut Query) -> bool {
+    let Some(fetch) = &query.fetch else {
+        return false;
+    };
+    if fetch.with_ties || fetch.percent {
+        return false;
+    }
+    // `FETCH FIRST ROW ONLY` is one row.
+    let quantity = fetch
+        .quantity
+        .clone()
+        .unwrap_or_else(|| Expr::value(Value::Number("1".to_string(), false)));
+    match &mut query.limit_clause {
+        None => {
+            query.limit_clause = Some(LimitClause::LimitOffset {
+                limit: Some(quantity),
+                offset: None,
+                limit_by: vec![],
+            });
+        }
+        Some(LimitClause::LimitOffset {
+            limit: limit @ None,
+            ..
+        }) => *limit = Some(quantity),
+        Some(_) => return false,
+    }
+    query.fetch = None;
+    true
+}
+
+fn last_name(name: &ObjectName) -> Option<String> {
+    name.0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(|i| i.value.to_lowercase())
+}
+
+fn is_function(expr: &Expr, wanted: &str) -> bool {
+    matches!(expr, Expr::Function(f) if matches!(f.args, FunctionArguments::List(_))
+        && last_name(&f.name).is_some_and(|n| n == wanted))
+}
+
+fn call(name: &str, arg: Expr) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// A SIMILAR TO pattern as an anchored regular expression, as PostgreSQL translates it:
+/// `%` is any text, `_` any character, the escape character makes the next one literal,
+/// `.`, `^` and `$` are literal, and the regex operators `| * + ? {m,n} ( ) [...]` stay.
+fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
+    let mut out = String::from("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_brackets = false;
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            if let Some(next) = chars.next() {
+                push_literal(&mut out, next);
+            }
+            continue;
+        }
+        if in_brackets {
+            out.push(c);
+            if c == ']' {
+                in_brackets = false;
+            }
+            continue;
+        }
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '[' => {
+                in_brackets = true;
+                out.push(c);
+            }
+            '.' | '^' | '$' | '\\' => push_literal(&mut out, c),
+            other => out.push(other),
+        }
+    }
+    out.push_str(")$");
+    out
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c.is_ascii_alphanumeric() || c == ' ' || c == '_' {
+        out.push(c);
+    } else {
+        out.push('\\');
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn rewritten(sql: &str) -> String {
+        let mut q = *Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_query())
+            .expect("parses");
+        rewrite(&mut q);
+        q.to_string()
+    }
+
+    #[test]
+    fn fetch_first_is_a_limit() {
+        assert_eq!(
+            rewritten("SELECT a FROM t ORDER BY a OFFSET 2 ROWS FETCH FIRST 3 ROWS ONLY"),
+            "SELECT a FROM t ORDER BY a LIMIT 3 OFFSET 2 ROWS"
+        );
+        assert_eq!(
+            rewritten("SELECT a FROM t FETCH NEXT ROW ONLY"),
+            "SELECT a FROM t LIMIT 1"
+        );
+    }
+
+    #[test]
+    fn similar_to_is_an_anchored_regex() {
+        assert_eq!(similar_to_regex("a%", Some('\\')), "^(?:a.*)$");
+        assert_eq!(
+            similar_to_regex("%(b|d)_.x", Some('\\')),
+            "^(?:.*(b|d).\\.x)$"
+        );
+        assert_eq!(
+            similar_to_regex("100#%[0-9]*", Some('#')),
+            "^(?:100\\%[0-9]*)$"
+        );
+        assert_eq!(
+            rewritten("SELECT a NOT SIMILAR TO 'x%' FROM t"),
+            "SELECT a !~ '^(?:x.*)$' FROM t"
+        );
+    }
+
+    #[test]
+    fn generate_series_gives_rows_named_after_their_alias() {
+        assert_eq!(
+            rewritten("SELECT generate_series(1, 3) AS g, x FROM generate_series(1, 2) s"),
+            "SELECT unnest(generate_series(1, 3)) AS g, x FROM generate_series(1, 2) s (s)"
+        );
+    }
+}
