@@ -92,7 +92,12 @@ async fn declared_schema(engine: &Engine, columns: &[ColumnDef]) -> Result<Schem
     let casts: Vec<String> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("CAST(NULL AS {}) AS c{i}", c.data_type))
+        .map(|(i, c)| {
+            // `float` is a double in PostgreSQL, not DataFusion's `real`.
+            let mut data_type = c.data_type.clone();
+            super::pg_forms::float_as_double(&mut data_type);
+            format!("CAST(NULL AS {data_type}) AS c{i}")
+        })
         .collect();
     let plan = engine
         .context()

@@ -7,16 +7,23 @@
 //! * `generate_series(...)` as a select item, a set of rows in PostgreSQL, as
 //!   `unnest(generate_series(...))` (DataFusion's gives one array);
 //! * `FROM generate_series(1, 3) g`: the column is named `g`, as in PostgreSQL (DataFusion
-//!   names it `value`).
+//!   names it `value`);
+//! * `float` and `float(p)` with p > 24 as `double precision`, as in PostgreSQL (DataFusion
+//!   read them as `real`, losing digits silently);
+//! * `x = ANY (subquery)` as `x IN (subquery)` and `x <> ALL (subquery)` as `NOT IN`
+//!   (datafusion-postgres' parser made them array functions that fail);
+//! * `EXISTS (subquery)` outside WHERE and HAVING (a select item, a CASE), which DataFusion
+//!   plans only as a filter, as a count of the subquery's rows compared with 0.
 //!
 //! This module rewrites ASTs only.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, LimitClause, ObjectName, Query, SelectItem, SetExpr,
-    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    ArrayElemTypeDef, BinaryOperator, DataType, ExactNumberInfo, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, LimitClause, ObjectName,
+    Query, Select, SelectItem, SetExpr, TableAliasColumnDef, TableFactor, Value, VisitMut,
+    VisitorMut,
 };
 
 /// Rewrites the forms in `query`, at any depth; returns whether anything changed.
@@ -34,6 +41,7 @@ impl VisitorMut for Forms {
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         self.0 |= fetch_as_limit(query);
         if let SetExpr::Select(select) = query.body.as_mut() {
+            self.0 |= exists_as_counts(select);
             for item in &mut select.projection {
                 if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
                     && is_function(expr, "generate_series")
@@ -66,6 +74,12 @@ impl VisitorMut for Forms {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Cast { data_type, .. } => self.0 |= float_as_double(data_type),
+            Expr::TypedString(typed) => self.0 |= float_as_double(&mut typed.data_type),
+            Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
+            _ => {}
+        }
         if let Expr::SimilarTo {
             negated,
             expr: value,
@@ -101,6 +115,116 @@ impl VisitorMut for Forms {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `x = ANY (subquery)` as `x IN (subquery)`, `x <> ALL (subquery)` as `x NOT IN
+/// (subquery)`; returns whether it changed `expr`.
+fn any_as_in(expr: &mut Expr) -> bool {
+    let (left, right, negated) = match expr {
+        Expr::AnyOp {
+            left,
+            compare_op: BinaryOperator::Eq,
+            right,
+            ..
+        } => (left, right, false),
+        Expr::AllOp {
+            left,
+            compare_op: BinaryOperator::NotEq,
+            right,
+        } => (left, right, true),
+        _ => return false,
+    };
+    let Expr::Subquery(subquery) = right.as_ref() else {
+        return false;
+    };
+    let in_subquery = Expr::InSubquery {
+        expr: left.clone(),
+        subquery: subquery.clone(),
+        negated,
+    };
+    *expr = in_subquery;
+    true
+}
+
+/// `float` and `float(p > 24)` as `double precision` and `float(p <= 24)` as `real`, as
+/// PostgreSQL reads them (DataFusion reads every `float` as `real`); returns whether it
+/// changed `data_type`.
+pub fn float_as_double(data_type: &mut DataType) -> bool {
+    match data_type {
+        DataType::Float(ExactNumberInfo::None) => *data_type = DataType::DoublePrecision,
+        DataType::Float(
+            ExactNumberInfo::Precision(p) | ExactNumberInfo::PrecisionAndScale(p, _),
+        ) => {
+            *data_type = if *p <= 24 {
+                DataType::Real
+            } else {
+                DataType::DoublePrecision
+            }
+        }
+        DataType::Array(
+            ArrayElemTypeDef::SquareBracket(inner, _)
+            | ArrayElemTypeDef::AngleBracket(inner)
+            | ArrayElemTypeDef::Parenthesis(inner),
+        ) => return float_as_double(inner),
+        _ => return false,
+    }
+    true
+}
+
+/// `EXISTS (q)` in `select`'s items as `((SELECT count(*) FROM ... WHERE ...) > 0)` (`= 0`
+/// for NOT EXISTS), for a plain `q`; WHERE and HAVING keep theirs, which DataFusion plans.
+fn exists_as_counts(select: &mut Select) -> bool {
+    struct Counts(bool);
+    impl VisitorMut for Counts {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Exists { subquery, negated } = expr
+                && let Some(count) = counted(subquery)
+            {
+                let sql = format!("(({count}) {} 0)", if *negated { "=" } else { ">" });
+                if let Ok(new) = datafusion::sql::sqlparser::parser::Parser::new(
+                    &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+                )
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_expr())
+                {
+                    *expr = new;
+                    self.0 = true;
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    /// `q` with `count(*)` as its only item, when it is a plain SELECT.
+    fn counted(q: &Query) -> Option<String> {
+        let SetExpr::Select(inner) = q.body.as_ref() else {
+            return None;
+        };
+        let plain = q.with.is_none()
+            && q.limit_clause.is_none()
+            && q.fetch.is_none()
+            && inner.having.is_none()
+            && inner.distinct.is_none()
+            && matches!(&inner.group_by, datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+        if !plain {
+            return None;
+        }
+        let mut counted = inner.as_ref().clone();
+        counted.projection = vec![SelectItem::UnnamedExpr(
+            datafusion::sql::sqlparser::parser::Parser::new(
+                &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            )
+            .try_with_sql("count(*)")
+            .and_then(|mut p| p.parse_expr())
+            .ok()?,
+        )];
+        Some(counted.to_string())
+    }
+    let mut counts = Counts(false);
+    for item in &mut select.projection {
+        let _ = VisitMut::visit(item, &mut counts);
+    }
+    counts.0
 }
 
 /// `FETCH FIRST n ROWS ONLY` (without TIES or PERCENT) as `LIMIT n`, keeping an OFFSET.
@@ -249,6 +373,26 @@ mod tests {
         assert_eq!(
             rewritten("SELECT a NOT SIMILAR TO 'x%' FROM t"),
             "SELECT a !~ '^(?:x.*)$' FROM t"
+        );
+    }
+
+    #[test]
+    fn floats_are_doubles_any_is_in_and_exists_counts_in_select_lists() {
+        assert_eq!(
+            rewritten("SELECT CAST(a AS float), a::float(10), a::float(53)[] FROM t"),
+            "SELECT CAST(a AS DOUBLE PRECISION), a::REAL, a::DOUBLE PRECISION[] FROM t"
+        );
+        assert_eq!(
+            rewritten(
+                "SELECT a FROM t WHERE a = ANY (SELECT b FROM u) AND a <> ALL (SELECT c FROM v)"
+            ),
+            "SELECT a FROM t WHERE a IN (SELECT b FROM u) AND a NOT IN (SELECT c FROM v)"
+        );
+        assert_eq!(
+            rewritten(
+                "SELECT EXISTS (SELECT 1 FROM u WHERE u.x = t.x), NOT EXISTS (SELECT y FROM v) FROM t WHERE EXISTS (SELECT 1 FROM w)"
+            ),
+            "SELECT ((SELECT count(*) FROM u WHERE u.x = t.x) > 0), ((SELECT count(*) FROM v) = 0) FROM t WHERE EXISTS (SELECT 1 FROM w)"
         );
     }
 
