@@ -4,8 +4,8 @@
 //! into client queries); the comment, index-definition and size functions, which answer NULL
 //! because recsql keeps no comments, indexes or sizes; the `pg_*_is_visible` functions;
 //! `version()` worded as PostgreSQL's; `current_setting` and `set_config` over the server's
-//! settings; `json_build_object`; and `pg_size_pretty`. It registers functions; it reads no
-//! tables.
+//! settings; `json_build_object`; `pg_size_pretty`; and `_pg_prefix_elements` for psql's
+//! `\d+`. It registers functions; it reads no tables.
 
 use std::sync::Arc;
 
@@ -56,15 +56,23 @@ pub fn install(ctx: &SessionContext) {
         "pg_ts_parser_is_visible",
         "pg_ts_template_is_visible",
         "pg_type_is_visible",
+        // recsql has one role, which may do everything.
+        "pg_has_role",
     ] {
         ctx.register_udf(ScalarUDF::from(Constant::new(
             name,
             ScalarValue::Boolean(Some(true)),
         )));
     }
+    // The one tablespace is the default one, which has no location of its own.
+    ctx.register_udf(ScalarUDF::from(Constant::new(
+        "pg_tablespace_location",
+        ScalarValue::Utf8(Some(String::new())),
+    )));
     ctx.register_udf(ScalarUDF::from(Constant::version()));
     ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
     ctx.register_udf(ScalarUDF::from(SizePretty::new()));
+    ctx.register_udf(ScalarUDF::from(PrefixElements::new()));
     // recsql does not measure the storage of relations (files, remote tables, models): their
     // size is unknown.
     for name in [
@@ -72,6 +80,7 @@ pub fn install(ctx: &SessionContext) {
         "pg_relation_size",
         "pg_total_relation_size",
         "pg_indexes_size",
+        "pg_database_size",
     ] {
         ctx.register_udf(ScalarUDF::from(Constant::new(
             name,
@@ -483,6 +492,69 @@ impl ScalarUDFImpl for CurrentSetting {
             }
         }
         Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    }
+}
+
+/// `_pg_prefix_elements(a, p)`: the text array `a` with `p` before each element; `{}` for a
+/// NULL `a`. It is psql's `ARRAY(SELECT 'toast.' || x FROM unnest(a) x)` (`catalog_query`
+/// rewrites it), whose outer array DataFusion cannot unnest in a subquery.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PrefixElements {
+    signature: Signature,
+}
+
+impl PrefixElements {
+    fn new() -> Self {
+        PrefixElements {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for PrefixElements {
+    fn name(&self) -> &str {
+        "_pg_prefix_elements"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::List(Arc::new(Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        ))))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let [array, prefix] = args.args.as_slice() else {
+            return exec_err!("_pg_prefix_elements takes an array and a prefix");
+        };
+        let array = array.to_array(rows)?;
+        let prefix = datafusion::arrow::compute::cast(&prefix.to_array(rows)?, &DataType::Utf8)?;
+        let prefix = prefix.as_string::<i32>();
+        let mut out = datafusion::arrow::array::ListBuilder::new(
+            datafusion::arrow::array::StringBuilder::new(),
+        );
+        for row in 0..rows {
+            if let DataType::List(_) = array.data_type()
+                && !array.is_null(row)
+            {
+                let elements = datafusion::arrow::compute::cast(
+                    &array.as_list::<i32>().value(row),
+                    &DataType::Utf8,
+                )?;
+                for e in elements.as_string::<i32>() {
+                    out.values()
+                        .append_option(e.map(|e| format!("{}{e}", prefix.value(row))));
+                }
+            }
+            out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }
 

@@ -493,6 +493,51 @@ fn lower_parts(name: &ObjectName) -> Vec<String> {
 }
 
 /// The single plain expression a scalar subquery selects, if it is not aggregated yet.
+/// The array and the prefix of `SELECT 'prefix' || x FROM unnest(array) x`.
+fn prefixed_elements(q: &Query) -> Option<(String, String)> {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let ([from], [item], None) = (
+        select.from.as_slice(),
+        select.projection.as_slice(),
+        &select.selection,
+    ) else {
+        return None;
+    };
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        alias: Some(alias),
+        ..
+    } = &from.relation
+    else {
+        return None;
+    };
+    let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+        return None;
+    };
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::StringConcat,
+        right,
+    } = e
+    else {
+        return None;
+    };
+    let unnest = lower_parts(name).last().is_some_and(|n| n == "unnest");
+    let element = matches!(right.as_ref(), Expr::Identifier(i) if i.value == alias.name.value);
+    let literal =
+        matches!(left.as_ref(), Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    match (
+        unnest && element && literal && from.joins.is_empty(),
+        args.args.as_slice(),
+    ) {
+        (true, [array]) => Some((array.to_string(), left.to_string())),
+        _ => None,
+    }
+}
+
 fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
     if q.limit_clause.is_some() || q.fetch.is_some() {
         return None;
@@ -725,12 +770,19 @@ impl VisitorMut for Folder {
                     self.changed = true;
                 }
             }
-            // `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`.
+            // `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and psql's
+            // `ARRAY(SELECT 'p' || x FROM unnest(a) x)` (of an outer `a`, which DataFusion
+            // cannot unnest in a subquery) as `_pg_prefix_elements(a, 'p')`.
             Expr::Function(f)
                 if lower_parts(&f.name).last().is_some_and(|n| n == "array")
                     && matches!(f.args, FunctionArguments::Subquery(_)) =>
             {
-                if let FunctionArguments::Subquery(q) = &f.args {
+                if let FunctionArguments::Subquery(q) = &f.args
+                    && let Some((array, prefix)) = prefixed_elements(q)
+                {
+                    let sql = format!("_pg_prefix_elements({array}, {prefix})");
+                    self.replace(expr, &sql);
+                } else if let FunctionArguments::Subquery(q) = &f.args {
                     let mut q = q.clone();
                     if let Some(item) = unaggregated_item(&mut q) {
                         let sql = format!("array_agg({item})");
