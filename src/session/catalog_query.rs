@@ -17,8 +17,8 @@
 //!   one only when it is aggregated).
 //! * `'pg_catalog.array_in'::regproc` as the function's name, which is what the catalogs'
 //!   regproc columns hold.
-//! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and `unnest(a) u`
-//!   naming its column `u`, as PostgreSQL does.
+//! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and psql's
+//!   `ARRAY(SELECT 'toast.' || x FROM unnest(a) x)` as `_pg_prefix_elements(a, 'toast.')`.
 //! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
 //! * `to_regtype(name)` as a lookup in `pg_type`, and `pg_get_function_result(p.oid)` of
 //!   a `pg_proc p` from the row's result-type columns.
@@ -34,8 +34,8 @@ use std::sync::OnceLock;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, DataType, Expr, Function, FunctionArguments, GroupByExpr, Ident,
-    ObjectName, Query, SelectItem, SetExpr, Subscript, TableAlias, TableAliasColumnDef,
-    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
+    ObjectName, Query, SelectItem, SetExpr, Subscript, TableAlias, TableFactor, Value, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -592,22 +592,6 @@ impl VisitorMut for Folder {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        // `FROM unnest(a) x`: in PostgreSQL `x` also names the column.
-        if let TableFactor::Table {
-            name,
-            args: Some(_),
-            alias: Some(alias),
-            ..
-        } = factor
-            && lower_parts(name).last().is_some_and(|n| n == "unnest")
-            && alias.columns.is_empty()
-        {
-            alias.columns.push(TableAliasColumnDef {
-                name: alias.name.clone(),
-                data_type: None,
-            });
-            self.changed = true;
-        }
         match factor {
             TableFactor::Table { alias, .. }
             | TableFactor::Derived { alias, .. }

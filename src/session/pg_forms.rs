@@ -6,8 +6,8 @@
 //!   unanchored regular expression, so `'abc' SIMILAR TO 'a%'` was false;
 //! * `generate_series(...)` as a select item, a set of rows in PostgreSQL, as
 //!   `unnest(generate_series(...))` (DataFusion's gives one array);
-//! * `FROM generate_series(1, 3) g`: the column is named `g`, as in PostgreSQL (DataFusion
-//!   names it `value`);
+//! * `FROM generate_series(1, 3) g` and `FROM unnest(a) g`: the column is named `g`, as in
+//!   PostgreSQL (DataFusion names it `value` or after the call);
 //! * `float` and `float(p)` with p > 24 as `double precision`, as in PostgreSQL (DataFusion
 //!   read them as `real`, losing digits silently);
 //! * `x = ANY (subquery)` as `x IN (subquery)` and `x <> ALL (subquery)` as `NOT IN`
@@ -55,15 +55,28 @@ impl VisitorMut for Forms {
     }
 
     fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table {
-            name,
-            args: Some(_),
-            alias: Some(alias),
-            ..
-        } = table
-            && alias.columns.is_empty()
-            && last_name(name).is_some_and(|n| n == "generate_series" || n == "range")
-        {
+        // A function of one column: its alias names the column too.
+        let alias = match table {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                alias: Some(alias),
+                ..
+            } if last_name(name)
+                .is_some_and(|n| matches!(n.as_str(), "generate_series" | "range" | "unnest")) =>
+            {
+                alias
+            }
+            TableFactor::UNNEST {
+                alias: Some(alias),
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => alias,
+            _ => return ControlFlow::Continue(()),
+        };
+        if alias.columns.is_empty() {
             alias.columns = vec![TableAliasColumnDef {
                 name: alias.name.clone(),
                 data_type: None,
@@ -399,8 +412,10 @@ mod tests {
     #[test]
     fn generate_series_gives_rows_named_after_their_alias() {
         assert_eq!(
-            rewritten("SELECT generate_series(1, 3) AS g, x FROM generate_series(1, 2) s"),
-            "SELECT unnest(generate_series(1, 3)) AS g, x FROM generate_series(1, 2) s (s)"
+            rewritten(
+                "SELECT generate_series(1, 3) AS g, x, u FROM generate_series(1, 2) s, unnest(ARRAY[1]) u"
+            ),
+            "SELECT unnest(generate_series(1, 3)) AS g, x, u FROM generate_series(1, 2) s (s), UNNEST(ARRAY[1]) u (u)"
         );
     }
 }
