@@ -12,6 +12,7 @@
 //!   read them as `real`, losing digits silently);
 //! * `x = ANY (subquery)` as `x IN (subquery)` and `x <> ALL (subquery)` as `NOT IN`
 //!   (datafusion-postgres' parser made them array functions that fail);
+//! * `x LIKE ANY (ARRAY[...])` and `ILIKE ANY`, which DataFusion refuses, as ORs of LIKEs;
 //! * `EXISTS (subquery)` outside WHERE and HAVING (a select item, a CASE), which DataFusion
 //!   plans only as a filter, as a count of the subquery's rows compared with 0.
 //!
@@ -91,6 +92,9 @@ impl VisitorMut for Forms {
             Expr::Cast { data_type, .. } => self.0 |= float_as_double(data_type),
             Expr::TypedString(typed) => self.0 |= float_as_double(&mut typed.data_type),
             Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
+            Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
+                self.0 |= like_any_as_or(expr)
+            }
             _ => {}
         }
         if let Expr::SimilarTo {
@@ -156,6 +160,59 @@ fn any_as_in(expr: &mut Expr) -> bool {
         negated,
     };
     *expr = in_subquery;
+    true
+}
+
+/// `x [I]LIKE ANY (ARRAY[p1, p2])` (or `ANY (p1, p2)`) as `(x [I]LIKE p1 OR x [I]LIKE p2)`;
+/// returns whether it changed `expr`.
+fn like_any_as_or(expr: &mut Expr) -> bool {
+    let (Expr::Like { pattern, .. } | Expr::ILike { pattern, .. }) = expr else {
+        return false;
+    };
+    let mut list = pattern.as_ref();
+    while let Expr::Nested(inner) = list {
+        list = inner;
+    }
+    let patterns = match list {
+        Expr::Array(array) => array.elem.clone(),
+        Expr::Tuple(items) => items.clone(),
+        _ => return false,
+    };
+    let one = |p: Expr| match expr.clone() {
+        Expr::Like {
+            negated,
+            expr,
+            escape_char,
+            ..
+        } => Expr::Like {
+            negated,
+            any: false,
+            expr,
+            pattern: Box::new(p),
+            escape_char,
+        },
+        Expr::ILike {
+            negated,
+            expr,
+            escape_char,
+            ..
+        } => Expr::ILike {
+            negated,
+            any: false,
+            expr,
+            pattern: Box::new(p),
+            escape_char,
+        },
+        other => other,
+    };
+    let Some(any) = patterns.into_iter().map(one).reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: BinaryOperator::Or,
+        right: Box::new(b),
+    }) else {
+        return false;
+    };
+    *expr = Expr::Nested(Box::new(any));
     true
 }
 
@@ -406,6 +463,16 @@ mod tests {
                 "SELECT EXISTS (SELECT 1 FROM u WHERE u.x = t.x), NOT EXISTS (SELECT y FROM v) FROM t WHERE EXISTS (SELECT 1 FROM w)"
             ),
             "SELECT ((SELECT count(*) FROM u WHERE u.x = t.x) > 0), ((SELECT count(*) FROM v) = 0) FROM t WHERE EXISTS (SELECT 1 FROM w)"
+        );
+    }
+
+    #[test]
+    fn like_any_is_an_or_of_likes() {
+        assert_eq!(
+            rewritten(
+                "SELECT a FROM t WHERE a ILIKE ANY (ARRAY['x%', 'y%']) AND b NOT LIKE ANY ('z', 'w')"
+            ),
+            "SELECT a FROM t WHERE (a ILIKE 'x%' OR a ILIKE 'y%') AND (b NOT LIKE 'z' OR b NOT LIKE 'w')"
         );
     }
 
