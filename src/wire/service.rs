@@ -18,14 +18,18 @@ use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encode_dataframe};
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
 use futures::{Sink, StreamExt};
+use pgwire::api::DEFAULT_NAME;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
 use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::Entry;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::TransactionStatus;
 use pgwire::types::format::FormatOptions;
 use tokio::sync::Notify;
@@ -508,6 +512,43 @@ impl ExtendedQueryHandler for RecsqlService {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         self.parser.clone()
+    }
+
+    /// As pgwire's, except that a statement with parameters and no result rows (a prepared
+    /// INSERT) is described as PostgreSQL describes it, with NoData: pgwire sent an empty
+    /// RowDescription, from which pgjdbc took the INSERT for a query and counted 0 rows in
+    /// `executeBatch`.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+            if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name) {
+                let described = self.do_describe_statement(client, &stmt).await?;
+                // A query of no columns (`SELECT FROM t`) still has rows to describe.
+                let query = matches!(&stmt.statement, (_, Some((_, plan)))
+                    if !matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)));
+                if described.fields.is_empty() && !query {
+                    let types = described.parameters.iter().map(|t| t.oid()).collect();
+                    client
+                        .feed(PgWireBackendMessage::ParameterDescription(
+                            ParameterDescription::new(types),
+                        ))
+                        .await?;
+                    client
+                        .send(PgWireBackendMessage::NoData(NoData::new()))
+                        .await?;
+                    return Ok(());
+                }
+                return send_describe_response(client, &described).await;
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_query<C>(

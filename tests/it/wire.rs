@@ -484,3 +484,70 @@ async fn parameters_in_select_list_subqueries_are_kept() {
     assert_eq!(names, ["pg_catalog"]);
     server.stop().await;
 }
+
+/// Reads backend messages from `raw` until ReadyForQuery; returns their type bytes.
+async fn message_types(raw: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut types = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        raw.read_exact(&mut head).await.unwrap();
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        raw.read_exact(&mut body).await.unwrap();
+        types.push(head[0]);
+        if head[0] == b'Z' {
+            return types;
+        }
+    }
+}
+
+/// A frontend message: its type byte, then its length and `body`.
+fn frontend(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+#[tokio::test]
+async fn a_prepared_insert_is_described_with_no_data() {
+    let dir = temp_data_dir("describe-insert");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("CREATE TABLE files.d (id BIGINT)")
+        .await
+        .unwrap();
+
+    let mut raw = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let body = b"\0\x03\0\0user\0x\0\0";
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend_from_slice(body);
+    raw.write_all(&startup).await.unwrap();
+    message_types(&mut raw).await;
+
+    // Parse with one parameter, Describe the statement, Sync: as PostgreSQL answers,
+    // ParseComplete, ParameterDescription, NoData (pgjdbc counts a batch's rows from it).
+    let describe = |sql: &str| {
+        let mut parse = b"s1\0".to_vec();
+        parse.extend_from_slice(sql.as_bytes());
+        parse.extend_from_slice(b"\0\0\0");
+        let mut m = frontend(b'P', &parse);
+        m.extend(frontend(b'D', b"Ss1\0"));
+        m.extend(frontend(b'S', b""));
+        m.extend(frontend(b'C', b"Ss1\0"));
+        m.extend(frontend(b'S', b""));
+        m
+    };
+    raw.write_all(&describe("INSERT INTO files.d VALUES ($1)"))
+        .await
+        .unwrap();
+    assert_eq!(message_types(&mut raw).await, b"1tnZ");
+    message_types(&mut raw).await;
+    // A query with a parameter has its row description.
+    raw.write_all(&describe("SELECT id FROM files.d WHERE id = $1"))
+        .await
+        .unwrap();
+    assert_eq!(message_types(&mut raw).await, b"1tTZ");
+    server.stop().await;
+}
