@@ -4,8 +4,8 @@
 //! into client queries); the comment, index-definition and size functions, which answer NULL
 //! because recsql keeps no comments, indexes or sizes; the `pg_*_is_visible` functions;
 //! `version()` worded as PostgreSQL's; `current_setting` and `set_config` over the server's
-//! settings; `json_build_object`; `pg_size_pretty`; and `_pg_prefix_elements` for psql's
-//! `\d+`. It registers functions; it reads no tables.
+//! settings; `json_build_object`; `pg_size_pretty`; `_pg_prefix_elements` for psql's `\d+`;
+//! and `_pg_function_arguments` for its `\df`. It registers functions; it reads no tables.
 
 use std::sync::Arc;
 
@@ -35,6 +35,8 @@ pub fn install(ctx: &SessionContext) {
         "pg_get_indexdef",
         "pg_get_serial_sequence",
         "pg_get_viewdef",
+        // recsql's functions are built in: none has an SQL body.
+        "pg_get_function_sqlbody",
     ] {
         ctx.register_udf(ScalarUDF::from(Constant::new(
             name,
@@ -73,6 +75,7 @@ pub fn install(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
     ctx.register_udf(ScalarUDF::from(SizePretty::new()));
     ctx.register_udf(ScalarUDF::from(PrefixElements::new()));
+    ctx.register_udf(ScalarUDF::from(FunctionArguments::new()));
     // recsql does not measure the storage of relations (files, remote tables, models): their
     // size is unknown.
     for name in [
@@ -553,6 +556,126 @@ impl ScalarUDFImpl for PrefixElements {
                 }
             }
             out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// The catalogs' text arrays, which datafusion-postgres keeps as lists or as text
+/// (`['a', 'b']` or `{a,b}`); NULL is no elements.
+fn text_array(a: &ArrayRef, row: usize) -> DfResult<Vec<String>> {
+    if a.is_null(row) {
+        return Ok(Vec::new());
+    }
+    Ok(match ScalarValue::try_from_array(a, row)? {
+        ScalarValue::List(list) if list.len() == 1 && !list.is_null(0) => {
+            let values = datafusion::arrow::compute::cast(&list.value(0), &DataType::Utf8)?;
+            values
+                .as_string::<i32>()
+                .iter()
+                .map(|n| n.unwrap_or_default().to_string())
+                .collect()
+        }
+        ScalarValue::Utf8(Some(text))
+        | ScalarValue::Utf8View(Some(text))
+        | ScalarValue::LargeUtf8(Some(text)) => text
+            .trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
+            .split(',')
+            .map(|n| n.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+            .filter(|n| !n.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// `_pg_function_arguments(proargtypes, proargnames)`: a function's arguments as
+/// `pg_get_function_arguments` lists them for psql's `\df` (`name type, ...`; types alone
+/// when the names are missing or include output arguments), the types written as
+/// `format_type` writes them. `catalog_query` puts it in place of `pg_get_function_arguments`
+/// of a `pg_proc` row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FunctionArguments {
+    signature: Signature,
+}
+
+impl FunctionArguments {
+    fn new() -> Self {
+        FunctionArguments {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FunctionArguments {
+    fn name(&self) -> &str {
+        "_pg_function_arguments"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let [types, names] = args.args.as_slice() else {
+            return exec_err!("_pg_function_arguments takes argument types and names");
+        };
+        let (types, names) = (types.to_array(rows)?, names.to_array(rows)?);
+        let types = match types.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => {
+                datafusion::arrow::compute::cast(&types, &DataType::Utf8)?
+            }
+            _ => types,
+        };
+        let format_type =
+            datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf();
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        for row in 0..rows {
+            let Some(oids) = int_array(&types, row)? else {
+                out.append_null();
+                continue;
+            };
+            let oids: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(oids));
+            let named = format_type.invoke_with_args(ScalarFunctionArgs {
+                args: vec![
+                    ColumnarValue::Array(oids.clone()),
+                    ColumnarValue::Scalar(ScalarValue::Int32(None)),
+                ],
+                arg_fields: vec![
+                    Arc::new(Field::new("oid", DataType::Int64, true)),
+                    Arc::new(Field::new("typmod", DataType::Int32, true)),
+                ],
+                number_rows: oids.len(),
+                return_field: Arc::new(Field::new("type", DataType::Utf8, true)),
+                config_options: args.config_options.clone(),
+            })?;
+            let named = named.to_array(oids.len())?;
+            let type_names: Vec<&str> = named
+                .as_string::<i32>()
+                .iter()
+                .map(|t| t.unwrap_or("-"))
+                .collect();
+            let arg_names = text_array(&names, row)?;
+            let listed: Vec<String> = if arg_names.len() == type_names.len() {
+                arg_names
+                    .iter()
+                    .zip(&type_names)
+                    .map(|(n, t)| {
+                        if n.is_empty() {
+                            t.to_string()
+                        } else {
+                            format!("{n} {t}")
+                        }
+                    })
+                    .collect()
+            } else {
+                type_names.iter().map(|t| t.to_string()).collect()
+            };
+            out.append_value(listed.join(", "));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }

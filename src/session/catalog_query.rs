@@ -20,8 +20,8 @@
 //! * `ARRAY(SELECT e FROM ...)` as `(SELECT array_agg(e) FROM ...)`, and psql's
 //!   `ARRAY(SELECT 'toast.' || x FROM unnest(a) x)` as `_pg_prefix_elements(a, 'toast.')`.
 //! * `unnest` and `generate_subscripts` of the integer arrays, over `_pg_int_array`.
-//! * `to_regtype(name)` as a lookup in `pg_type`, and `pg_get_function_result(p.oid)` of
-//!   a `pg_proc p` from the row's result-type columns.
+//! * `to_regtype(name)` as a lookup in `pg_type`, and `pg_get_function_result(p.oid)` and
+//!   `pg_get_function_arguments(p.oid)` of a `pg_proc p` from the row's own columns.
 //! * `CASE WHEN c THEN (SELECT ...) END` as the subquery with `c` added to its WHERE: the
 //!   same value, in the place DataFusion plans correlated subqueries.
 //! * `LIKE` patterns with an escape character other than the backslash (SQLAlchemy's
@@ -698,6 +698,30 @@ impl VisitorMut for Folder {
                         "(CASE WHEN {proc}.proretset THEN 'SETOF ' ELSE '' END || \
                          format_type({proc}.prorettype, NULL))"
                     );
+                    self.replace(expr, &sql);
+                }
+            }
+            // `pg_get_function_arguments(p.oid)` of a `pg_proc p` the query reads, from the
+            // row's own argument types and names.
+            Expr::Function(f)
+                if [
+                    "pg_get_function_arguments",
+                    "pg_get_function_identity_arguments",
+                ]
+                .iter()
+                .any(|name| only_argument(f, name).is_some()) =>
+            {
+                if let Some(proc) = [
+                    "pg_get_function_arguments",
+                    "pg_get_function_identity_arguments",
+                ]
+                .iter()
+                .find_map(|name| only_argument(f, name))
+                .and_then(|arg| arg.strip_suffix(".oid").map(str::to_string))
+                .filter(|p| self.procs.contains(&p.to_ascii_lowercase()))
+                {
+                    let sql =
+                        format!("_pg_function_arguments({proc}.proargtypes, {proc}.proargnames)");
                     self.replace(expr, &sql);
                 }
             }
