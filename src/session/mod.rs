@@ -221,15 +221,16 @@ impl Engine {
         sent: Option<&str>,
     ) -> Result<Plan> {
         // Result columns get PostgreSQL's names (`count`, `?column?`) first, so that the
-        // rewrites below name them as PostgreSQL would name what the client wrote.
+        // rewrites below name them as PostgreSQL would name what the client wrote; then
+        // PostgreSQL's forms become DataFusion's.
         let mut query = query.clone();
-        let named = crate::sql::name_columns(&mut query) | pg_forms::rewrite(&mut query);
+        let postgres = crate::sql::name_columns(&mut query) | pg_forms::rewrite(&mut query);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
             return Ok(Plan::Rewritten(prefix + &sql));
         }
-        let changed = named | shielded | catalog_query::rewrite(&mut query);
+        let changed = postgres | shielded | catalog_query::rewrite(&mut query);
         let changed = (catalogs && compat_guards::keep_parameters(&mut query)) | changed;
         // Checked last, as it parses the text twice: a query that datafusion-postgres'
         // parser replaces whole (some of psql's and Grafana's) works as it was sent.

@@ -91,7 +91,7 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
                 row.map_err(classify)
             }));
             if q.row_schema.iter().any(|f| is_repeated(f.name())) {
-                q.row_schema = Arc::new(displayed(&q.row_schema));
+                q.row_schema = Arc::new(displayed(q.row_schema.to_vec()));
             }
             Response::Query(q)
         }
@@ -101,7 +101,10 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
 
 /// `fields` with the names clients see: a repeated column name without the mark that kept
 /// it apart in DataFusion (see [`crate::sql::display_name`]).
-fn displayed(fields: &[FieldInfo]) -> Vec<FieldInfo> {
+fn displayed(fields: Vec<FieldInfo>) -> Vec<FieldInfo> {
+    if !fields.iter().any(|f| is_repeated(f.name())) {
+        return fields;
+    }
     fields
         .iter()
         .map(|f| {
@@ -499,7 +502,7 @@ impl QueryParser for RecsqlParser {
                 }
             }
             other => Ok(displayed(
-                &self.inner.get_result_schema(other, column_format)?,
+                self.inner.get_result_schema(other, column_format)?,
             )),
         }
     }
