@@ -3,6 +3,7 @@
 //! built-in `files` and `demo`, and the `postgres`, `mysql` and `files` databases users create.
 //! This module attaches and detaches databases; it does not know about models.
 
+mod array_function;
 mod copy_binary;
 mod datetime_template;
 pub mod declared_types;

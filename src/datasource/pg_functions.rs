@@ -25,6 +25,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use super::array_function::{ArrayFunction, Body};
 use super::datetime_template::Template;
 
 /// Adds the functions to `ctx`.
@@ -39,9 +40,20 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
         ctx.register_udf(f.as_ref().clone().with_aliases([alias]));
     }
     ctx.register_udf(ScalarUDF::from(Mod::new()));
-    ctx.register_udf(ScalarUDF::from(QuoteLiteral::new(false)));
-    ctx.register_udf(ScalarUDF::from(QuoteLiteral::new(true)));
-    ctx.register_udf(ScalarUDF::from(Format::new()));
+    for (name, body) in [
+        ("quote_literal", quote_literal_of as Body),
+        ("quote_nullable", quote_nullable_of),
+    ] {
+        let any = Signature::any(1, Volatility::Immutable);
+        ctx.register_udf(ArrayFunction::udf(name, any, DataType::Utf8, body));
+    }
+    let variadic = Signature::variadic_any(Volatility::Immutable);
+    ctx.register_udf(ArrayFunction::udf(
+        "format",
+        variadic,
+        DataType::Utf8,
+        format_of,
+    ));
     ctx.register_udf(ScalarUDF::from(ToChar::new()));
     for name in ["to_date", "to_timestamp"] {
         let inner = ctx.udf(name)?;
@@ -94,20 +106,29 @@ impl ScalarUDFImpl for Mod {
 }
 
 /// `quote_literal(x)`: `x` as a string literal (`'it''s'`; `E'...'` when it has
-/// backslashes); NULL for NULL. `quote_nullable` gives the word NULL for NULL.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct QuoteLiteral {
-    signature: Signature,
-    nullable: bool,
+/// backslashes); NULL for NULL.
+fn quote_literal_of(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    quoted(args, false)
 }
 
-impl QuoteLiteral {
-    fn new(nullable: bool) -> Self {
-        QuoteLiteral {
-            signature: Signature::any(1, Volatility::Immutable),
-            nullable,
+/// `quote_nullable(x)`: as `quote_literal`, but the word NULL for NULL.
+fn quote_nullable_of(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    quoted(args, true)
+}
+
+fn quoted(args: &[ArrayRef], nullable: bool) -> DfResult<ArrayRef> {
+    let [value] = args else {
+        return exec_err!("quote_literal and quote_nullable take one argument");
+    };
+    let mut out = StringBuilder::new();
+    for text in texts(value)? {
+        match text {
+            Some(t) => out.append_value(quote_literal(&t)),
+            None if nullable => out.append_value("NULL"),
+            None => out.append_null(),
         }
     }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `text` quoted as a PostgreSQL string literal.
@@ -152,53 +173,6 @@ fn texts(values: &ArrayRef) -> DfResult<Vec<Option<String>>> {
         .iter()
         .map(|s| s.map(str::to_string))
         .collect())
-}
-
-impl ScalarUDFImpl for QuoteLiteral {
-    fn name(&self) -> &str {
-        if self.nullable {
-            "quote_nullable"
-        } else {
-            "quote_literal"
-        }
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let [value] = args.args.as_slice() else {
-            return exec_err!("{} takes one argument", self.name());
-        };
-        let mut out = StringBuilder::new();
-        for text in texts(&value.to_array(args.number_rows)?)? {
-            match text {
-                Some(t) => out.append_value(quote_literal(&t)),
-                None if self.nullable => out.append_value("NULL"),
-                None => out.append_null(),
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
-    }
-}
-
-/// `format(template, args...)`, as PostgreSQL's.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Format {
-    signature: Signature,
-}
-
-impl Format {
-    fn new() -> Self {
-        Format {
-            signature: Signature::variadic_any(Volatility::Immutable),
-        }
-    }
 }
 
 /// One row of `format`: `template` with its `%` specifiers filled from `args`.
@@ -279,42 +253,25 @@ fn format_row(template: &str, args: &[Option<String>]) -> DfResult<String> {
     Ok(out)
 }
 
-impl ScalarUDFImpl for Format {
-    fn name(&self) -> &str {
-        "format"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
-        let Some((template, values)) = args.args.split_first() else {
-            return plan_err!("format takes a template and the values to put in it");
+/// `format(template, args...)`, as PostgreSQL's.
+fn format_of(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    let Some((template, values)) = args.split_first() else {
+        return plan_err!("format takes a template and the values to put in it");
+    };
+    let templates = texts(template)?;
+    let columns = values.iter().map(texts).collect::<DfResult<Vec<_>>>()?;
+    let mut out = StringBuilder::new();
+    let mut row_args = Vec::with_capacity(columns.len());
+    for (row, template) in templates.iter().enumerate() {
+        let Some(template) = template else {
+            out.append_null();
+            continue;
         };
-        let templates = texts(&template.to_array(rows)?)?;
-        let columns = values
-            .iter()
-            .map(|v| texts(&v.to_array(rows)?))
-            .collect::<DfResult<Vec<_>>>()?;
-        let mut out = StringBuilder::new();
-        let mut row_args = Vec::with_capacity(columns.len());
-        for (row, template) in templates.iter().enumerate() {
-            let Some(template) = template else {
-                out.append_null();
-                continue;
-            };
-            row_args.clear();
-            row_args.extend(columns.iter().map(|c| c[row].clone()));
-            out.append_value(format_row(template, &row_args)?);
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        row_args.clear();
+        row_args.extend(columns.iter().map(|c| c[row].clone()));
+        out.append_value(format_row(template, &row_args)?);
     }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `to_char(date or timestamp, template)` with PostgreSQL's templates.

@@ -21,6 +21,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf;
+
+use super::array_function::{ArrayFunction, Body};
 use super::system_catalog::{SERVER_VERSION, server_setting};
 use crate::error::Error;
 
@@ -74,8 +77,21 @@ pub fn install(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(Constant::version()));
     ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
     ctx.register_udf(ScalarUDF::from(SizePretty::new()));
-    ctx.register_udf(ScalarUDF::from(PrefixElements::new()));
-    ctx.register_udf(ScalarUDF::from(FunctionArguments::new()));
+    for (name, returns, body) in [
+        (
+            "_pg_prefix_elements",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            prefix_elements as Body,
+        ),
+        ("_pg_function_arguments", DataType::Utf8, function_arguments),
+    ] {
+        ctx.register_udf(ArrayFunction::udf(
+            name,
+            Signature::any(2, Volatility::Immutable),
+            returns,
+            body,
+        ));
+    }
     // recsql does not measure the storage of relations (files, remote tables, models): their
     // size is unknown.
     for name in [
@@ -501,64 +517,30 @@ impl ScalarUDFImpl for CurrentSetting {
 /// `_pg_prefix_elements(a, p)`: the text array `a` with `p` before each element; `{}` for a
 /// NULL `a`. It is psql's `ARRAY(SELECT 'toast.' || x FROM unnest(a) x)` (`catalog_query`
 /// rewrites it), whose outer array DataFusion cannot unnest in a subquery.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PrefixElements {
-    signature: Signature,
-}
-
-impl PrefixElements {
-    fn new() -> Self {
-        PrefixElements {
-            signature: Signature::any(2, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for PrefixElements {
-    fn name(&self) -> &str {
-        "_pg_prefix_elements"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::List(Arc::new(Field::new(
-            "item",
-            DataType::Utf8,
-            true,
-        ))))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
-        let [array, prefix] = args.args.as_slice() else {
-            return exec_err!("_pg_prefix_elements takes an array and a prefix");
-        };
-        let array = array.to_array(rows)?;
-        let prefix = datafusion::arrow::compute::cast(&prefix.to_array(rows)?, &DataType::Utf8)?;
-        let prefix = prefix.as_string::<i32>();
-        let mut out = datafusion::arrow::array::ListBuilder::new(
-            datafusion::arrow::array::StringBuilder::new(),
-        );
-        for row in 0..rows {
-            if let DataType::List(_) = array.data_type()
-                && !array.is_null(row)
-            {
-                let elements = datafusion::arrow::compute::cast(
-                    &array.as_list::<i32>().value(row),
-                    &DataType::Utf8,
-                )?;
-                for e in elements.as_string::<i32>() {
-                    out.values()
-                        .append_option(e.map(|e| format!("{}{e}", prefix.value(row))));
-                }
+fn prefix_elements(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    let [array, prefix] = args else {
+        return exec_err!("_pg_prefix_elements takes an array and a prefix");
+    };
+    let prefix = datafusion::arrow::compute::cast(prefix, &DataType::Utf8)?;
+    let prefix = prefix.as_string::<i32>();
+    let mut out =
+        datafusion::arrow::array::ListBuilder::new(datafusion::arrow::array::StringBuilder::new());
+    for row in 0..array.len() {
+        if let DataType::List(_) = array.data_type()
+            && !array.is_null(row)
+        {
+            let elements = datafusion::arrow::compute::cast(
+                &array.as_list::<i32>().value(row),
+                &DataType::Utf8,
+            )?;
+            for e in elements.as_string::<i32>() {
+                out.values()
+                    .append_option(e.map(|e| format!("{}{e}", prefix.value(row))));
             }
-            out.append(true);
         }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        out.append(true);
     }
+    Ok(Arc::new(out.finish()))
 }
 
 /// The catalogs' text arrays, which datafusion-postgres keeps as lists or as text
@@ -593,92 +575,64 @@ fn text_array(a: &ArrayRef, row: usize) -> DfResult<Vec<String>> {
 /// when the names are missing or include output arguments), the types written as
 /// `format_type` writes them. `catalog_query` puts it in place of `pg_get_function_arguments`
 /// of a `pg_proc` row.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct FunctionArguments {
-    signature: Signature,
-}
-
-impl FunctionArguments {
-    fn new() -> Self {
-        FunctionArguments {
-            signature: Signature::any(2, Volatility::Immutable),
+fn function_arguments(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    let [types, names] = args else {
+        return exec_err!("_pg_function_arguments takes argument types and names");
+    };
+    let types = types.clone();
+    let types = match types.data_type() {
+        DataType::Utf8View | DataType::LargeUtf8 => {
+            datafusion::arrow::compute::cast(&types, &DataType::Utf8)?
         }
-    }
-}
-
-impl ScalarUDFImpl for FunctionArguments {
-    fn name(&self) -> &str {
-        "_pg_function_arguments"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
-        let [types, names] = args.args.as_slice() else {
-            return exec_err!("_pg_function_arguments takes argument types and names");
+        _ => types,
+    };
+    let format_type = create_format_type_udf();
+    let config = Arc::new(datafusion::common::config::ConfigOptions::default());
+    let mut out = datafusion::arrow::array::StringBuilder::new();
+    for row in 0..types.len() {
+        let Some(oids) = int_array(&types, row)? else {
+            out.append_null();
+            continue;
         };
-        let (types, names) = (types.to_array(rows)?, names.to_array(rows)?);
-        let types = match types.data_type() {
-            DataType::Utf8View | DataType::LargeUtf8 => {
-                datafusion::arrow::compute::cast(&types, &DataType::Utf8)?
-            }
-            _ => types,
-        };
-        let format_type =
-            datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf();
-        let mut out = datafusion::arrow::array::StringBuilder::new();
-        for row in 0..rows {
-            let Some(oids) = int_array(&types, row)? else {
-                out.append_null();
-                continue;
-            };
-            let oids: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(oids));
-            let named = format_type.invoke_with_args(ScalarFunctionArgs {
-                args: vec![
-                    ColumnarValue::Array(oids.clone()),
-                    ColumnarValue::Scalar(ScalarValue::Int32(None)),
-                ],
-                arg_fields: vec![
-                    Arc::new(Field::new("oid", DataType::Int64, true)),
-                    Arc::new(Field::new("typmod", DataType::Int32, true)),
-                ],
-                number_rows: oids.len(),
-                return_field: Arc::new(Field::new("type", DataType::Utf8, true)),
-                config_options: args.config_options.clone(),
-            })?;
-            let named = named.to_array(oids.len())?;
-            let type_names: Vec<&str> = named
-                .as_string::<i32>()
+        let oids: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(oids));
+        let named = format_type.invoke_with_args(ScalarFunctionArgs {
+            args: vec![
+                ColumnarValue::Array(oids.clone()),
+                ColumnarValue::Scalar(ScalarValue::Int32(None)),
+            ],
+            arg_fields: vec![
+                Arc::new(Field::new("oid", DataType::Int64, true)),
+                Arc::new(Field::new("typmod", DataType::Int32, true)),
+            ],
+            number_rows: oids.len(),
+            return_field: Arc::new(Field::new("type", DataType::Utf8, true)),
+            config_options: config.clone(),
+        })?;
+        let named = named.to_array(oids.len())?;
+        let type_names: Vec<&str> = named
+            .as_string::<i32>()
+            .iter()
+            .map(|t| t.unwrap_or("-"))
+            .collect();
+        let arg_names = text_array(names, row)?;
+        let listed: Vec<String> = if arg_names.len() == type_names.len() {
+            arg_names
                 .iter()
-                .map(|t| t.unwrap_or("-"))
-                .collect();
-            let arg_names = text_array(&names, row)?;
-            let listed: Vec<String> = if arg_names.len() == type_names.len() {
-                arg_names
-                    .iter()
-                    .zip(&type_names)
-                    .map(|(n, t)| {
-                        if n.is_empty() {
-                            t.to_string()
-                        } else {
-                            format!("{n} {t}")
-                        }
-                    })
-                    .collect()
-            } else {
-                type_names.iter().map(|t| t.to_string()).collect()
-            };
-            out.append_value(listed.join(", "));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+                .zip(&type_names)
+                .map(|(n, t)| {
+                    if n.is_empty() {
+                        t.to_string()
+                    } else {
+                        format!("{n} {t}")
+                    }
+                })
+                .collect()
+        } else {
+            type_names.iter().map(|t| t.to_string()).collect()
+        };
+        out.append_value(listed.join(", "));
     }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `pg_size_pretty(bytes)`: a size with PostgreSQL's units and rounding (bytes below 10 kB,
