@@ -233,9 +233,11 @@ impl Engine {
         let changed = postgres | shielded | catalog_query::rewrite(&mut query);
         let changed = (catalogs && compat_guards::keep_parameters(&mut query)) | changed;
         // Checked last, as it parses the text twice: a query that datafusion-postgres'
-        // parser replaces whole (some of psql's and Grafana's) works as it was sent.
+        // parser replaces whole (some of psql's, pgcli's and DBeaver's, all of which read
+        // pg_catalog's tables) works as it was sent.
+        let replaced = |sent: &str| sent.contains("pg_") && catalog_query::replaced_whole(sent);
         Ok(
-            if changed && !sent.is_some_and(catalog_query::replaced_whole) {
+            if changed && !sent.is_some_and(replaced) {
                 Plan::Rewritten(prefix + &query.to_string())
             } else {
                 Plan::DataFusion
