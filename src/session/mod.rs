@@ -236,13 +236,11 @@ impl Engine {
         // parser replaces whole (some of psql's, pgcli's and DBeaver's, all of which read
         // pg_catalog's tables) works as it was sent.
         let replaced = |sent: &str| sent.contains("pg_") && catalog_query::replaced_whole(sent);
-        Ok(
-            if changed && !sent.is_some_and(replaced) {
-                Plan::Rewritten(prefix + &query.to_string())
-            } else {
-                Plan::DataFusion
-            },
-        )
+        Ok(if changed && !sent.is_some_and(replaced) {
+            Plan::Rewritten(prefix + &query.to_string())
+        } else {
+            Plan::DataFusion
+        })
     }
 
     /// A query (which may read models) as a DataFrame, for statements that consume its rows
