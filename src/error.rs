@@ -14,6 +14,7 @@ pub mod sqlstate {
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const DATA_EXCEPTION: &str = "22000";
     pub const CARDINALITY_VIOLATION: &str = "21000";
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
@@ -154,6 +155,9 @@ pub fn from_datafusion(err: &DataFusionError) -> Error {
             }
             datafusion::arrow::error::ArrowError::DivideByZero => {
                 Error::new("22012", "division by zero")
+            }
+            datafusion::arrow::error::ArrowError::ArithmeticOverflow(_) => {
+                Error::new(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
             }
             _ => Error::new(sqlstate::DATA_EXCEPTION, message),
         },

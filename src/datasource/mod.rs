@@ -4,6 +4,7 @@
 //! This module attaches and detaches databases; it does not know about models.
 
 mod array_function;
+mod checked_arithmetic;
 mod copy_binary;
 mod datetime_template;
 pub mod declared_types;
@@ -60,6 +61,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
         .with_config(config)
         .with_default_features()
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
+        .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))
         .build();
     let ctx = Arc::new(SessionContext::new_with_state(state));
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
