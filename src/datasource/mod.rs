@@ -13,6 +13,7 @@ pub mod file_tables;
 mod files;
 mod pg_casts;
 mod pg_functions;
+mod plan_rewrite;
 mod remote;
 pub mod system_catalog;
 mod system_functions;
