@@ -76,10 +76,7 @@ pub fn clean_scratch(dir: &Path) {
 pub fn publish(dir: &Path, name: &str, written: &Path) -> Result<()> {
     check_name(name)?;
     let _serial = serialised();
-    if ["csv", "parquet"]
-        .iter()
-        .any(|ext| dir.join(format!("{name}.{ext}")).exists())
-    {
+    if table_exists(dir, name) {
         return Err(already_exists(name));
     }
     // A table made by a query takes its types from its values.
@@ -92,6 +89,13 @@ pub fn publish(dir: &Path, name: &str, written: &Path) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Whether `dir` holds the file of table `name` (CSV or Parquet).
+pub fn table_exists(dir: &Path, name: &str) -> bool {
+    ["csv", "parquet"]
+        .iter()
+        .any(|ext| dir.join(format!("{name}.{ext}")).exists())
 }
 
 /// The error for a table `files.name` that exists already.

@@ -187,7 +187,7 @@ fn names_of(query: &Query, table: &str) -> Vec<String> {
         type Break = ();
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, alias, .. } = factor
-                && lower_parts(name).last().is_some_and(|n| n == self.0)
+                && crate::sql::last_name(name).is_some_and(|n| n == self.0)
             {
                 self.1.push(match alias {
                     Some(a) => a.name.value.to_ascii_lowercase(),
@@ -251,7 +251,7 @@ impl Folder {
     /// over the list `_pg_int_array` makes of it; `int2vector` and `oidvector` subscripts count
     /// from 0.
     fn int_array_function(&self, f: &Function) -> Option<String> {
-        let name = lower_parts(&f.name).last()?.clone();
+        let name = crate::sql::last_name(&f.name)?;
         let FunctionArguments::List(list) = &f.args else {
             return None;
         };
@@ -300,16 +300,13 @@ impl Folder {
     /// Replaces `expr` by `sql`; returns whether it did (`sql` parsed).
     fn replace(&mut self, expr: &mut Expr, sql: &str) -> bool {
         // Built from the Display of parsed expressions, so it parses back.
-        match Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(sql)
-            .and_then(|mut p| p.parse_expr())
-        {
-            Ok(new) => {
+        match crate::sql::parse_expr(sql) {
+            Some(new) => {
                 *expr = new;
                 self.changed = true;
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     }
 }
@@ -351,7 +348,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
     let aggregated = matches!(
         select.projection.as_slice(),
         [SelectItem::UnnamedExpr(Expr::Function(f)) | SelectItem::ExprWithAlias { expr: Expr::Function(f), .. }]
-            if lower_parts(&f.name).last().is_some_and(|n| AGGREGATES.contains(&n.as_str()))
+            if crate::sql::last_name(&f.name).is_some_and(|n| AGGREGATES.contains(&n.as_str()))
     );
     let grouped = match &select.group_by {
         GroupByExpr::Expressions(e, _) => !e.is_empty(),
@@ -366,7 +363,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
         for factor in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
             match factor {
                 TableFactor::Table { name, alias, .. } => {
-                    inner.extend(lower_parts(name).last().cloned());
+                    inner.extend(crate::sql::last_name(name));
                     inner.extend(alias.iter().map(|a| a.name.value.to_ascii_lowercase()));
                 }
                 _ => return None,
@@ -399,7 +396,7 @@ fn condition_into(q: &Query, condition: &Expr) -> Option<Query> {
 
 /// The SQL of the one argument of `f`, a call of function `name`.
 fn only_argument(f: &Function, name: &str) -> Option<String> {
-    if lower_parts(&f.name).last().is_none_or(|n| n != name) {
+    if crate::sql::last_name(&f.name).is_none_or(|n| n != name) {
         return None;
     }
     match &f.args {
@@ -525,7 +522,7 @@ fn prefixed_elements(q: &Query) -> Option<(String, String)> {
     else {
         return None;
     };
-    let unnest = lower_parts(name).last().is_some_and(|n| n == "unnest");
+    let unnest = crate::sql::last_name(name).is_some_and(|n| n == "unnest");
     let element = matches!(right.as_ref(), Expr::Identifier(i) if i.value == alias.name.value);
     let literal =
         matches!(left.as_ref(), Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
@@ -560,9 +557,7 @@ fn unaggregated_item(q: &mut Query) -> Option<&mut Expr> {
         _ => return None,
     };
     if let Expr::Function(f) = expr
-        && lower_parts(&f.name)
-            .last()
-            .is_some_and(|n| AGGREGATES.contains(&n.as_str()))
+        && crate::sql::last_name(&f.name).is_some_and(|n| AGGREGATES.contains(&n.as_str()))
     {
         return None;
     }
@@ -766,10 +761,7 @@ impl VisitorMut for Folder {
                 expr: inner,
                 data_type: DataType::Custom(type_name, _),
                 ..
-            } if lower_parts(type_name)
-                .last()
-                .is_some_and(|t| t == "regproc") =>
-            {
+            } if crate::sql::last_name(type_name).is_some_and(|t| t == "regproc") => {
                 if let Expr::Value(v) = inner.as_ref()
                     && let Value::SingleQuotedString(name) = &v.value
                 {
@@ -782,7 +774,7 @@ impl VisitorMut for Folder {
             // `ARRAY(SELECT 'p' || x FROM unnest(a) x)` (of an outer `a`, which DataFusion
             // cannot unnest in a subquery) as `_pg_prefix_elements(a, 'p')`.
             Expr::Function(f)
-                if lower_parts(&f.name).last().is_some_and(|n| n == "array")
+                if crate::sql::last_name(&f.name).is_some_and(|n| n == "array")
                     && matches!(f.args, FunctionArguments::Subquery(_)) =>
             {
                 if let FunctionArguments::Subquery(q) = &f.args

@@ -23,8 +23,6 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     Expr, OrderByKind, Query, SelectItem, SetExpr, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 /// Puts the select-list subqueries of a user's query, at any depth, and the WHERE and ORDER
 /// BY of a select list with one qualified wildcard, in parentheses. Returns whether anything
@@ -160,11 +158,10 @@ fn null_with_parameters(expr: &Expr) -> Option<Expr> {
         .into_iter()
         .map(|(name, cast)| format!("{} IS NULL", cast.unwrap_or(name)))
         .collect();
-    let sql = format!("CASE WHEN {} THEN NULL END", condition.join(" AND "));
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&sql)
-        .and_then(|mut p| p.parse_expr())
-        .ok()
+    crate::sql::parse_expr(&format!(
+        "CASE WHEN {} THEN NULL END",
+        condition.join(" AND ")
+    ))
 }
 
 /// The `$n` of a placeholder expression.
@@ -181,6 +178,8 @@ fn placeholder(expr: &Expr) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
 
     fn query(sql: &str) -> Query {
         *Parser::new(&PostgreSqlDialect {})

@@ -35,17 +35,10 @@ pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
     })
 }
 
-/// Whether `dir` holds table `table`'s file.
-fn table_file_exists(dir: &std::path::Path, table: &str) -> bool {
-    ["csv", "parquet"]
-        .iter()
-        .any(|ext| dir.join(format!("{table}.{ext}")).exists())
-}
-
 /// Whether table `table` of the files database in `dir` exists; if it does, the answer to
 /// CREATE: a notice with IF NOT EXISTS, else 42P07.
 fn exists(dir: &std::path::Path, table: &str, if_not_exists: bool) -> Result<bool> {
-    let exists = table_file_exists(dir, table);
+    let exists = file_tables::table_exists(dir, table);
     if exists && !if_not_exists {
         return Err(file_tables::already_exists(table));
     }
@@ -186,7 +179,7 @@ pub fn execute_index(
             "files.{table} cannot have a unique index: recsql tables have no constraints"
         )));
     }
-    if !table_file_exists(&engine.data_dir().join("files"), &table) {
+    if !file_tables::table_exists(&engine.data_dir().join("files"), &table) {
         return Err(Error::new(
             sqlstate::UNDEFINED_TABLE,
             format!("table files.{table} does not exist"),

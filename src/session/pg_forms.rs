@@ -63,7 +63,7 @@ impl VisitorMut for Forms {
                 args: Some(_),
                 alias: Some(alias),
                 ..
-            } if last_name(name)
+            } if crate::sql::last_name(name)
                 .is_some_and(|n| matches!(n.as_str(), "generate_series" | "range" | "unnest")) =>
             {
                 alias
@@ -252,12 +252,7 @@ fn exists_as_counts(select: &mut Select) -> bool {
                 && let Some(count) = counted(subquery)
             {
                 let sql = format!("(({count}) {} 0)", if *negated { "=" } else { ">" });
-                if let Ok(new) = datafusion::sql::sqlparser::parser::Parser::new(
-                    &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-                )
-                .try_with_sql(&sql)
-                .and_then(|mut p| p.parse_expr())
-                {
+                if let Some(new) = crate::sql::parse_expr(&sql) {
                     *expr = new;
                     self.0 = true;
                 }
@@ -280,14 +275,7 @@ fn exists_as_counts(select: &mut Select) -> bool {
             return None;
         }
         let mut counted = inner.as_ref().clone();
-        counted.projection = vec![SelectItem::UnnamedExpr(
-            datafusion::sql::sqlparser::parser::Parser::new(
-                &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-            )
-            .try_with_sql("count(*)")
-            .and_then(|mut p| p.parse_expr())
-            .ok()?,
-        )];
+        counted.projection = vec![SelectItem::UnnamedExpr(crate::sql::parse_expr("count(*)")?)];
         Some(counted.to_string())
     }
     let mut counts = Counts(false);
@@ -328,16 +316,9 @@ fn fetch_as_limit(query: &mut Query) -> bool {
     true
 }
 
-fn last_name(name: &ObjectName) -> Option<String> {
-    name.0
-        .last()
-        .and_then(|part| part.as_ident())
-        .map(|i| i.value.to_lowercase())
-}
-
 fn is_function(expr: &Expr, wanted: &str) -> bool {
     matches!(expr, Expr::Function(f) if matches!(f.args, FunctionArguments::List(_))
-        && last_name(&f.name).is_some_and(|n| n == wanted))
+        && crate::sql::last_name(&f.name).is_some_and(|n| n == wanted))
 }
 
 fn call(name: &str, arg: Expr) -> Expr {

@@ -16,7 +16,7 @@ pub use ast::{
 pub use column_names::{display_name, is_repeated, name_columns};
 pub use options::{Options, unknown_key};
 pub use parameters::{bind_parameters, has_parameters};
-pub use parser::{files_table_name, model_name_from_parts, parse_statement};
+pub use parser::{files_table_name, last_name, model_name_from_parts, parse_expr, parse_statement};
 pub use split::split_statements;
 
 #[cfg(test)]

@@ -803,6 +803,23 @@ fn describe_token(token: &Token) -> String {
     }
 }
 
+/// One expression in PostgreSQL's dialect, for rewrites that build SQL text from parsed
+/// pieces (so it parses back); None when it does not parse.
+pub fn parse_expr(text: &str) -> Option<ast::Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
+
+/// The last part of a (function or table) name, lower case: `pg_catalog.UNNEST` is `unnest`.
+pub fn last_name(name: &ObjectName) -> Option<String> {
+    name.0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(|i| i.value.to_ascii_lowercase())
+}
+
 /// The table name of `files.name`, or None for a name elsewhere: the tables recsql writes
 /// are those of the built-in `files` database.
 pub fn files_table_name(name: &ObjectName) -> Option<String> {

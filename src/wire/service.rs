@@ -90,8 +90,8 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
                 let _held = &guard;
                 row.map_err(classify)
             }));
-            if q.row_schema.iter().any(|f| is_repeated(f.name())) {
-                q.row_schema = Arc::new(displayed(q.row_schema.to_vec()));
+            if let Some(fields) = displayed(&q.row_schema) {
+                q.row_schema = Arc::new(fields);
             }
             Response::Query(q)
         }
@@ -99,13 +99,13 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
     }
 }
 
-/// `fields` with the names clients see: a repeated column name without the mark that kept
-/// it apart in DataFusion (see [`crate::sql::display_name`]).
-fn displayed(fields: Vec<FieldInfo>) -> Vec<FieldInfo> {
+/// `fields` with the names clients see, when one differs: a repeated column name without the
+/// mark that kept it apart in DataFusion (see [`crate::sql::display_name`]).
+fn displayed(fields: &[FieldInfo]) -> Option<Vec<FieldInfo>> {
     if !fields.iter().any(|f| is_repeated(f.name())) {
-        return fields;
+        return None;
     }
-    fields
+    let shown = fields
         .iter()
         .map(|f| {
             FieldInfo::new(
@@ -119,7 +119,8 @@ fn displayed(fields: Vec<FieldInfo>) -> Vec<FieldInfo> {
             .with_type_size(f.type_size())
             .with_type_modifier(f.type_modifier())
         })
-        .collect()
+        .collect();
+    Some(shown)
 }
 
 impl Drop for InFlightGuard {
@@ -501,9 +502,10 @@ impl QueryParser for RecsqlParser {
                     None => Ok(vec![]),
                 }
             }
-            other => Ok(displayed(
-                self.inner.get_result_schema(other, column_format)?,
-            )),
+            other => {
+                let fields = self.inner.get_result_schema(other, column_format)?;
+                Ok(displayed(&fields).unwrap_or(fields))
+            }
         }
     }
 }
