@@ -75,8 +75,20 @@ pub fn install(ctx: &SessionContext) {
         ScalarValue::Utf8(Some(String::new())),
     )));
     ctx.register_udf(ScalarUDF::from(Constant::version()));
-    ctx.register_udf(ScalarUDF::from(JsonBuildObject::new()));
-    ctx.register_udf(ScalarUDF::from(SizePretty::new()));
+    let variadic = Signature::variadic_any(Volatility::Immutable);
+    ctx.register_udf(ArrayFunction::udf(
+        "json_build_object",
+        variadic,
+        DataType::Utf8,
+        json_build_object,
+    ));
+    let size = Signature::exact(vec![DataType::Int64], Volatility::Immutable);
+    ctx.register_udf(ArrayFunction::udf(
+        "pg_size_pretty",
+        size,
+        DataType::Utf8,
+        pg_size_pretty,
+    ));
     for (name, returns, body) in [
         (
             "_pg_prefix_elements",
@@ -324,53 +336,25 @@ impl ScalarUDFImpl for Constant {
 
 /// `json_build_object(key, value, ...)`: a JSON object of the pairs, as text (SQLAlchemy's
 /// column reflection builds identity and collation details with it).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct JsonBuildObject {
-    signature: Signature,
-}
-
-impl JsonBuildObject {
-    fn new() -> Self {
-        JsonBuildObject {
-            signature: Signature::variadic_any(Volatility::Immutable),
-        }
+fn json_build_object(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    if !args.len().is_multiple_of(2) {
+        return exec_err!("json_build_object takes keys and values in pairs");
     }
-}
-
-impl ScalarUDFImpl for JsonBuildObject {
-    fn name(&self) -> &str {
-        "json_build_object"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        if !args.args.len().is_multiple_of(2) {
-            return exec_err!("json_build_object takes keys and values in pairs");
-        }
-        let rows = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = Vec::with_capacity(rows);
-        for row in 0..rows {
-            let mut object = serde_json::Map::new();
-            for pair in arrays.chunks(2) {
-                let key = ScalarValue::try_from_array(&pair[0], row)?;
-                if key.is_null() {
-                    return exec_err!("json_build_object: a key is NULL");
-                }
-                let value = ScalarValue::try_from_array(&pair[1], row)?;
-                object.insert(key.to_string(), scalar_json(&value));
+    let rows = args.first().map_or(1, |a| a.len());
+    let mut out = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let mut object = serde_json::Map::new();
+        for pair in args.chunks(2) {
+            let key = ScalarValue::try_from_array(&pair[0], row)?;
+            if key.is_null() {
+                return exec_err!("json_build_object: a key is NULL");
             }
-            out.push(serde_json::Value::Object(object).to_string());
+            let value = ScalarValue::try_from_array(&pair[1], row)?;
+            object.insert(key.to_string(), scalar_json(&value));
         }
-        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+        out.push(serde_json::Value::Object(object).to_string());
     }
+    Ok(Arc::new(StringArray::from(out)))
 }
 
 /// A scalar as a JSON value: numbers and booleans as themselves, NULL as null, the rest as
@@ -635,22 +619,8 @@ fn function_arguments(args: &[ArrayRef]) -> DfResult<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// `pg_size_pretty(bytes)`: a size with PostgreSQL's units and rounding (bytes below 10 kB,
-/// then kB, MB, GB, TB and PB, each step divided by 1024 and rounded half away from zero).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SizePretty {
-    signature: Signature,
-}
-
-impl SizePretty {
-    fn new() -> Self {
-        SizePretty {
-            signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
-        }
-    }
-}
-
-/// PostgreSQL's text for `bytes`.
+/// PostgreSQL's text for `bytes`: its units and rounding (bytes below 10 kB, then kB, MB,
+/// GB, TB and PB, each step divided by 1024 and rounded half away from zero).
 fn size_pretty(bytes: i64) -> String {
     const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
     let mut size = bytes;
@@ -665,25 +635,17 @@ fn size_pretty(bytes: i64) -> String {
     unreachable!("the last unit returns")
 }
 
-impl ScalarUDFImpl for SizePretty {
-    fn name(&self) -> &str {
-        "pg_size_pretty"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let sizes = arrays[0].as_primitive::<Int64Type>();
-        let out: StringArray = sizes.iter().map(|v| v.map(size_pretty)).collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
+/// `pg_size_pretty(bytes)`: [`size_pretty`] of each size.
+fn pg_size_pretty(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    let [sizes] = args else {
+        return exec_err!("pg_size_pretty takes one size");
+    };
+    let out: StringArray = sizes
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| v.map(size_pretty))
+        .collect();
+    Ok(Arc::new(out))
 }
 
 #[cfg(test)]
