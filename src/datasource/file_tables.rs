@@ -156,6 +156,9 @@ pub struct Upload {
     options: CopyOptions,
     /// The types of the copied columns, which binary data needs.
     types: Vec<DataType>,
+    /// Whether the rows arrive already cast to the table's types (INSERT's plan casts
+    /// them), so that declared types need no second check.
+    typed: bool,
 }
 
 impl Upload {
@@ -209,6 +212,7 @@ impl Upload {
             columns,
             options,
             types: Vec::new(),
+            typed: false,
         })
     }
 
@@ -219,6 +223,7 @@ impl Upload {
         check_insert(dir, name, None)?;
         let mut upload = Self::start(dir, name, None, CopyOptions::new(CopyFormat::Csv))?;
         upload.raw = None;
+        upload.typed = true;
         Ok(upload)
     }
 
@@ -291,7 +296,12 @@ impl Upload {
         let columns = existing.clone().unwrap_or_else(|| given.clone());
         let positions = mapping(&columns, &given, &self.table)?;
         // A table with declared types takes only values of those types.
-        let mut check = match super::declared_types::declared(&self.dir, &self.name)? {
+        let declared = if self.typed {
+            None
+        } else {
+            super::declared_types::declared(&self.dir, &self.name)?
+        };
+        let mut check = match declared {
             Some(schema) if existing.is_some() => {
                 Some(super::declared_types::TypeCheck::new(&schema, &columns)?)
             }
