@@ -206,19 +206,18 @@ impl<'a> DialectParser<'a> {
                         .iter()
                         .any(|o| !matches!(o.option, ast::ColumnOption::Null))
                 });
-                if let Some(column) = constrained {
-                    return Err(Error::not_supported(format!(
+                let refused = match constrained {
+                    Some(column) => Some(format!(
                         "column {} of {}: recsql tables have no constraints, defaults or keys",
                         column.name, stmt.name
-                    ))
-                    .with_hint("declare the columns with their names and types only"));
-                }
-                if !stmt.constraints.is_empty() {
-                    return Err(Error::not_supported(format!(
-                        "{}: recsql tables have no constraints or keys",
-                        stmt.name
-                    ))
-                    .with_hint("declare the columns with their names and types only"));
+                    )),
+                    None => (!stmt.constraints.is_empty()).then(|| {
+                        format!("{}: recsql tables have no constraints or keys", stmt.name)
+                    }),
+                };
+                if let Some(message) = refused {
+                    return Err(Error::not_supported(message)
+                        .with_hint("declare the columns with their names and types only"));
                 }
                 Ok(Statement::CreateTable {
                     name: stmt.name,
