@@ -118,8 +118,29 @@ pub fn install(ctx: &SessionContext) {
             ScalarValue::Int64(None),
         )));
     }
-    ctx.register_udf(ScalarUDF::from(CurrentSetting::new()));
-    ctx.register_udf(ScalarUDF::from(CurrentSetting::set_config()));
+    let name = Signature::one_of(
+        vec![
+            TypeSignature::Exact(vec![DataType::Utf8]),
+            TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+        ],
+        Volatility::Stable,
+    );
+    ctx.register_udf(ArrayFunction::udf(
+        "current_setting",
+        name,
+        DataType::Utf8,
+        current_setting,
+    ));
+    let change = Signature::exact(
+        vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+        Volatility::Volatile,
+    );
+    ctx.register_udf(ArrayFunction::udf(
+        "set_config",
+        change,
+        DataType::Utf8,
+        set_config,
+    ));
 }
 
 /// The integer arrays of the catalogs: datafusion-postgres stores `int2vector`, `oidvector`
@@ -380,46 +401,6 @@ fn scalar_json(v: &ScalarValue) -> serde_json::Value {
     }
 }
 
-/// `current_setting(name[, missing_ok])`: the server's value of a setting, those `pg_settings`
-/// lists and the defaults of the output settings (`DateStyle`, `IntervalStyle`, `TimeZone`,
-/// `bytea_output`, `extra_float_digits`). A `SET` in a session changes how that session's
-/// values are printed but not this answer. An unknown name is an error (42704), or NULL
-/// with `missing_ok`, as in PostgreSQL.
-///
-/// `set_config(name, value, is_local)` with the value a setting has already (asyncpg turns
-/// `jit` off before it reads type details) answers the value; any other value is an error
-/// that points to `SET`, because a function cannot change the session's settings here.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CurrentSetting {
-    signature: Signature,
-    set: bool,
-}
-
-impl CurrentSetting {
-    fn new() -> Self {
-        CurrentSetting {
-            signature: Signature::one_of(
-                vec![
-                    TypeSignature::Exact(vec![DataType::Utf8]),
-                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
-                ],
-                Volatility::Stable,
-            ),
-            set: false,
-        }
-    }
-
-    fn set_config() -> Self {
-        CurrentSetting {
-            signature: Signature::exact(
-                vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
-                Volatility::Volatile,
-            ),
-            set: true,
-        }
-    }
-}
-
 /// The server's value of setting `name` (any case), if it has one.
 fn setting(name: &str) -> Option<String> {
     if let Some(s) = server_setting(name) {
@@ -436,66 +417,63 @@ fn setting(name: &str) -> Option<String> {
     })
 }
 
-impl ScalarUDFImpl for CurrentSetting {
-    fn name(&self) -> &str {
-        if self.set {
-            "set_config"
-        } else {
-            "current_setting"
+/// `current_setting(name[, missing_ok])`: the server's value of a setting, those `pg_settings`
+/// lists and the defaults of the output settings (`DateStyle`, `IntervalStyle`, `TimeZone`,
+/// `bytea_output`, `extra_float_digits`). A `SET` in a session changes how that session's
+/// values are printed but not this answer. An unknown name is an error (42704), or NULL
+/// with `missing_ok`, as in PostgreSQL.
+///
+/// `set_config(name, value, is_local)` with the value a setting has already (asyncpg turns
+/// `jit` off before it reads type details) answers the value; any other value is an error
+/// that points to `SET`, because a function cannot change the session's settings here.
+fn current_setting(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    settings(args, false)
+}
+
+/// `set_config(name, value, is_local)`, described with `current_setting`.
+fn set_config(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    settings(args, true)
+}
+
+/// `current_setting` (`set` false) or `set_config` (`set` true) of each row.
+fn settings(args: &[ArrayRef], set: bool) -> DfResult<ArrayRef> {
+    let Some(names) = args.first() else {
+        return exec_err!("a setting's name is missing");
+    };
+    let names = names.as_string::<i32>();
+    let missing_ok = args.get(1).filter(|_| !set).map(|a| a.as_boolean());
+    let wanted = args.get(1).filter(|_| set).map(|a| a.as_string::<i32>());
+    let mut out = Vec::with_capacity(names.len());
+    for row in 0..names.len() {
+        if names.is_null(row) {
+            out.push(None);
+            continue;
         }
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let names = arrays[0].as_string::<i32>();
-        let missing_ok = arrays.get(1).filter(|_| !self.set).map(|a| a.as_boolean());
-        let wanted = arrays
-            .get(1)
-            .filter(|_| self.set)
-            .map(|a| a.as_string::<i32>());
-        let mut out = Vec::with_capacity(rows);
-        for row in 0..rows {
-            if names.is_null(row) {
-                out.push(None);
-                continue;
+        let name = names.value(row);
+        match setting(name) {
+            Some(v) => {
+                if let Some(wanted) = wanted
+                    && (wanted.is_null(row) || wanted.value(row) != v)
+                {
+                    return Err(DataFusionError::External(Box::new(
+                        Error::not_supported(format!(
+                            "set_config cannot change \"{name}\" (it is {v:?})"
+                        ))
+                        .with_hint(format!("SET {name} = ... changes a session setting")),
+                    )));
+                }
+                out.push(Some(v))
             }
-            let name = names.value(row);
-            match setting(name) {
-                Some(v) => {
-                    if let Some(wanted) = wanted
-                        && (wanted.is_null(row) || wanted.value(row) != v)
-                    {
-                        return Err(DataFusionError::External(Box::new(
-                            Error::not_supported(format!(
-                                "set_config cannot change \"{name}\" (it is {v:?})"
-                            ))
-                            .with_hint(format!("SET {name} = ... changes a session setting")),
-                        )));
-                    }
-                    out.push(Some(v))
-                }
-                None if missing_ok.is_some_and(|m| m.is_valid(row) && m.value(row)) => {
-                    out.push(None)
-                }
-                None => {
-                    return Err(DataFusionError::External(Box::new(Error::new(
-                        crate::error::sqlstate::UNDEFINED_OBJECT,
-                        format!("unrecognized configuration parameter \"{name}\""),
-                    ))));
-                }
+            None if missing_ok.is_some_and(|m| m.is_valid(row) && m.value(row)) => out.push(None),
+            None => {
+                return Err(DataFusionError::External(Box::new(Error::new(
+                    crate::error::sqlstate::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{name}\""),
+                ))));
             }
         }
-        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
     }
+    Ok(Arc::new(StringArray::from(out)))
 }
 
 /// `_pg_prefix_elements(a, p)`: the text array `a` with `p` before each element; `{}` for a
