@@ -16,10 +16,18 @@ use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOp
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
 
+use super::pg_text::{CopyText, copy_fields};
 use crate::sql::{CopyFormat, CopyOptions, display_name};
 
-/// A new encoder of rows with `fields` in the format of `options`.
-fn encoder(fields: Arc<Vec<FieldInfo>>, options: &CopyOptions) -> CopyEncoder {
+/// A new encoder of rows with `fields` in the format of `options`, which writes floats and
+/// times as PostgreSQL does.
+fn encoder(fields: &[FieldInfo], options: &CopyOptions) -> CopyText {
+    let inner = raw_encoder(Arc::new(copy_fields(fields)), options);
+    CopyText::new(inner, fields)
+}
+
+/// pgwire's encoder of rows with `fields` in the format of `options`.
+fn raw_encoder(fields: Arc<Vec<FieldInfo>>, options: &CopyOptions) -> CopyEncoder {
     match options.format {
         CopyFormat::Text => CopyEncoder::new_text(
             fields,
@@ -57,7 +65,7 @@ fn header(schema: &SchemaRef, options: &CopyOptions) -> PgWireResult<CopyData> {
             )
         })
         .collect();
-    let mut enc = encoder(Arc::new(fields), options);
+    let mut enc = raw_encoder(Arc::new(fields), options);
     for f in schema.fields() {
         enc.encode_field(&display_name(f.name()))?;
     }
@@ -66,7 +74,7 @@ fn header(schema: &SchemaRef, options: &CopyOptions) -> PgWireResult<CopyData> {
 
 /// The rows of one batch, each as one CopyData message.
 fn encode_batch(
-    enc: &mut CopyEncoder,
+    enc: &mut CopyText,
     fields: &[FieldInfo],
     batch: &RecordBatch,
 ) -> PgWireResult<Vec<CopyData>> {
@@ -110,7 +118,7 @@ pub fn response(
     } else {
         None
     };
-    let enc = encoder(fields.clone(), options);
+    let enc = encoder(&fields, options);
     // State: the batches, the encoder, the header until it is sent, and whether the
     // batches are done.
     let data = futures::stream::unfold(

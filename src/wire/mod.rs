@@ -7,6 +7,7 @@ mod auth;
 mod copy_in;
 mod copy_out;
 mod errors;
+mod pg_text;
 mod service;
 
 use std::sync::Arc;

@@ -17,6 +17,8 @@ use datafusion::sql::sqlparser;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encode_dataframe};
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
+
+use super::pg_text::TextForm;
 use futures::{Sink, StreamExt};
 use pgwire::api::DEFAULT_NAME;
 use pgwire::api::portal::{Format, Portal};
@@ -86,9 +88,14 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
         Response::Query(mut q) => {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
             let guard = guard.clone();
+            let forms = TextForm::of_all(&q.row_schema);
             q.data_rows = Box::pin(rows.map(move |row| {
                 let _held = &guard;
-                row.map_err(classify)
+                let row = row.map_err(classify)?;
+                match &forms {
+                    Some(forms) => super::pg_text::rewrite_row(forms, row),
+                    None => Ok(row),
+                }
             }));
             if let Some(fields) = displayed(&q.row_schema) {
                 q.row_schema = Arc::new(fields);
