@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod recommender;
 pub mod server;
 pub mod session;
+pub mod settings;
 pub mod side_features;
 pub mod source_rows;
 pub mod sql;

@@ -24,80 +24,8 @@ use datafusion::prelude::SessionContext;
 use super::DEFAULT_CATALOG;
 use crate::error::{Error, Result};
 
-/// The server version recsql reports (startup parameters, `version()`, `server_version`):
-/// the PostgreSQL version whose protocol and catalogs datafusion-postgres follows, and
-/// recsql's own.
-pub const SERVER_VERSION: &str = concat!("16.6 (recsql ", env!("CARGO_PKG_VERSION"), ")");
-
-/// The settings `pg_settings` lists: (name, setting, vartype, short description). Only
-/// values that hold for recsql.
-type Setting = (&'static str, &'static str, &'static str, &'static str);
-
-const SETTINGS: &[Setting] = &[
-    (
-        "server_version",
-        SERVER_VERSION,
-        "string",
-        "Shows the server version.",
-    ),
-    (
-        "server_version_num",
-        "160006",
-        "integer",
-        "Shows the server version as an integer.",
-    ),
-    (
-        "default_table_access_method",
-        "heap",
-        "string",
-        "Sets the default table access method for new tables.",
-    ),
-    (
-        "jit",
-        "off",
-        "bool",
-        "Allow JIT compilation (recsql has none).",
-    ),
-    (
-        "standard_conforming_strings",
-        "on",
-        "bool",
-        "Causes '...' strings to treat backslashes literally.",
-    ),
-    (
-        "max_index_keys",
-        "32",
-        "integer",
-        "Shows the maximum number of index keys.",
-    ),
-    (
-        "server_encoding",
-        "UTF8",
-        "string",
-        "Shows the server (database) character set encoding.",
-    ),
-    (
-        "client_encoding",
-        "UTF8",
-        "string",
-        "Sets the client's character set encoding.",
-    ),
-    (
-        "integer_datetimes",
-        "on",
-        "bool",
-        "Shows whether datetimes are integer based.",
-    ),
-];
-
-/// The value of `name` (any case) if it is a setting of the server that no session changes
-/// (those `pg_settings` lists).
-pub fn server_setting(name: &str) -> Option<&'static str> {
-    SETTINGS
-        .iter()
-        .find(|s| s.0.eq_ignore_ascii_case(name))
-        .map(|s| s.1)
-}
+pub use crate::settings::SERVER_VERSION;
+use crate::settings::{PARAMETERS, Parameter};
 
 /// Adds the settings table, the catalogs' extra columns and the functions
 /// ([`super::system_functions`]) to `ctx`, whose `pg_catalog` must be set up.
@@ -122,26 +50,29 @@ struct PgCatalog {
 
 impl PgCatalog {
     fn new(inner: Arc<dyn SchemaProvider>) -> Result<Self> {
-        let n = SETTINGS.len();
-        let text = |f: fn(&Setting) -> Option<&'static str>| -> ArrayRef {
-            Arc::new(SETTINGS.iter().map(f).collect::<StringArray>())
+        let n = PARAMETERS.len();
+        let text = |f: fn(&Parameter) -> Option<&'static str>| -> ArrayRef {
+            Arc::new(PARAMETERS.iter().map(f).collect::<StringArray>())
         };
         let none = || -> ArrayRef { Arc::new(StringArray::from(vec![None::<&str>; n])) };
         let columns: Vec<(&str, ArrayRef)> = vec![
-            ("name", text(|s| Some(s.0))),
-            ("setting", text(|s| Some(s.1))),
+            ("name", text(|s| Some(s.name))),
+            ("setting", text(|s| Some(s.default))),
             ("unit", none()),
             ("category", none()),
-            ("short_desc", text(|s| Some(s.3))),
+            ("short_desc", text(|s| Some(s.description))),
             ("extra_desc", none()),
-            ("context", text(|_| Some("internal"))),
-            ("vartype", text(|s| Some(s.2))),
+            (
+                "context",
+                text(|s| Some(if s.settable { "user" } else { "internal" })),
+            ),
+            ("vartype", text(|s| Some(s.vartype))),
             ("source", text(|_| Some("default"))),
             ("min_val", none()),
             ("max_val", none()),
             ("enumvals", none()),
-            ("boot_val", text(|s| Some(s.1))),
-            ("reset_val", text(|s| Some(s.1))),
+            ("boot_val", text(|s| Some(s.default))),
+            ("reset_val", text(|s| Some(s.default))),
             ("sourcefile", none()),
             (
                 "sourceline",

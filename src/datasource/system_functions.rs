@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf;
 
 use super::array_function::{ArrayFunction, Body};
-use super::system_catalog::{SERVER_VERSION, server_setting};
+use super::system_catalog::SERVER_VERSION;
 use crate::error::Error;
 
 /// Adds the functions to `ctx`.
@@ -401,20 +401,9 @@ fn scalar_json(v: &ScalarValue) -> serde_json::Value {
     }
 }
 
-/// The server's value of setting `name` (any case), if it has one.
+/// The server's value of setting `name` (any case), if it has one: a session's SETs aside.
 fn setting(name: &str) -> Option<String> {
-    if let Some(s) = server_setting(name) {
-        return Some(s.to_string());
-    }
-    let f = pgwire::types::format::FormatOptions::default();
-    Some(match name.to_ascii_lowercase().as_str() {
-        "datestyle" => f.date_style,
-        "intervalstyle" => f.interval_style,
-        "timezone" => f.time_zone,
-        "bytea_output" => f.bytea_output,
-        "extra_float_digits" => f.extra_float_digits.to_string(),
-        _ => return None,
-    })
+    crate::settings::value(&crate::settings::Metadata::new(), name).map(|(_, v)| v)
 }
 
 /// `current_setting(name[, missing_ok])`: the server's value of a setting, those `pg_settings`

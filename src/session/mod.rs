@@ -22,6 +22,7 @@ mod model_query;
 mod model_table;
 mod models_table;
 pub mod notices;
+mod per_session;
 mod pg_forms;
 mod project_schema;
 mod retrain;
@@ -42,11 +43,13 @@ use crate::catalog::{Catalog, ModelVersion};
 use crate::datasource;
 use crate::error::{Error, Result, sqlstate};
 use crate::jobs::{Jobs, key_of};
+use crate::settings::Metadata;
 use crate::sql::{Statement, model_name_from_parts};
 
 pub use create_model::DEFAULT_PROJECT;
 use model_query::ModelRef;
 use model_table::{ModelFunction, ModelStore};
+use per_session::SessionNames;
 use project_schema::ProjectSchema;
 
 pub use lazy_schema::LazySchema;
@@ -219,12 +222,17 @@ impl Engine {
         using: &[crate::sql::UsingOption],
         prefix: String,
         sent: Option<&str>,
+        session: &Metadata,
     ) -> Result<Plan> {
         // Result columns get PostgreSQL's names (`count`, `?column?`) first, so that the
         // rewrites below name them as PostgreSQL would name what the client wrote; then
-        // PostgreSQL's forms become DataFusion's.
+        // PostgreSQL's forms become DataFusion's, and names and session functions get the
+        // session's meaning (before models are looked up, as a table of the search path
+        // comes before a model of the same name).
         let mut query = query.clone();
-        let postgres = crate::sql::name_columns(&mut query) | pg_forms::rewrite(&mut query);
+        let postgres = crate::sql::name_columns(&mut query)
+            | pg_forms::rewrite(&mut query)
+            | SessionNames::new(&self.ctx, session).rewrite(&mut query, sent);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
@@ -254,10 +262,12 @@ impl Engine {
 
     /// The SQL DataFusion runs for `query`: a query on models rewritten, others as they are.
     fn query_sql(&self, query: &datafusion::sql::sqlparser::ast::Query) -> Result<String> {
-        Ok(match self.plan_query(query, &[], String::new(), None)? {
-            Plan::Rewritten(sql) => sql,
-            _ => query.to_string(),
-        })
+        Ok(
+            match self.plan_query(query, &[], String::new(), None, &Metadata::new())? {
+                Plan::Rewritten(sql) => sql,
+                _ => query.to_string(),
+            },
+        )
     }
 
     /// For one of recsql's statements with `$n` parameters (an INSERT prepared through the
@@ -280,12 +290,13 @@ impl Engine {
     }
 
     /// Decides who runs a parsed statement; `sent` is its text as the client sent it.
-    pub fn plan(&self, stmt: Statement, sent: &str) -> Result<Plan> {
+    /// `session` is the connection's settings (its search path).
+    pub fn plan(&self, stmt: Statement, sent: &str, session: &Metadata) -> Result<Plan> {
         Ok(match stmt {
             Statement::Passthrough => Plan::DataFusion,
-            Statement::Query(q) => self.plan_query(&q, &[], String::new(), Some(sent))?,
+            Statement::Query(q) => self.plan_query(&q, &[], String::new(), Some(sent), session)?,
             Statement::SelectUsing { query, using } => {
-                self.plan_query(&query, &using, String::new(), Some(sent))?
+                self.plan_query(&query, &using, String::new(), Some(sent), session)?
             }
             Statement::Explain {
                 analyze,
@@ -294,7 +305,7 @@ impl Engine {
                 using,
             } => {
                 let prefix = format!("{} ", crate::sql::explain_prefix(analyze, verbose));
-                self.plan_query(&query, &using, prefix, Some(sent))?
+                self.plan_query(&query, &using, prefix, Some(sent), session)?
             }
             Statement::ShowModels {
                 project,
@@ -338,7 +349,16 @@ impl Engine {
                 explicit_model: false,
                 ref name,
             } if describe::resolve(self, name).is_none() => Plan::DataFusion,
-            other => Plan::Ours(Box::new(other)),
+            mut other => {
+                // The queries of COPY TO, CREATE TABLE AS and INSERT read along the path.
+                if let Statement::CopyTo { query, .. }
+                | Statement::CreateTableAs { query, .. }
+                | Statement::InsertInto { query, .. } = &mut other
+                {
+                    SessionNames::new(&self.ctx, session).rewrite(query, Some(sent));
+                }
+                Plan::Ours(Box::new(other))
+            }
         })
     }
 

@@ -39,10 +39,23 @@ impl Debug for Credentials {
 /// The server parameters sent after startup: a Postgres-like version psql understands.
 pub struct Parameters(DefaultServerParameterProvider);
 
+/// The startup parameters whose values differ from pgwire's defaults: recsql's server
+/// version, and the search path and date style as SHOW answers them (`crate::settings`).
+fn overrides() -> [(&'static str, &'static str); 3] {
+    [
+        ("server_version", SERVER_VERSION),
+        ("search_path", crate::settings::DEFAULT_SEARCH_PATH),
+        ("DateStyle", crate::settings::DEFAULT_DATE_STYLE),
+    ]
+}
+
 impl Parameters {
     fn new() -> Self {
         let mut p = DefaultServerParameterProvider::default();
-        p.server_version = SERVER_VERSION.to_string();
+        let [version, search_path, date_style] = overrides().map(|(_, v)| v.to_string());
+        p.server_version = version;
+        p.search_path = search_path;
+        p.date_style = date_style;
         Parameters(p)
     }
 }
@@ -83,8 +96,8 @@ impl NoopStartupHandler for Open {
         Some(self.connections.clone())
     }
 
-    /// pgwire's open startup sends its default parameters; recsql's server version follows
-    /// them and replaces theirs, as a later ParameterStatus does.
+    /// pgwire's open startup sends its default parameters; recsql's own values follow them
+    /// and replace theirs, as a later ParameterStatus does.
     async fn post_startup<C>(
         &self,
         client: &mut C,
@@ -96,12 +109,14 @@ impl NoopStartupHandler for Open {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         use futures::SinkExt;
-        client
-            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
-                "server_version".to_string(),
-                SERVER_VERSION.to_string(),
-            )))
-            .await?;
+        for (name, value) in overrides() {
+            client
+                .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                    name.to_string(),
+                    value.to_string(),
+                )))
+                .await?;
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod copy_out;
 mod errors;
 mod pg_text;
 mod service;
+mod settings_command;
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encod
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
 
 use super::pg_text::TextForm;
+use super::settings_command;
 use futures::{Sink, StreamExt};
 use pgwire::api::DEFAULT_NAME;
 use pgwire::api::portal::{Format, Portal};
@@ -38,9 +39,9 @@ use tokio::sync::Notify;
 
 use super::copy_in::Uploads;
 use super::errors::{classify, to_error_info, to_pgwire};
-use crate::datasource::system_catalog::server_setting;
 use crate::error::Error;
 use crate::session::{Engine, Output, Plan, notices};
+use crate::settings::{Command, Metadata};
 use crate::sql::{Statement, display_name, is_repeated, parse_statement, split_statements};
 
 /// The statement type datafusion-postgres stores per prepared statement.
@@ -152,6 +153,8 @@ enum Route {
         tag: &'static str,
         rollback: bool,
     },
+    /// SET, SHOW or RESET of a run-time parameter, on the connection's own settings.
+    Setting(Command),
     /// A model query, rewritten into SQL for DataFusion.
     Rewritten(String),
     DataFusion,
@@ -225,7 +228,7 @@ impl RecsqlService {
     }
 }
 
-fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
+fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error> {
     let words: Vec<String> = sql
         .split_whitespace()
         .take(3)
@@ -269,16 +272,15 @@ fn route(engine: &Engine, sql: &str) -> Result<Route, Error> {
                 rollback: true,
             });
         }
-        // The server's fixed settings answer as current_setting() and pg_settings do.
-        ["SHOW", name] if server_setting(name).is_some() => {
-            let name = name.to_ascii_lowercase();
-            return Ok(Route::Rewritten(format!(
-                "SELECT current_setting('{name}') AS {name}"
-            )));
-        }
         _ => {}
     }
-    Ok(match engine.plan(parse_statement(sql)?, sql)? {
+    let stmt = parse_statement(sql)?;
+    if matches!(stmt, Statement::Passthrough)
+        && let Some(command) = Command::parse(sql)
+    {
+        return Ok(Route::Setting(command));
+    }
+    Ok(match engine.plan(stmt, sql, session)? {
         Plan::Ours(stmt) => Route::Ours(stmt),
         Plan::Rewritten(sql) => Route::Rewritten(sql),
         Plan::DataFusion => Route::DataFusion,
@@ -350,7 +352,7 @@ impl RecsqlService {
         }
         let mut routes = Vec::with_capacity(pieces.len());
         for piece in &pieces {
-            routes.push(route(&self.engine, piece));
+            routes.push(route(&self.engine, piece, client.metadata()));
         }
         // Without any statement of ours, DataFusion gets the text exactly as sent.
         if routes.iter().all(|r| matches!(r, Ok(Route::DataFusion))) {
@@ -382,6 +384,11 @@ impl RecsqlService {
                 Ok(Route::DiscardAll) => Ok(vec![Response::Execution(Tag::new("DISCARD ALL"))]),
                 Ok(Route::Savepoint { tag, rollback }) => {
                     savepoint(status, tag, rollback).map(|r| vec![r])
+                }
+                Ok(Route::Setting(command)) => {
+                    settings_command::run(client, &command, &Format::UnifiedText)
+                        .await
+                        .map(|r| vec![r])
                 }
                 Ok(Route::DataFusion) => {
                     <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, piece)
@@ -450,7 +457,7 @@ impl QueryParser for RecsqlParser {
                 "cannot insert multiple commands into a prepared statement",
             )));
         }
-        match route(&self.engine, sql).map_err(to_pgwire)? {
+        match route(&self.engine, sql, client.metadata()).map_err(to_pgwire)? {
             Route::DataFusion => self
                 .inner
                 .parse_sql(client, sql, types)
@@ -496,16 +503,16 @@ impl QueryParser for RecsqlParser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         match stmt {
             (sql, None) => {
-                let schema = match route(&self.engine, sql) {
+                let format = column_format.unwrap_or(&Format::UnifiedText);
+                let schema = match route(&self.engine, sql, &Metadata::new()) {
                     Ok(Route::Ours(s)) => self.engine.result_schema(s.as_ref()),
+                    Ok(Route::Setting(command)) => {
+                        return Ok(settings_command::fields(&command, format));
+                    }
                     _ => None,
                 };
                 match schema {
-                    Some(schema) => Ok(arrow_schema_to_pg_fields(
-                        &schema,
-                        column_format.unwrap_or(&Format::UnifiedText),
-                        None,
-                    )?),
+                    Some(schema) => Ok(arrow_schema_to_pg_fields(&schema, format, None)?),
                     None => Ok(vec![]),
                 }
             }
@@ -596,8 +603,12 @@ impl RecsqlService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let stmt = match &portal.statement.statement {
-            (sql, None) => match route(&self.engine, sql).map_err(to_pgwire)? {
+            (sql, None) => match route(&self.engine, sql, client.metadata()).map_err(to_pgwire)? {
                 Route::Ours(stmt) => stmt,
+                Route::Setting(command) => {
+                    return settings_command::run(client, &command, &portal.result_column_format)
+                        .await;
+                }
                 Route::Deallocate(name) => {
                     forget_statements(client.portal_store(), name.as_deref());
                     return Ok(Response::Execution(Tag::new("DEALLOCATE")));
@@ -613,14 +624,16 @@ impl RecsqlService {
                 }
             },
             // One of recsql's statements with parameters (see `parse_sql`).
-            (sql, Some((_, plan @ LogicalPlan::Dml(_)))) => match route(&self.engine, sql) {
-                Ok(Route::Ours(mut stmt)) => {
-                    let values = parameter_values(portal, plan)?;
-                    crate::sql::bind_parameters(&mut stmt, &values).map_err(to_pgwire)?;
-                    stmt
+            (sql, Some((_, plan @ LogicalPlan::Dml(_)))) => {
+                match route(&self.engine, sql, client.metadata()) {
+                    Ok(Route::Ours(mut stmt)) => {
+                        let values = parameter_values(portal, plan)?;
+                        crate::sql::bind_parameters(&mut stmt, &values).map_err(to_pgwire)?;
+                        stmt
+                    }
+                    _ => return self.datafusion(client, portal, max_rows).await,
                 }
-                _ => return self.datafusion(client, portal, max_rows).await,
-            },
+            }
             _ => return self.datafusion(client, portal, max_rows).await,
         };
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));

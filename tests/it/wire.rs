@@ -551,3 +551,54 @@ async fn a_prepared_insert_is_described_with_no_data() {
     assert_eq!(message_types(&mut raw).await, b"1tTZ");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn settings_belong_to_their_connection_in_both_protocols() {
+    let dir = temp_data_dir("settings");
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    std::fs::write(dir.join("files/ratings.csv"), small_ratings_csv()).unwrap();
+    let server = TestServer::start(&dir).await;
+    let one = server.connect().await;
+    let two = server.connect().await;
+
+    // Extended protocol: SET is described with no rows, SHOW with one text column.
+    one.execute("SET search_path TO files, demo", &[])
+        .await
+        .unwrap();
+    let show = one.prepare("SHOW search_path").await.unwrap();
+    assert_eq!(show.columns().len(), 1);
+    assert_eq!(show.columns()[0].name(), "search_path");
+    let rows = one.query(&show, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, &str>(0), "files, demo");
+    let count = one
+        .query_one("SELECT count(*) FROM ratings WHERE rating >= $1", &[&1i64])
+        .await
+        .unwrap();
+    assert_eq!(count.get::<_, i64>(0), 300);
+
+    // The other connection keeps the defaults.
+    let rows = two.query("SHOW search_path", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, &str>(0), "mindsdb");
+    let err = two
+        .query("SELECT count(*) FROM ratings", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "{}", message(&err));
+
+    // Text output follows each connection's extra_float_digits.
+    one.batch_execute("SET extra_float_digits = 0")
+        .await
+        .unwrap();
+    let rows_of_one = rows_of(&one.simple_query("SELECT 0.1::float8 + 0.2").await.unwrap());
+    let rows_of_two = rows_of(&two.simple_query("SELECT 0.1::float8 + 0.2").await.unwrap());
+    assert_eq!(rows_of_one, vec![vec!["0.3".to_string()]]);
+    assert_eq!(rows_of_two, vec![vec!["0.30000000000000004".to_string()]]);
+
+    // Errors name the parameter and leave the connection usable.
+    let err = one.execute("SHOW no_such_thing", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42704", "{}", message(&err));
+    one.batch_execute("RESET search_path").await.unwrap();
+    let rows = one.query("SELECT current_schema()", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, &str>(0), "mindsdb");
+    server.stop().await;
+}

@@ -1,0 +1,934 @@
+//! PostgreSQL's run-time parameters as recsql has them: each one's name, default, type and
+//! description (for `pg_settings`, `SHOW ALL` and `current_setting`), which ones a session may
+//! change, how the values of `SET`, `SHOW` and `RESET` are read, checked and written, and a
+//! session's search path.
+//!
+//! It keeps no state. A connection's values live in its client metadata (a map the wire layer
+//! hands in), under each parameter's lower-case name: where pgwire reads `datestyle`,
+//! `intervalstyle`, `bytea_output` and `extra_float_digits` for its text output. Startup
+//! parameters sit in the same map under the names the client sent (`DateStyle` from pgjdbc).
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result, sqlstate};
+
+/// The server version recsql reports (startup parameters, `version()`, `server_version`):
+/// the PostgreSQL version whose protocol and catalogs datafusion-postgres follows, and
+/// recsql's own.
+pub const SERVER_VERSION: &str = concat!("16.6 (recsql ", env!("CARGO_PKG_VERSION"), ")");
+
+/// The schema unqualified names resolve in when the search path names none that exists.
+pub const DEFAULT_SEARCH_PATH: &str = "mindsdb";
+
+/// How dates print by default: ISO, with month before day where an order applies.
+pub const DEFAULT_DATE_STYLE: &str = "ISO, MDY";
+
+/// A connection's client metadata: startup parameters and the values its SETs gave.
+pub type Metadata = HashMap<String, String>;
+
+/// One run-time parameter.
+#[derive(Debug)]
+pub struct Parameter {
+    /// Its name as PostgreSQL spells it (`DateStyle`), which SHOW uses for its column.
+    pub name: &'static str,
+    pub default: &'static str,
+    /// `pg_settings.vartype`: bool, integer, real, string or enum.
+    pub vartype: &'static str,
+    pub description: &'static str,
+    /// Whether a session may SET it; the others describe the server.
+    pub settable: bool,
+}
+
+const fn fixed(
+    name: &'static str,
+    default: &'static str,
+    vartype: &'static str,
+    description: &'static str,
+) -> Parameter {
+    Parameter {
+        name,
+        default,
+        vartype,
+        description,
+        settable: false,
+    }
+}
+
+const fn session(
+    name: &'static str,
+    default: &'static str,
+    vartype: &'static str,
+    description: &'static str,
+) -> Parameter {
+    Parameter {
+        name,
+        default,
+        vartype,
+        description,
+        settable: true,
+    }
+}
+
+/// The parameters recsql knows, by name. Values hold for recsql: settings that PostgreSQL
+/// has and recsql does not act on (`work_mem`, `jit`) keep PostgreSQL's defaults, so that
+/// clients that read or set them work.
+pub const PARAMETERS: &[Parameter] = &[
+    session(
+        "application_name",
+        "",
+        "string",
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    fixed(
+        "block_size",
+        "8192",
+        "integer",
+        "Shows the size of a disk block.",
+    ),
+    session(
+        "bytea_output",
+        "hex",
+        "enum",
+        "Sets the output format for bytea.",
+    ),
+    session(
+        "check_function_bodies",
+        "on",
+        "bool",
+        "Check routine bodies during CREATE FUNCTION and CREATE PROCEDURE.",
+    ),
+    session(
+        "client_encoding",
+        "UTF8",
+        "string",
+        "Sets the client's character set encoding.",
+    ),
+    session(
+        "client_min_messages",
+        "notice",
+        "enum",
+        "Sets the message levels that are sent to the client.",
+    ),
+    session(
+        "DateStyle",
+        DEFAULT_DATE_STYLE,
+        "string",
+        "Sets the display format for date and time values.",
+    ),
+    session(
+        "default_table_access_method",
+        "heap",
+        "string",
+        "Sets the default table access method for new tables.",
+    ),
+    session(
+        "default_transaction_isolation",
+        "read committed",
+        "enum",
+        "Sets the transaction isolation level of each new transaction.",
+    ),
+    session(
+        "default_transaction_read_only",
+        "off",
+        "bool",
+        "Sets the default read-only status of new transactions.",
+    ),
+    session(
+        "extra_float_digits",
+        "1",
+        "integer",
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    session(
+        "idle_in_transaction_session_timeout",
+        "0",
+        "integer",
+        "Sets the maximum allowed idle time between queries, when in a transaction.",
+    ),
+    fixed(
+        "integer_datetimes",
+        "on",
+        "bool",
+        "Shows whether datetimes are integer based.",
+    ),
+    session(
+        "IntervalStyle",
+        "postgres",
+        "enum",
+        "Sets the display format for interval values.",
+    ),
+    fixed(
+        "is_superuser",
+        "on",
+        "bool",
+        "Shows whether the current user is a superuser.",
+    ),
+    session(
+        "jit",
+        "off",
+        "bool",
+        "Allow JIT compilation (recsql has none).",
+    ),
+    fixed(
+        "lc_collate",
+        "C.UTF-8",
+        "string",
+        "Shows the collation order locale.",
+    ),
+    fixed(
+        "lc_ctype",
+        "C.UTF-8",
+        "string",
+        "Shows the character classification and case conversion locale.",
+    ),
+    session(
+        "lc_messages",
+        "C.UTF-8",
+        "string",
+        "Sets the language in which messages are displayed.",
+    ),
+    session(
+        "lc_monetary",
+        "C.UTF-8",
+        "string",
+        "Sets the locale for formatting monetary amounts.",
+    ),
+    session(
+        "lc_numeric",
+        "C.UTF-8",
+        "string",
+        "Sets the locale for formatting numbers.",
+    ),
+    session(
+        "lc_time",
+        "C.UTF-8",
+        "string",
+        "Sets the locale for formatting date and time values.",
+    ),
+    session(
+        "lock_timeout",
+        "0",
+        "integer",
+        "Sets the maximum allowed duration of any wait for a lock.",
+    ),
+    fixed(
+        "max_identifier_length",
+        "63",
+        "integer",
+        "Shows the maximum identifier length.",
+    ),
+    fixed(
+        "max_index_keys",
+        "32",
+        "integer",
+        "Shows the maximum number of index keys.",
+    ),
+    session("row_security", "on", "bool", "Enable row security."),
+    session(
+        "search_path",
+        DEFAULT_SEARCH_PATH,
+        "string",
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    fixed(
+        "server_encoding",
+        "UTF8",
+        "string",
+        "Shows the server (database) character set encoding.",
+    ),
+    fixed(
+        "server_version",
+        SERVER_VERSION,
+        "string",
+        "Shows the server version.",
+    ),
+    fixed(
+        "server_version_num",
+        "160006",
+        "integer",
+        "Shows the server version as an integer.",
+    ),
+    fixed(
+        "session_authorization",
+        "",
+        "string",
+        "Shows the session user name.",
+    ),
+    session(
+        "standard_conforming_strings",
+        "on",
+        "bool",
+        "Causes '...' strings to treat backslashes literally.",
+    ),
+    session(
+        "statement_timeout",
+        "0",
+        "integer",
+        "Sets the maximum allowed duration of any statement.",
+    ),
+    session(
+        "synchronous_commit",
+        "on",
+        "enum",
+        "Sets the current transaction's synchronization level.",
+    ),
+    session(
+        "TimeZone",
+        "Etc/UTC",
+        "string",
+        "Sets the time zone for displaying and interpreting time stamps.",
+    ),
+    session(
+        "transaction_isolation",
+        "read committed",
+        "enum",
+        "Sets the current transaction's isolation level.",
+    ),
+    session(
+        "transaction_read_only",
+        "off",
+        "bool",
+        "Sets the current transaction's read-only status.",
+    ),
+    session(
+        "work_mem",
+        "4MB",
+        "integer",
+        "Sets the maximum memory to be used for query workspaces.",
+    ),
+    session(
+        "xmloption",
+        "content",
+        "enum",
+        "Sets whether XML data in implicit parsing and serialization operations is to be considered as documents or content fragments.",
+    ),
+];
+
+/// The parameters whose changes PostgreSQL reports to the client (ParameterStatus).
+const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "standard_conforming_strings",
+];
+
+/// Where the wire layer's own handling keeps two parameters (set by datafusion-postgres'
+/// SET of `statement_timeout` and `TIME ZONE`, which act on the session).
+const TIMEOUT_KEY: &str = "statement_timeout_ms";
+const TIME_ZONE_KEY: &str = "timezone";
+
+/// The key under which a session keeps the value a parameter had before its first SET.
+fn startup_key(name: &str) -> String {
+    format!("recsql.startup.{name}")
+}
+
+/// The parameter called `name` (any case).
+pub fn parameter(name: &str) -> Option<&'static Parameter> {
+    PARAMETERS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// The value of a parameter the server does not let sessions change, if `name` is one.
+pub fn server_value(name: &str) -> Option<&'static str> {
+    parameter(name).filter(|p| !p.settable).map(|p| p.default)
+}
+
+/// `name` as one word: SHOW's spellings with spaces (`time zone`, `transaction isolation
+/// level`, `session authorization`) become the parameter's.
+pub fn canonical(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["time", "zone"] => "timezone".into(),
+        ["transaction", "isolation", "level"] => "transaction_isolation".into(),
+        ["session", "authorization"] => "session_authorization".into(),
+        _ => lower,
+    }
+}
+
+/// The value `name` has in the session of `metadata`, with the name SHOW gives its column;
+/// `None` for a name that is neither a parameter nor set in this session.
+pub fn value(metadata: &Metadata, name: &str) -> Option<(String, String)> {
+    let lower = canonical(name);
+    let known = parameter(&lower);
+    let shown = known.map_or_else(|| lower.clone(), |p| p.name.to_string());
+    let get = |key: &str| {
+        metadata.get(key).cloned().or_else(|| {
+            metadata
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let value = match lower.as_str() {
+        "statement_timeout" => metadata.get(TIMEOUT_KEY).map(|ms| duration_text(ms)),
+        "timezone" => get(TIME_ZONE_KEY),
+        "session_authorization" => get("user"),
+        _ => get(&lower),
+    };
+    match (value, known) {
+        (Some(v), _) => Some((shown, v)),
+        (None, Some(p)) => Some((shown, p.default.to_string())),
+        (None, None) => None,
+    }
+}
+
+/// Milliseconds as PostgreSQL shows a duration: `0`, `250ms`, `5s`, `2min`.
+fn duration_text(ms: &str) -> String {
+    match ms.parse::<u64>() {
+        Ok(0) => "0".into(),
+        Ok(ms) if ms % 60_000 == 0 => format!("{}min", ms / 60_000),
+        Ok(ms) if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        Ok(ms) => format!("{ms}ms"),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// `SHOW ALL`: every parameter with its value in this session and description, by name.
+pub fn all(metadata: &Metadata) -> Vec<(String, String, String)> {
+    let mut rows: Vec<(String, String, String)> = PARAMETERS
+        .iter()
+        .filter_map(|p| {
+            let (_, v) = value(metadata, p.name)?;
+            Some((p.name.to_string(), v, p.description.to_string()))
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0.to_ascii_lowercase());
+    rows
+}
+
+/// One value of a SET, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string literal's contents.
+    Text(String),
+    /// A word or number: an unquoted identifier, a keyword such as ON, `-2`.
+    Word(String),
+    /// A double-quoted identifier (`"$user"`).
+    Quoted(String),
+}
+
+impl Value {
+    fn text(&self) -> &str {
+        match self {
+            Value::Text(s) | Value::Word(s) | Value::Quoted(s) => s,
+        }
+    }
+}
+
+/// SET, SHOW and RESET of a run-time parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// `SHOW name`, or `SHOW ALL` (None).
+    Show(Option<String>),
+    /// `SET [SESSION | LOCAL] name {= | TO} value [, ...]`; None for `DEFAULT`.
+    Set {
+        name: String,
+        values: Option<Vec<Value>>,
+    },
+    /// `RESET name`, or `RESET ALL` (None).
+    Reset(Option<String>),
+}
+
+impl Command {
+    /// The command of `sql`, if it is one of these and recsql answers it. `SET TIME ZONE`,
+    /// `statement_timeout`, `datafusion.*` options and transaction or role settings are left
+    /// to datafusion-postgres' handling, which acts on them.
+    pub fn parse(sql: &str) -> Option<Command> {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+        let tokens: Vec<Token> = Tokenizer::new(&PostgreSqlDialect {}, sql)
+            .tokenize()
+            .ok()?
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+            .collect();
+        let word = |i: usize| match tokens.get(i) {
+            Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+            _ => None,
+        };
+        let first = word(0)?;
+        // A dotted name (`datafusion.execution.batch_size`) as one string, and where it ends.
+        let name_at = |mut i: usize| -> Option<(String, usize)> {
+            let mut name = match tokens.get(i)? {
+                Token::Word(w) => w.value.to_ascii_lowercase(),
+                _ => return None,
+            };
+            i += 1;
+            while tokens.get(i) == Some(&Token::Period) {
+                match tokens.get(i + 1)? {
+                    Token::Word(w) => name.push_str(&format!(".{}", w.value.to_ascii_lowercase())),
+                    _ => return None,
+                }
+                i += 2;
+            }
+            Some((name, i))
+        };
+        let delegated = |name: &str| {
+            name.starts_with("datafusion.")
+                || matches!(name, "statement_timeout" | "timezone" | "time")
+        };
+        match first.as_str() {
+            "show" => {
+                let (name, end) = name_at(1)?;
+                if end == tokens.len() {
+                    return match name.as_str() {
+                        "all" => Some(Command::Show(None)),
+                        n if n.starts_with("datafusion.") => None,
+                        _ => Some(Command::Show(Some(name))),
+                    };
+                }
+                // `SHOW time zone`, `SHOW transaction isolation level`.
+                let words: Vec<String> = (1..tokens.len()).map(word).collect::<Option<_>>()?;
+                let words = words.join(" ");
+                let name = canonical(&words);
+                (name != words).then_some(Command::Show(Some(name)))
+            }
+            "reset" => {
+                let (name, end) = name_at(1)?;
+                if end != tokens.len() || delegated(&name) {
+                    return None;
+                }
+                Some(Command::Reset((name != "all").then_some(name)))
+            }
+            "set" => {
+                let mut i = 1;
+                if matches!(word(1).as_deref(), Some("session" | "local")) {
+                    i = 2;
+                }
+                if matches!(
+                    word(i).as_deref(),
+                    Some(
+                        "transaction"
+                            | "role"
+                            | "constraints"
+                            | "characteristics"
+                            | "authorization"
+                    )
+                ) {
+                    return None;
+                }
+                if word(i).as_deref() == Some("names") {
+                    let values = values_at(&tokens, i + 1)?;
+                    return Some(Command::Set {
+                        name: "client_encoding".into(),
+                        values,
+                    });
+                }
+                let (name, end) = name_at(i)?;
+                if delegated(&name) {
+                    return None;
+                }
+                let assigns = match tokens.get(end) {
+                    Some(Token::Eq) => true,
+                    Some(Token::Word(w)) => w.value.eq_ignore_ascii_case("to"),
+                    _ => false,
+                };
+                if !assigns {
+                    return None;
+                }
+                let values = values_at(&tokens, end + 1)?;
+                Some(Command::Set { name, values })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The comma-separated values from token `i` to the end; `Some(None)` for `DEFAULT`.
+fn values_at(
+    tokens: &[datafusion::sql::sqlparser::tokenizer::Token],
+    i: usize,
+) -> Option<Option<Vec<Value>>> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let rest = tokens.get(i..)?;
+    if let [Token::Word(w)] = rest
+        && w.quote_style.is_none()
+        && w.value.eq_ignore_ascii_case("default")
+    {
+        return Some(None);
+    }
+    let mut values = Vec::new();
+    let mut tokens = rest.iter().peekable();
+    loop {
+        let sign = match tokens.peek() {
+            Some(Token::Minus) => "-",
+            Some(Token::Plus) => "+",
+            _ => "",
+        };
+        if !sign.is_empty() {
+            tokens.next();
+        }
+        let value = match tokens.next()? {
+            Token::Number(n, _) => Value::Word(format!("{}{n}", sign.trim_start_matches('+'))),
+            _ if !sign.is_empty() => return None,
+            Token::SingleQuotedString(s) | Token::EscapedStringLiteral(s) => Value::Text(s.clone()),
+            Token::Word(w) if w.quote_style == Some('"') => Value::Quoted(w.value.clone()),
+            Token::Word(w) => Value::Word(w.value.clone()),
+            _ => return None,
+        };
+        values.push(value);
+        match tokens.next() {
+            None => return Some(Some(values)),
+            Some(Token::Comma) => {}
+            Some(_) => return None,
+        }
+    }
+}
+
+fn invalid(name: &str, value: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{value}\""),
+    )
+}
+
+/// A boolean as PostgreSQL reads one, written `on` or `off`.
+fn boolean(name: &str, value: &str) -> Result<String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Ok("on".into()),
+        "off" | "false" | "no" | "0" | "f" | "n" => Ok("off".into()),
+        _ => Err(invalid(name, value)),
+    }
+}
+
+/// `ISO`, `German, DMY`, `euro` ... as `Style, Order`, over the session's current value.
+fn date_style(current: &str, values: &[Value]) -> Result<String> {
+    let mut parts = current.split(',').map(str::trim);
+    let mut style = parts.next().unwrap_or("ISO").to_string();
+    let mut order = parts.next().unwrap_or("MDY").to_string();
+    for part in values.iter().flat_map(|v| v.text().split(',')) {
+        match part.trim().to_ascii_lowercase().as_str() {
+            "iso" => style = "ISO".into(),
+            "sql" => style = "SQL".into(),
+            "postgres" => style = "Postgres".into(),
+            "german" => style = "German".into(),
+            "ymd" => order = "YMD".into(),
+            "dmy" | "euro" | "european" => order = "DMY".into(),
+            "mdy" | "us" | "noneuro" | "noneuropean" => order = "MDY".into(),
+            "default" => {}
+            _ => {
+                let all: Vec<&str> = values.iter().map(Value::text).collect();
+                return Err(invalid("DateStyle", &all.join(", ")));
+            }
+        }
+    }
+    Ok(format!("{style}, {order}"))
+}
+
+/// The text a SET stores for `values` of parameter `name`, checked as PostgreSQL checks
+/// the parameters whose values recsql acts on.
+fn checked(metadata: &Metadata, name: &str, values: &[Value]) -> Result<String> {
+    let single = || -> Result<&str> {
+        match values {
+            [v] => Ok(v.text()),
+            _ => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("SET {name} takes only one argument"),
+            )),
+        }
+    };
+    let param = parameter(name);
+    Ok(match name {
+        "search_path" => values
+            .iter()
+            .map(|v| match v {
+                Value::Quoted(s) => format!("\"{s}\""),
+                Value::Word(s) => s.to_ascii_lowercase(),
+                Value::Text(s) => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        "datestyle" => {
+            let current = value(metadata, "DateStyle")
+                .map(|v| v.1)
+                .unwrap_or_default();
+            date_style(&current, values)?
+        }
+        "extra_float_digits" => {
+            let v = single()?;
+            let n: i32 = v.parse().map_err(|_| invalid(name, v))?;
+            if !(-15..=3).contains(&n) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("{n} is outside the valid range for parameter \"{name}\" (-15 .. 3)"),
+                ));
+            }
+            n.to_string()
+        }
+        "intervalstyle" => {
+            let v = single()?.to_ascii_lowercase();
+            match v.as_str() {
+                "postgres" | "postgres_verbose" | "sql_standard" | "iso_8601" => v,
+                _ => return Err(invalid("IntervalStyle", &v)),
+            }
+        }
+        "bytea_output" => {
+            let v = single()?.to_ascii_lowercase();
+            match v.as_str() {
+                "hex" | "escape" => v,
+                _ => return Err(invalid(name, &v)),
+            }
+        }
+        "client_encoding" => {
+            let v = single()?;
+            match v.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+                "utf8" | "unicode" => "UTF8".into(),
+                _ => {
+                    return Err(Error::not_supported(format!(
+                        "recsql only speaks UTF8, not client encoding \"{v}\""
+                    ))
+                    .with_hint("Set the client's encoding to UTF8."));
+                }
+            }
+        }
+        "standard_conforming_strings" => {
+            let v = boolean(name, single()?)?;
+            if v == "off" {
+                return Err(Error::not_supported(
+                    "recsql always reads backslashes in '...' strings literally",
+                )
+                .with_hint("Use E'...' strings for escapes."));
+            }
+            v
+        }
+        _ if param.is_some_and(|p| p.vartype == "bool") => boolean(name, single()?)?,
+        _ => values
+            .iter()
+            .map(Value::text)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Carries out `SET` or `RESET` on a session's `metadata` and returns the parameters to
+/// report to the client, with their new values. SHOW changes nothing and reports nothing.
+pub fn apply(metadata: &mut Metadata, command: &Command) -> Result<Vec<(String, String)>> {
+    let names: Vec<String> = match command {
+        Command::Show(_) => return Ok(vec![]),
+        Command::Reset(None) => metadata
+            .keys()
+            .filter_map(|k| k.strip_prefix("recsql.startup.").map(str::to_string))
+            .collect(),
+        Command::Reset(Some(name)) | Command::Set { name, .. } => vec![canonical(name)],
+    };
+    let mut reported = Vec::new();
+    for name in names {
+        if let Some(p) = parameter(&name)
+            && !p.settable
+        {
+            return Err(Error::new(
+                "55P02",
+                format!("parameter \"{}\" cannot be changed", p.name),
+            ));
+        }
+        let new = match command {
+            Command::Set {
+                values: Some(values),
+                ..
+            } => Some(checked(metadata, &name, values)?),
+            _ => None,
+        };
+        // The value from before the session's first SET, which RESET brings back.
+        let saved = startup_key(&name);
+        if !metadata.contains_key(&saved) {
+            let start = metadata.get(&name).cloned().unwrap_or_default();
+            metadata.insert(saved.clone(), start);
+        }
+        match new {
+            Some(v) => {
+                metadata.insert(name.clone(), v);
+            }
+            None => match metadata.get(&saved).cloned() {
+                Some(start) if !start.is_empty() => {
+                    metadata.insert(name.clone(), start);
+                }
+                _ => {
+                    metadata.remove(&name);
+                }
+            },
+        }
+        if let Some(p) = parameter(&name)
+            && REPORTED.contains(&p.name)
+            && let Some((shown, v)) = value(metadata, p.name)
+        {
+            reported.push((shown, v));
+        }
+    }
+    Ok(reported)
+}
+
+/// The schemas of a session's search path, in order: names as they resolve (unquoted ones
+/// in lower case), without `$user`, which names no schema here.
+pub fn search_path(metadata: &Metadata) -> Vec<String> {
+    let text = value(metadata, "search_path")
+        .map(|v| v.1)
+        .unwrap_or_else(|| DEFAULT_SEARCH_PATH.to_string());
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(quoted) => quoted.to_string(),
+                None => s.to_ascii_lowercase(),
+            },
+        )
+        .filter(|s| s != "$user")
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(metadata: &mut Metadata, sql: &str) -> Result<Vec<(String, String)>> {
+        let command = Command::parse(sql).expect(sql);
+        apply(metadata, &command)
+    }
+
+    fn shown(metadata: &Metadata, name: &str) -> String {
+        value(metadata, name).unwrap().1
+    }
+
+    #[test]
+    fn statements_are_read_as_postgresql_reads_them() {
+        let parse = |s: &str| Command::parse(s);
+        assert_eq!(parse("SHOW ALL"), Some(Command::Show(None)));
+        assert_eq!(
+            parse("show Time Zone;"),
+            Some(Command::Show(Some("timezone".into())))
+        );
+        assert_eq!(
+            parse("SHOW transaction isolation level"),
+            Some(Command::Show(Some("transaction_isolation".into())))
+        );
+        assert_eq!(
+            parse("SET search_path TO files, \"$user\", 'demo'"),
+            Some(Command::Set {
+                name: "search_path".into(),
+                values: Some(vec![
+                    Value::Word("files".into()),
+                    Value::Quoted("$user".into()),
+                    Value::Text("demo".into())
+                ])
+            })
+        );
+        assert_eq!(
+            parse("SET SESSION extra_float_digits = -2"),
+            Some(Command::Set {
+                name: "extra_float_digits".into(),
+                values: Some(vec![Value::Word("-2".into())])
+            })
+        );
+        assert_eq!(
+            parse("set my.option to default"),
+            Some(Command::Set {
+                name: "my.option".into(),
+                values: None
+            })
+        );
+        assert_eq!(parse("RESET ALL"), Some(Command::Reset(None)));
+        assert_eq!(
+            parse("SET NAMES 'UTF8'"),
+            Some(Command::Set {
+                name: "client_encoding".into(),
+                values: Some(vec![Value::Text("UTF8".into())])
+            })
+        );
+        // Left to datafusion-postgres, which acts on them.
+        for other in [
+            "SET TIME ZONE 'UTC'",
+            "SET timezone = 'UTC'",
+            "SET statement_timeout = 5000",
+            "SET datafusion.execution.batch_size = 100",
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "SET SESSION AUTHORIZATION bob",
+            "SET ROLE bob",
+            "SELECT 1",
+            "SET x = ",
+            "SET x = 1 2",
+        ] {
+            assert_eq!(parse(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn set_show_and_reset_work_on_the_session() {
+        let mut m = Metadata::new();
+        m.insert("application_name".into(), "psql".into());
+        assert_eq!(shown(&m, "application_name"), "psql");
+        assert_eq!(
+            set(&mut m, "SET application_name = 'etl'").unwrap(),
+            vec![("application_name".to_string(), "etl".to_string())]
+        );
+        assert_eq!(shown(&m, "APPLICATION_NAME"), "etl");
+        set(&mut m, "RESET application_name").unwrap();
+        assert_eq!(shown(&m, "application_name"), "psql");
+
+        set(&mut m, "SET extra_float_digits = 0").unwrap();
+        assert_eq!(m.get("extra_float_digits").unwrap(), "0");
+        let e = set(&mut m, "SET extra_float_digits = 4").unwrap_err();
+        assert!(e.to_string().contains("-15 .. 3"), "{e}");
+
+        set(&mut m, "SET jit = false").unwrap();
+        assert_eq!(shown(&m, "jit"), "off");
+        set(&mut m, "SET datestyle = 'German'").unwrap();
+        assert_eq!(shown(&m, "DateStyle"), "German, MDY");
+        set(&mut m, "SET datestyle = euro").unwrap();
+        assert_eq!(shown(&m, "datestyle"), "German, DMY");
+        assert!(set(&mut m, "SET datestyle = 'nope'").is_err());
+
+        set(&mut m, "SET my.flag = 'x'").unwrap();
+        assert_eq!(
+            value(&m, "my.flag").unwrap(),
+            ("my.flag".into(), "x".into())
+        );
+        assert!(value(&m, "no_such_parameter").is_none());
+
+        set(&mut m, "RESET ALL").unwrap();
+        assert_eq!(shown(&m, "application_name"), "psql");
+        assert_eq!(shown(&m, "jit"), "off");
+        assert_eq!(shown(&m, "extra_float_digits"), "1");
+        assert!(value(&m, "my.flag").is_none());
+    }
+
+    #[test]
+    fn server_parameters_and_encodings_refuse_changes() {
+        let mut m = Metadata::new();
+        let e = set(&mut m, "SET server_version = '1'").unwrap_err();
+        assert!(e.to_string().contains("cannot be changed"), "{e}");
+        set(&mut m, "SET client_encoding = 'utf-8'").unwrap();
+        assert_eq!(shown(&m, "client_encoding"), "UTF8");
+        assert!(set(&mut m, "SET client_encoding = 'LATIN1'").is_err());
+        assert!(set(&mut m, "SET standard_conforming_strings = off").is_err());
+    }
+
+    #[test]
+    fn the_search_path_lists_schemas_in_order() {
+        let mut m = Metadata::new();
+        assert_eq!(search_path(&m), vec!["mindsdb"]);
+        set(
+            &mut m,
+            "SET search_path TO Files, \"$user\", \"Mixed\", public",
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&m, "search_path"),
+            "files, \"$user\", \"Mixed\", public"
+        );
+        assert_eq!(search_path(&m), vec!["files", "Mixed", "public"]);
+    }
+
+    #[test]
+    fn durations_read_as_postgresql_shows_them() {
+        let mut m = Metadata::new();
+        assert_eq!(shown(&m, "statement_timeout"), "0");
+        m.insert(TIMEOUT_KEY.into(), "5000".into());
+        assert_eq!(shown(&m, "statement_timeout"), "5s");
+        m.insert(TIMEOUT_KEY.into(), "250".into());
+        assert_eq!(shown(&m, "statement_timeout"), "250ms");
+        assert_eq!(shown(&m, "TimeZone"), "Etc/UTC");
+    }
+}
