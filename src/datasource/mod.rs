@@ -17,6 +17,7 @@ mod plan_rewrite;
 mod remote;
 pub mod system_catalog;
 mod system_functions;
+pub mod text_forms;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -7,6 +7,9 @@
 //!   (3.5 becomes 4, -3.5 becomes -4) and a double to the nearest even (2.5 becomes 2).
 //! * A text literal cast to a timestamp may leave out the seconds (`'2024-01-05 10:00'`),
 //!   which Arrow's parser refuses.
+//! * Floats, timestamps and times cast to text read as PostgreSQL prints them (`1`, `1e+20`,
+//!   `Infinity`, `2024-01-05 10:00:00`), also where DataFusion casts them itself (`'x' ||
+//!   1.0`, `concat`): Arrow wrote `1.0`, `1e20`, `inf` and `2024-01-05T10:00:00`.
 //!
 //! This module changes plans only; it does not parse SQL.
 
@@ -27,12 +30,14 @@ use datafusion::optimizer::AnalyzerRule;
 #[derive(Debug)]
 pub struct PgCasts {
     rint: Arc<ScalarUDF>,
+    text: Arc<ScalarUDF>,
 }
 
 impl PgCasts {
     pub fn new() -> Self {
         PgCasts {
             rint: Arc::new(rint()),
+            text: Arc::new(pg_text()),
         }
     }
 
@@ -42,7 +47,39 @@ impl PgCasts {
         if expr.transformed {
             return Ok(expr);
         }
+        let expr = self.text_as_postgresql_prints(expr.data, schema)?;
+        if expr.transformed {
+            return Ok(expr);
+        }
         self.round_before_cast(expr.data, schema)
+    }
+
+    /// A cast of a float, a timestamp (without time zone) or a time to text, as
+    /// `_pg_text(x)` cast to the string type wanted.
+    fn text_as_postgresql_prints(
+        &self,
+        expr: Expr,
+        schema: &DFSchema,
+    ) -> Result<Transformed<Expr>> {
+        let (inner, to) = match &expr {
+            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                (expr.as_ref(), field.data_type())
+            }
+            _ => return Ok(Transformed::no(expr)),
+        };
+        if !matches!(
+            to,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) || !has_pg_text(&inner.get_type(schema)?)
+        {
+            return Ok(Transformed::no(expr));
+        }
+        let text = self.text.call(vec![inner.clone()]);
+        Ok(Transformed::yes(if to == &DataType::Utf8 {
+            text
+        } else {
+            text.cast_to(to, schema)?
+        }))
     }
 
     /// `expr` rounded as PostgreSQL does when it is cast to an integer, if it is a cast of a
@@ -120,6 +157,64 @@ fn lacks_seconds(text: &str) -> bool {
     let time_ok = matches!(time.split(':').collect::<Vec<_>>().as_slice(),
         [h, m] if digits(h, 1..=2) && digits(m, 2..=2));
     date_ok && time_ok
+}
+
+/// Whether [`pg_text`] writes values of type `t`.
+fn has_pg_text(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Float32
+            | DataType::Float64
+            | DataType::Timestamp(_, None)
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+    )
+}
+
+/// `_pg_text(x)`: a float, timestamp or time as PostgreSQL prints it
+/// ([`super::text_forms`]), with the default `extra_float_digits`.
+fn pg_text() -> ScalarUDF {
+    super::array_function::ArrayFunction::udf(
+        "_pg_text",
+        datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
+        DataType::Utf8,
+        |args| {
+            use super::text_forms::{float4_text, float8_text, trim_fractions};
+            use datafusion::arrow::array::{Array, StringArray};
+            use datafusion::arrow::datatypes::Float32Type;
+            use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+            let [a] = args else {
+                return internal_err!("_pg_text takes one value");
+            };
+            let out: StringArray = match a.data_type() {
+                DataType::Float64 => a
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .map(|v| v.map(|v| float8_text(v, 1)))
+                    .collect(),
+                DataType::Float32 => a
+                    .as_primitive::<Float32Type>()
+                    .iter()
+                    .map(|v| v.map(|v| float4_text(v, 1)))
+                    .collect(),
+                _ => {
+                    // Arrow's ISO form (`2024-01-05T10:00:00.500`) with a space, six digits
+                    // of fraction at most and none that are zeros.
+                    let options = FormatOptions::default()
+                        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.6f"))
+                        .with_time_format(Some("%H:%M:%S%.6f"));
+                    let formatter = ArrayFormatter::try_new(a.as_ref(), &options)?;
+                    (0..a.len())
+                        .map(|i| {
+                            a.is_valid(i)
+                                .then(|| trim_fractions(&formatter.value(i).to_string()))
+                        })
+                        .collect()
+                }
+            };
+            Ok(Arc::new(out))
+        },
+    )
 }
 
 /// `_pg_rint(x)`: `x` rounded to the nearest integer, halves to the even one, as

@@ -19,9 +19,7 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
 use postgres_types::{IsNull, ToSql};
 
-/// PostgreSQL's number of decimal digits a double (`DBL_DIG`) and a real (`FLT_DIG`) keep.
-const DBL_DIG: i32 = 15;
-const FLT_DIG: i32 = 6;
+use crate::datasource::text_forms::{float4_text, float8_text, trim_fractions};
 
 /// How the text of one column's values is rewritten.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,85 +94,13 @@ impl TextForm {
     }
 }
 
-/// A float's text as PostgreSQL's float8out/float4out write it. With `extra_float_digits`
-/// above 0 (the default), the shortest digits that read back as the same value; otherwise
-/// `DBL_DIG + extra` (or `FLT_DIG + extra`) significant digits, as `%g` rounds them. Either
-/// way in exponent form when the exponent is below -4 or at least the digit limit.
+/// The text of a float that pgwire wrote (`1024.0`, `inf`), as PostgreSQL writes it.
 fn float(text: &str, double: bool, extra: i8) -> Option<String> {
-    let limit = if double { DBL_DIG } else { FLT_DIG };
-    let precision = (extra <= 0).then(|| (limit + extra as i32).max(1) as usize);
-    let scientific = if double {
-        let v: f64 = text.parse().ok()?;
-        if !v.is_finite() {
-            return Some(non_finite(v.is_nan(), v > 0.0));
-        }
-        match precision {
-            None => format!("{v:e}"),
-            Some(p) => format!("{v:.*e}", p - 1),
-        }
+    Some(if double {
+        float8_text(text.parse().ok()?, extra)
     } else {
-        let v: f32 = text.parse().ok()?;
-        if !v.is_finite() {
-            return Some(non_finite(v.is_nan(), v > 0.0));
-        }
-        match precision {
-            None => format!("{v:e}"),
-            Some(p) => format!("{v:.*e}", p - 1),
-        }
-    };
-    let threshold = precision.map_or(limit, |p| p as i32);
-    Some(layout(&scientific, threshold))
-}
-
-fn non_finite(nan: bool, positive: bool) -> String {
-    match (nan, positive) {
-        (true, _) => "NaN",
-        (false, true) => "Infinity",
-        (false, false) => "-Infinity",
-    }
-    .to_string()
-}
-
-/// Lays out Rust's exponent form (`-1.25e3`) as `%g` does: positional when `-4 <= exponent <
-/// threshold`, else with a signed exponent of at least two digits; no trailing zeros.
-fn layout(scientific: &str, threshold: i32) -> String {
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = match digits.trim_end_matches('0') {
-        "" => "0",
-        d => d,
-    };
-    let mut out = String::with_capacity(digits.len() + 8);
-    out.push_str(sign);
-    if exponent < -4 || exponent >= threshold {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let e_sign = if exponent < 0 { '-' } else { '+' };
-        out.push_str(&format!("e{e_sign}{:02}", exponent.abs()));
-    } else if exponent >= 0 {
-        let whole = exponent as usize + 1;
-        if digits.len() <= whole {
-            out.push_str(digits);
-            out.extend(std::iter::repeat_n('0', whole - digits.len()));
-        } else {
-            out.push_str(&digits[..whole]);
-            out.push('.');
-            out.push_str(&digits[whole..]);
-        }
-    } else {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
-        out.push_str(digits);
-    }
-    out
+        float4_text(text.parse().ok()?, extra)
+    })
 }
 
 /// `{1.0,inf,NULL}` → `{1,Infinity,NULL}`: each element as [`float`] writes it.
@@ -190,43 +116,6 @@ fn float_array(text: &str, double: bool, extra: i8) -> String {
         .map(|e| float(e, double, extra).unwrap_or_else(|| e.to_string()))
         .collect();
     format!("{{{}}}", elements.join(","))
-}
-
-/// Drops the zeros that end a seconds fraction (`:00.500000` → `:00.5`) and a fraction that
-/// is all zeros (`:00.000000` → `:00`), wherever a time of day appears in `text`.
-fn trim_fractions(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // A fraction: '.' after ":SS", followed by digits.
-        let is_fraction = bytes[i] == b'.'
-            && i >= 3
-            && bytes[i - 3] == b':'
-            && bytes[i - 2].is_ascii_digit()
-            && bytes[i - 1].is_ascii_digit();
-        if !is_fraction {
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let end = start
-            + bytes[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-        let kept = text[start..end].trim_end_matches('0');
-        out.push_str(&text[copied..i]);
-        if !kept.is_empty() {
-            out.push('.');
-            out.push_str(kept);
-        }
-        copied = end;
-        i = end;
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 /// `row` with the values of the columns that have a form rewritten.
@@ -337,62 +226,6 @@ impl Encoder for CopyText {
 mod tests {
     use super::*;
 
-    fn f8(text: &str) -> String {
-        float(text, true, 1).unwrap()
-    }
-
-    #[test]
-    fn doubles_are_written_as_postgresql_writes_them() {
-        // Expected strings are PostgreSQL 15's output of the same values.
-        for (pgwire, pg) in [
-            ("1024.0", "1024"),
-            ("1e15", "1e+15"),
-            ("100000000000000.0", "100000000000000"),
-            ("1.2345678901234568e17", "1.2345678901234568e+17"),
-            ("0.0001", "0.0001"),
-            ("1e-5", "1e-05"),
-            ("1.5e-7", "1.5e-07"),
-            ("0.30000000000000004", "0.30000000000000004"),
-            ("1e301", "1e+301"),
-            ("2.5e-310", "2.5e-310"),
-            ("0", "0"),
-            ("-3.25", "-3.25"),
-            ("NaN", "NaN"),
-            ("inf", "Infinity"),
-            ("-inf", "-Infinity"),
-        ] {
-            assert_eq!(f8(pgwire), pg, "{pgwire}");
-        }
-    }
-
-    #[test]
-    fn reals_switch_to_exponents_at_seven_digits() {
-        for (pgwire, pg) in [
-            ("1024.0", "1024"),
-            ("1e6", "1e+06"),
-            ("100000.0", "100000"),
-            ("123456.7", "123456.7"),
-            ("1234567.0", "1.234567e+06"),
-            ("1e-5", "1e-05"),
-            ("3.1415927", "3.1415927"),
-            ("1e20", "1e+20"),
-        ] {
-            assert_eq!(float(pgwire, false, 1).unwrap(), pg, "{pgwire}");
-        }
-    }
-
-    #[test]
-    fn without_extra_digits_doubles_round_to_fifteen() {
-        // PostgreSQL with SET extra_float_digits = 0.
-        assert_eq!(float("0.30000000000000004", true, 0).unwrap(), "0.3");
-        assert_eq!(
-            float("123456789012345678", true, 0).unwrap(),
-            "1.23456789012346e+17"
-        );
-        assert_eq!(float("1e15", true, 0).unwrap(), "1e+15");
-        assert_eq!(float("3.14159", false, -2).unwrap(), "3.142");
-    }
-
     #[test]
     fn float_arrays_rewrite_each_element() {
         assert_eq!(
@@ -400,24 +233,6 @@ mod tests {
             "{1,2.5,1e+20,NULL,Infinity}"
         );
         assert_eq!(float_array("{}", true, 1), "{}");
-    }
-
-    #[test]
-    fn zero_fractions_of_times_are_dropped() {
-        for (pgwire, pg) in [
-            ("2024-01-05 13:04:00.000000", "2024-01-05 13:04:00"),
-            ("2024-01-05 13:04:00.500000", "2024-01-05 13:04:00.5"),
-            ("2024-01-05 13:04:00.123456", "2024-01-05 13:04:00.123456"),
-            ("2024-01-05 13:04:00.120000+00", "2024-01-05 13:04:00.12+00"),
-            ("13:04:00.250000", "13:04:00.25"),
-            ("05.01.2024 13:04:00.000000", "05.01.2024 13:04:00"),
-            (
-                "{\"2024-01-05 13:04:00.000000\",\"2024-01-06 01:02:03.400000\"}",
-                "{\"2024-01-05 13:04:00\",\"2024-01-06 01:02:03.4\"}",
-            ),
-        ] {
-            assert_eq!(trim_fractions(pgwire), pg, "{pgwire}");
-        }
     }
 
     #[test]
