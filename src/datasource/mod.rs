@@ -13,6 +13,7 @@ pub mod file_tables;
 mod files;
 mod pg_casts;
 mod pg_functions;
+mod pg_intervals;
 mod plan_rewrite;
 mod remote;
 pub mod system_catalog;
@@ -69,6 +70,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
     system_catalog::install(&ctx)?;
+    pg_intervals::install(&ctx);
     pg_functions::install(&ctx)
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;
     let files_dir = data_dir.join("files");

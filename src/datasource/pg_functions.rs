@@ -2,7 +2,7 @@
 //!
 //! * other names of DataFusion's own functions: `variance` (`var_samp`), `every`
 //!   (`bool_and`), `sign` (`signum`), `gen_random_uuid` (`uuid`);
-//! * `mod`, `quote_literal`, `quote_nullable` and `format` (`%s`, `%I`, `%L`, `%%`, with
+//! * `mod`, `div`, `width_bucket`, `quote_literal`, `quote_nullable` and `format` (`%s`, `%I`, `%L`, `%%`, with
 //!   positions `%2$s` and widths `%-10s`);
 //! * `to_char` of dates and timestamps with PostgreSQL's templates (`YYYY-MM-DD`,
 //!   `FMMonth`); DataFusion's takes chrono's `%Y-%m-%d` and printed a PostgreSQL template
@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::compute::kernels::numeric::rem;
-use datafusion::arrow::datatypes::{DataType, FieldRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::compute::kernels::numeric::{div, rem};
+use datafusion::arrow::datatypes::{
+    DataType, FieldRef, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -39,7 +41,23 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
         let f = ctx.udf(name)?;
         ctx.register_udf(f.as_ref().clone().with_aliases([alias]));
     }
-    ctx.register_udf(ScalarUDF::from(Mod::new()));
+    ctx.register_udf(ScalarUDF::from(PairFunction::modulo()));
+    ctx.register_udf(ScalarUDF::from(PairFunction::quotient()));
+    let bucket = Signature::exact(
+        vec![
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Int64,
+        ],
+        Volatility::Immutable,
+    );
+    ctx.register_udf(ArrayFunction::udf(
+        "width_bucket",
+        bucket,
+        DataType::Int32,
+        width_bucket_of,
+    ));
     for (name, body) in [
         ("quote_literal", quote_literal_of as Body),
         ("quote_nullable", quote_nullable_of),
@@ -62,27 +80,66 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
     Ok(())
 }
 
-/// `mod(a, b)`: the remainder of `a / b`, with the sign of `a`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Mod {
+/// A function of two numbers of one type (bigint or double) that answers that type: `mod`
+/// and `div`.
+#[derive(Debug)]
+struct PairFunction {
+    name: &'static str,
     signature: Signature,
+    body: fn(&ArrayRef, &ArrayRef) -> DfResult<ArrayRef>,
 }
 
-impl Mod {
-    fn new() -> Self {
+impl PairFunction {
+    fn new(name: &'static str, body: fn(&ArrayRef, &ArrayRef) -> DfResult<ArrayRef>) -> Self {
         let pair = |t: DataType| TypeSignature::Exact(vec![t.clone(), t]);
-        Mod {
+        PairFunction {
+            name,
             signature: Signature::one_of(
                 vec![pair(DataType::Int64), pair(DataType::Float64)],
                 Volatility::Immutable,
             ),
+            body,
         }
+    }
+
+    /// `mod(a, b)`: the remainder of `a / b`, with the sign of `a`.
+    fn modulo() -> Self {
+        PairFunction::new("mod", |a, b| Ok(rem(a, b)?))
+    }
+
+    /// `div(a, b)`: `a / b` truncated toward zero, as PostgreSQL's integer quotient.
+    fn quotient() -> Self {
+        PairFunction::new("div", |a, b| {
+            let q = div(a, b)?;
+            Ok(match q.data_type() {
+                DataType::Float64 => Arc::new(
+                    q.as_primitive::<Float64Type>()
+                        .unary::<_, Float64Type>(f64::trunc),
+                ),
+                _ => q,
+            })
+        })
     }
 }
 
-impl ScalarUDFImpl for Mod {
+/// Functions are told apart by name, as DataFusion's registry does.
+impl PartialEq for PairFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PairFunction {}
+
+impl std::hash::Hash for PairFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PairFunction {
     fn name(&self) -> &str {
-        "mod"
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -96,13 +153,76 @@ impl ScalarUDFImpl for Mod {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
         let [a, b] = args.args.as_slice() else {
-            return exec_err!("mod takes two arguments");
+            return exec_err!("{} takes two arguments", self.name);
         };
-        Ok(ColumnarValue::Array(rem(
+        Ok(ColumnarValue::Array((self.body)(
             &a.to_array(rows)?,
             &b.to_array(rows)?,
         )?))
     }
+}
+
+/// `width_bucket(x, low, high, count)`: which of `count` equal buckets of `[low, high)` holds
+/// `x`: 0 below them, `count + 1` above, as in PostgreSQL (buckets count down when `low >
+/// high`).
+fn width_bucket_of(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    let [x, low, high, count] = args else {
+        return exec_err!("width_bucket takes a value, two bounds and a count");
+    };
+    let (x, low, high) = (
+        x.as_primitive::<Float64Type>(),
+        low.as_primitive::<Float64Type>(),
+        high.as_primitive::<Float64Type>(),
+    );
+    let count = count.as_primitive::<Int64Type>();
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        if [
+            x.is_null(i),
+            low.is_null(i),
+            high.is_null(i),
+            count.is_null(i),
+        ]
+        .contains(&true)
+        {
+            out.push(None);
+            continue;
+        }
+        let (v, lo, hi, n) = (x.value(i), low.value(i), high.value(i), count.value(i));
+        if n <= 0 {
+            return Err(invalid_argument("count must be greater than zero"));
+        }
+        if lo == hi || !lo.is_finite() || !hi.is_finite() {
+            return Err(invalid_argument(
+                "lower bound cannot equal upper bound, and neither can be infinite",
+            ));
+        }
+        let bucket = if lo < hi {
+            if v < lo {
+                0
+            } else if v >= hi {
+                n + 1
+            } else {
+                ((v - lo) / (hi - lo) * n as f64) as i64 + 1
+            }
+        } else if v > lo {
+            0
+        } else if v <= hi {
+            n + 1
+        } else {
+            ((lo - v) / (lo - hi) * n as f64) as i64 + 1
+        };
+        out.push(Some(bucket.min(n + 1) as i32));
+    }
+    Ok(Arc::new(datafusion::arrow::array::Int32Array::from(out)))
+}
+
+/// A 2201G error of `width_bucket`, as PostgreSQL's.
+fn invalid_argument(what: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(crate::error::Error::new(
+        "2201G",
+        format!("width_bucket: {what}"),
+    )))
 }
 
 /// `quote_literal(x)`: `x` as a string literal (`'it''s'`; `E'...'` when it has

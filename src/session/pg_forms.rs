@@ -14,7 +14,9 @@
 //!   (datafusion-postgres' parser made them array functions that fail);
 //! * `x LIKE ANY (ARRAY[...])` and `ILIKE ANY`, which DataFusion refuses, as ORs of LIKEs;
 //! * `EXISTS (subquery)` outside WHERE and HAVING (a select item, a CASE), which DataFusion
-//!   plans only as a filter, as a count of the subquery's rows compared with 0.
+//!   plans only as a filter, as a count of the subquery's rows compared with 0;
+//! * an interval times or divided by a number (`INTERVAL '1 day' * 7`, `'1 hour'::interval
+//!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`).
 //!
 //! This module rewrites ASTs only.
 
@@ -84,6 +86,11 @@ impl VisitorMut for Forms {
             }];
             self.0 = true;
         }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        self.0 |= interval_times_number(expr);
         ControlFlow::Continue(())
     }
 
@@ -314,6 +321,43 @@ fn fetch_as_limit(query: &mut Query) -> bool {
     }
     query.fetch = None;
     true
+}
+
+/// Whether `expr` is written as an interval: a literal, a cast to one, or a product of one.
+fn is_interval(expr: &Expr) -> bool {
+    match expr {
+        Expr::Interval(_) => true,
+        Expr::Cast { data_type, .. } => matches!(data_type, DataType::Interval { .. }),
+        Expr::TypedString(typed) => matches!(typed.data_type, DataType::Interval { .. }),
+        Expr::Nested(inner) => is_interval(inner),
+        other => is_function(other, "_pg_interval_mul"),
+    }
+}
+
+/// `i * x`, `x * i` or `i / x` of an interval `i` as `_pg_interval_mul(i, x)`.
+fn interval_times_number(expr: &mut Expr) -> bool {
+    let Expr::BinaryOp { left, op, right } = expr else {
+        return false;
+    };
+    let sql = match op {
+        BinaryOperator::Multiply if is_interval(left) && !is_interval(right) => {
+            format!("_pg_interval_mul({left}, CAST({right} AS DOUBLE PRECISION))")
+        }
+        BinaryOperator::Multiply if is_interval(right) && !is_interval(left) => {
+            format!("_pg_interval_mul({right}, CAST({left} AS DOUBLE PRECISION))")
+        }
+        BinaryOperator::Divide if is_interval(left) && !is_interval(right) => {
+            format!("_pg_interval_mul({left}, 1.0 / CAST({right} AS DOUBLE PRECISION))")
+        }
+        _ => return false,
+    };
+    match crate::sql::parse_expr(&sql) {
+        Some(call) => {
+            *expr = call;
+            true
+        }
+        None => false,
+    }
 }
 
 fn is_function(expr: &Expr, wanted: &str) -> bool {

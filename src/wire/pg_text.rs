@@ -31,7 +31,8 @@ pub enum TextForm {
         array: bool,
         extra: i8,
     },
-    /// Values holding a time of day (time, timestamp, with or without time zone, or arrays).
+    /// Values holding a time of day (time, timestamp, with or without time zone, interval, or
+    /// arrays of them).
     Time,
 }
 
@@ -62,7 +63,9 @@ impl TextForm {
             | Type::TIMESTAMP_ARRAY
             | Type::TIMESTAMPTZ_ARRAY
             | Type::TIME_ARRAY
-            | Type::TIMETZ_ARRAY => Some(TextForm::Time),
+            | Type::TIMETZ_ARRAY
+            | Type::INTERVAL
+            | Type::INTERVAL_ARRAY => Some(TextForm::Time),
             _ => None,
         }
     }
