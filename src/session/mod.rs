@@ -231,7 +231,7 @@ impl Engine {
         // comes before a model of the same name).
         let mut query = query.clone();
         let postgres = crate::sql::name_columns(&mut query)
-            | pg_forms::rewrite(&mut query)
+            | pg_forms::rewrite(&mut query)?
             | SessionNames::new(&self.ctx, session).rewrite(&mut query, sent);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);

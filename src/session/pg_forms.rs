@@ -15,6 +15,9 @@
 //! * `x LIKE ANY (ARRAY[...])` and `ILIKE ANY`, which DataFusion refuses, as ORs of LIKEs;
 //! * `EXISTS (subquery)` outside WHERE and HAVING (a select item, a CASE), which DataFusion
 //!   plans only as a filter, as a count of the subquery's rows compared with 0;
+//! * `FROM t TABLESAMPLE BERNOULLI (p)` or `SYSTEM (p)`, which DataFusion ignored (every row
+//!   came back), as a filter that keeps each row with probability p%; `REPEATABLE` is
+//!   refused, as recsql cannot repeat a sample;
 //! * an interval times or divided by a number (`INTERVAL '1 day' * 7`, `'1 hour'::interval
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`).
 //!
@@ -29,19 +32,24 @@ use datafusion::sql::sqlparser::ast::{
     VisitorMut,
 };
 
-/// Rewrites the forms in `query`, at any depth; returns whether anything changed.
-pub fn rewrite(query: &mut Query) -> bool {
+use crate::error::{Error, Result};
+
+/// Rewrites the forms in `query`, at any depth; returns whether anything changed, or the
+/// error of a form recsql cannot give PostgreSQL's meaning.
+pub fn rewrite(query: &mut Query) -> Result<bool> {
     let mut forms = Forms(false);
-    let _ = VisitMut::visit(query, &mut forms);
-    forms.0
+    match VisitMut::visit(query, &mut forms) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(forms.0),
+    }
 }
 
 struct Forms(bool);
 
 impl VisitorMut for Forms {
-    type Break = ();
+    type Break = Error;
 
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
         self.0 |= fetch_as_limit(query);
         if let SetExpr::Select(select) = query.body.as_mut() {
             self.0 |= exists_as_counts(select);
@@ -57,7 +65,11 @@ impl VisitorMut for Forms {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
+    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<Error> {
+        match sampled(table) {
+            Ok(changed) => self.0 |= changed,
+            Err(e) => return ControlFlow::Break(e),
+        }
         // A function of one column: its alias names the column too.
         let alias = match table {
             TableFactor::Table {
@@ -89,12 +101,12 @@ impl VisitorMut for Forms {
         ControlFlow::Continue(())
     }
 
-    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         self.0 |= interval_times_number(expr);
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         match expr {
             Expr::Cast { data_type, .. } => self.0 |= float_as_double(data_type),
             Expr::TypedString(typed) => self.0 |= float_as_double(&mut typed.data_type),
@@ -360,6 +372,81 @@ fn interval_times_number(expr: &mut Expr) -> bool {
     }
 }
 
+/// `table TABLESAMPLE method (p)` as `(SELECT * FROM table WHERE random() * 100 < p) AS
+/// alias`, the alias being the table's own or its name.
+fn sampled(table: &mut TableFactor) -> Result<bool> {
+    use datafusion::sql::sqlparser::ast::{TableSampleKind, TableSampleMethod, TableSampleUnit};
+    let TableFactor::Table {
+        name,
+        alias,
+        sample: Some(kind),
+        args: None,
+        ..
+    } = table
+    else {
+        return Ok(false);
+    };
+    let sample = match kind {
+        TableSampleKind::BeforeTableAlias(s) | TableSampleKind::AfterTableAlias(s) => s,
+    };
+    let unsupported = |what: &str| {
+        Err(
+            Error::not_supported(format!("TABLESAMPLE {what} is not supported")).with_hint(
+                "Use TABLESAMPLE BERNOULLI (percent) or SYSTEM (percent), without REPEATABLE.",
+            ),
+        )
+    };
+    if sample.seed.is_some() {
+        return unsupported("REPEATABLE");
+    }
+    if sample.bucket.is_some() || sample.offset.is_some() {
+        return unsupported("with buckets or offsets");
+    }
+    if !matches!(
+        sample.name,
+        None | Some(TableSampleMethod::Bernoulli | TableSampleMethod::System)
+    ) {
+        let method = sample.name.as_ref().map(|m| m.to_string());
+        return unsupported(&method.unwrap_or_default());
+    }
+    let Some(quantity) = &sample.quantity else {
+        return unsupported("without a percentage");
+    };
+    if !matches!(quantity.unit, None | Some(TableSampleUnit::Percent)) {
+        return unsupported("of a number of rows");
+    }
+    let alias = match alias {
+        Some(a) => a.to_string(),
+        None => name
+            .0
+            .last()
+            .map_or_else(|| name.to_string(), |part| part.to_string()),
+    };
+    let sql = format!(
+        "SELECT * FROM (SELECT * FROM {name} WHERE random() * 100 < ({})) AS {alias}",
+        quantity.value
+    );
+    let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        &sql,
+    )
+    .ok()
+    .and_then(|mut statements| statements.pop());
+    let Some(datafusion::sql::sqlparser::ast::Statement::Query(query)) = parsed else {
+        return Ok(false);
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return Ok(false);
+    };
+    match select.from.into_iter().next() {
+        Some(from) => {
+            *table = from.relation;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 fn is_function(expr: &Expr, wanted: &str) -> bool {
     matches!(expr, Expr::Function(f) if matches!(f.args, FunctionArguments::List(_))
         && crate::sql::last_name(&f.name).is_some_and(|n| n == wanted))
@@ -438,7 +525,7 @@ mod tests {
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_query())
             .expect("parses");
-        rewrite(&mut q);
+        rewrite(&mut q).unwrap();
         q.to_string()
     }
 
