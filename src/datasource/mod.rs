@@ -11,6 +11,7 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
+mod ordered_set;
 mod pg_casts;
 mod pg_functions;
 mod pg_intervals;
@@ -71,6 +72,7 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
     system_catalog::install(&ctx)?;
     pg_intervals::install(&ctx);
+    ordered_set::install(&ctx);
     pg_functions::install(&ctx)
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;
     let files_dir = data_dir.join("files");
