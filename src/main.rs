@@ -75,6 +75,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(recsql::server::THREAD_STACK_SIZE)
         .build()
     {
         Ok(rt) => rt,

@@ -15,6 +15,13 @@ use crate::error::Result;
 use crate::session::Engine;
 use crate::wire::{Credentials, Handlers, InFlight};
 
+/// The stack of the threads that plan and run statements (the binary's runtime is built with
+/// it). DataFusion plans expressions by recursion, so a statement nested as deep as
+/// [`crate::sql`] allows (1000 levels) needs several megabytes; the default 2 MiB overflowed
+/// at a chain of 200 additions in a debug build, which aborted the server. Only the pages a
+/// thread touches are committed.
+pub const THREAD_STACK_SIZE: usize = 64 << 20;
+
 /// What a server needs besides its listener.
 #[derive(Debug, Clone)]
 pub struct Config {

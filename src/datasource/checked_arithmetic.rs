@@ -54,9 +54,13 @@ impl CheckedArithmetic {
         if !(left.get_type(schema)?.is_integer() && right.get_type(schema)?.is_integer()) {
             return Ok(Transformed::no(expr));
         }
-        Ok(Transformed::yes(
-            udf.call(vec![left.as_ref().clone(), right.as_ref().clone()]),
-        ))
+        let udf = udf.clone();
+        // Moved, not cloned: a clone of a long chain's operand would copy the whole chain
+        // at every link.
+        let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+            return Ok(Transformed::no(expr));
+        };
+        Ok(Transformed::yes(udf.call(vec![*left, *right])))
     }
 }
 

@@ -197,6 +197,27 @@ impl fmt::Display for CopyOptions {
 }
 
 impl Statement {
+    /// The queries the statement holds: its own, a COPY's, a CREATE TABLE AS's, an INSERT's, or
+    /// the one that reads a model's training data.
+    pub fn queries(&self) -> Vec<&Query> {
+        match self {
+            Statement::Query(query)
+            | Statement::SelectUsing { query, .. }
+            | Statement::Explain { query, .. }
+            | Statement::CopyTo { query, .. }
+            | Statement::CreateTableAs { query, .. }
+            | Statement::InsertInto { query, .. } => vec![query.as_ref()],
+            Statement::CreateModel { source, .. } | Statement::Finetune { source, .. } => {
+                vec![source.query.as_ref()]
+            }
+            Statement::Retrain {
+                source: Some(source),
+                ..
+            } => vec![source.query.as_ref()],
+            _ => vec![],
+        }
+    }
+
     /// The name of the statement kind, for command tags and "not implemented" messages.
     pub fn kind(&self) -> &'static str {
         match self {

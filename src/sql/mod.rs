@@ -4,6 +4,7 @@
 
 mod ast;
 mod column_names;
+mod nesting;
 mod options;
 mod parameters;
 mod parser;

@@ -21,15 +21,21 @@ const RECURSION_LIMIT: usize = 64;
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let sql = &*super::split::quote_version_suffixes(sql);
     let dialect = PostgreSqlDialect {};
+    let tokens = datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| Error::syntax(e.to_string()))?;
+    super::nesting::check_tokens(&tokens)?;
     let parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)?;
+        .with_tokens_with_locations(tokens);
     let mut p = DialectParser { parser };
     let stmt = p.statement()?;
     // Text left for DataFusion is not ours to check to its end.
     if stmt != Statement::Passthrough {
         p.expect_end()?;
     }
+    super::nesting::check(&stmt)?;
     Ok(stmt)
 }
 

@@ -602,3 +602,37 @@ async fn settings_belong_to_their_connection_in_both_protocols() {
     assert_eq!(rows[0].get::<_, &str>(0), "mindsdb");
     server.stop().await;
 }
+
+/// A deep statement is refused with PostgreSQL's 54001 and kills nothing. The server runs on
+/// a runtime built as the binary builds its own (threads with `THREAD_STACK_SIZE`).
+#[test]
+fn deeply_nested_statements_are_refused_and_the_server_lives() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(recsql::server::THREAD_STACK_SIZE)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = temp_data_dir("deep");
+        let server = TestServer::start(&dir).await;
+        let client = server.connect().await;
+        let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
+        // Deep, but allowed: planned and answered, over both protocols. (A chain of 200
+        // additions overflowed the default stack of a debug build; deeper allowed chains
+        // only take longer to plan.)
+        let rows = rows_of(&client.simple_query(&chain(250)).await.unwrap());
+        assert_eq!(rows, vec![vec!["250".to_string()]]);
+        let row = client.query_one(&chain(250), &[]).await.unwrap();
+        assert_eq!(row.get::<_, i64>(0), 250);
+        // Deeper, and far deeper: refused, and the connection goes on.
+        for n in [1_500, 200_000] {
+            let err = client.simple_query(&chain(n)).await.unwrap_err();
+            assert_eq!(sqlstate(&err), "54001", "{}", message(&err));
+            let err = client.query(&chain(n), &[]).await.unwrap_err();
+            assert_eq!(sqlstate(&err), "54001", "{}", message(&err));
+        }
+        let rows = rows_of(&client.simple_query("SELECT 1").await.unwrap());
+        assert_eq!(rows, vec![vec!["1".to_string()]]);
+        server.stop().await;
+    });
+}
