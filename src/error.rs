@@ -161,7 +161,11 @@ pub fn from_datafusion(err: &DataFusionError) -> Error {
             }
             _ => Error::new(sqlstate::DATA_EXCEPTION, message),
         },
-        DataFusionError::ResourcesExhausted(m) => Error::new(sqlstate::OUT_OF_MEMORY, m.clone()),
+        DataFusionError::ResourcesExhausted(m) => Error::new(sqlstate::OUT_OF_MEMORY, m.clone())
+            .with_hint(
+                "The query needs more memory than the server's limit: filter or aggregate earlier, \
+                 or start recsql with a larger --memory-limit (RECSQL_MEMORY_LIMIT).",
+            ),
         DataFusionError::IoError(e) => Error::new(sqlstate::IO_ERROR, e.to_string()),
         DataFusionError::External(e) => match e.downcast_ref::<Error>() {
             Some(ours) => ours.clone(),

@@ -63,6 +63,35 @@ struct ServeArgs {
         hide_env_values = true
     )]
     password: Option<String>,
+    /// Memory that queries may hold for sorts, joins and aggregations, such as 8GB or 512MB;
+    /// beyond it they spill to temporary files or fail with an error. Default: half of the
+    /// machine's memory.
+    #[arg(long, env = "RECSQL_MEMORY_LIMIT", value_parser = parse_bytes)]
+    memory_limit: Option<usize>,
+}
+
+/// `512MB`, `8GB`, `1.5GiB` or a number of bytes.
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 8GB or 512MB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown unit {other:?}; use KB, MB or GB")),
+    };
+    let bytes = number * scale;
+    if bytes < 1.0 {
+        return Err("the memory limit must be positive".into());
+    }
+    Ok(bytes as usize)
 }
 
 fn main() -> ExitCode {
@@ -158,6 +187,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             (Some(user), Some(password)) => Some(Credentials { user, password }),
             _ => None,
         },
+        memory_limit: args.memory_limit,
     };
     match server::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

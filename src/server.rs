@@ -27,6 +27,9 @@ pub const THREAD_STACK_SIZE: usize = 64 << 20;
 pub struct Config {
     pub data_dir: PathBuf,
     pub credentials: Option<Credentials>,
+    /// Bytes that queries may hold in memory for sorts, joins and aggregations before they
+    /// spill to disk or fail with 53200; `None` for half of the machine's memory.
+    pub memory_limit: Option<usize>,
 }
 
 /// How long shutdown waits for running statements before closing connections anyway.
@@ -40,7 +43,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let engine = Engine::open(&config.data_dir)?;
+    let engine = Engine::open(&config.data_dir, config.memory_limit)?;
     serve(listener, engine, config.credentials, shutdown).await;
     Ok(())
 }

@@ -41,6 +41,7 @@ impl Harness {
         let config = Config {
             data_dir: dir.clone(),
             credentials: None,
+            memory_limit: None,
         };
         let server = tokio::spawn(async move {
             let _ = server::run(listener, config, async {

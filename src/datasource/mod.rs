@@ -50,9 +50,22 @@ pub const BUILTIN_DATABASES: &[&str] = &[
 ];
 pub const ENGINES: &[&str] = &["postgres", "mysql", "files"];
 
+/// Half of the machine's memory (from `/proc/meminfo`), or 4 GiB where that cannot be read.
+fn default_memory_limit() -> usize {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    total_kb.map_or(4 << 30, |kb| kb * 1024 / 2)
+}
+
 /// Builds the session context: case-preserving identifiers (as MindsDB: `userId` matches a
-/// column `userId`), information_schema, pg_catalog, and the built-in databases.
-pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
+/// column `userId`), information_schema, pg_catalog, and the built-in databases. Queries
+/// share `memory_limit` bytes (half of the machine's memory by default): sorts and
+/// aggregations spill to temporary files beyond it, and what cannot spill fails with 53200
+/// instead of taking the whole machine's memory (and the server with it).
+pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<SessionContext>> {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
@@ -61,8 +74,14 @@ pub fn new_context(data_dir: &Path) -> Result<Arc<SessionContext>> {
     // datafusion-postgres hands DataFusion statements as text, which it parses again: in
     // PostgreSQL's dialect, as recsql parsed them (`^` is a power there, not a XOR).
     config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::PostgreSQL;
+    let limit = memory_limit.unwrap_or_else(default_memory_limit);
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()
+        .map_err(|e| Error::internal(format!("cannot set up the query memory pool: {e}")))?;
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))

@@ -116,7 +116,8 @@ pub struct Engine {
 impl Engine {
     /// Opens the data dir: the catalog, the built-in databases and every created database
     /// (connected lazily, so a remote that is down does not stop the server from starting).
-    pub fn open(data_dir: &Path) -> Result<Arc<Self>> {
+    /// `memory_limit`: see [`crate::server::Config`].
+    pub fn open(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<Self>> {
         let catalog = Arc::new(Catalog::open(data_dir)?);
         let interrupted = catalog.fail_unfinished("interrupted by restart: training had not finished when the server stopped; RETRAIN the model")?;
         if interrupted > 0 {
@@ -124,7 +125,7 @@ impl Engine {
                 "{interrupted} model version(s) were training when the server stopped; marked as error"
             );
         }
-        let ctx = datasource::new_context(data_dir)?;
+        let ctx = datasource::new_context(data_dir, memory_limit)?;
         let jobs = Arc::new(Jobs::new()?);
         let store = Arc::new(ModelStore::default());
         let project = Arc::new(ProjectSchema {

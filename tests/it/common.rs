@@ -32,7 +32,19 @@ impl TestServer {
         Self::start_with(data_dir, None).await
     }
 
+    pub async fn start_with_memory_limit(data_dir: &Path, bytes: usize) -> TestServer {
+        Self::start_config(data_dir, None, Some(bytes)).await
+    }
+
     pub async fn start_with(data_dir: &Path, credentials: Option<Credentials>) -> TestServer {
+        Self::start_config(data_dir, credentials, None).await
+    }
+
+    async fn start_config(
+        data_dir: &Path,
+        credentials: Option<Credentials>,
+        memory_limit: Option<usize>,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -41,6 +53,7 @@ impl TestServer {
         let config = Config {
             data_dir: data_dir.to_path_buf(),
             credentials,
+            memory_limit,
         };
         let handle = tokio::spawn(async move {
             server::run(listener, config, async {

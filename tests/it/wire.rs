@@ -636,3 +636,22 @@ fn deeply_nested_statements_are_refused_and_the_server_lives() {
         server.stop().await;
     });
 }
+
+/// A query that needs more memory than the server's limit fails with 53200; sorts and
+/// aggregations spill instead, and the connection goes on.
+#[tokio::test]
+async fn queries_beyond_the_memory_limit_fail_or_spill() {
+    let dir = temp_data_dir("memory-limit");
+    let server = TestServer::start_with_memory_limit(&dir, 32 << 20).await;
+    let client = server.connect().await;
+    let join = "SELECT count(*) FROM generate_series(1, 10000000) a(x) \
+                JOIN generate_series(1, 10000000) b(y) ON x = y";
+    let err = client.simple_query(join).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "53200", "{}", message(&err));
+    // A full sort of more than the limit (6M bigints, 48 MB) spills to disk and answers.
+    let sorted = "SELECT x FROM (SELECT x, row_number() OVER (ORDER BY x DESC) r \
+                  FROM generate_series(1, 6000000) t(x)) s WHERE r = 2";
+    let rows = rows_of(&client.simple_query(sorted).await.unwrap());
+    assert_eq!(rows, vec![vec!["5999999".to_string()]]);
+    server.stop().await;
+}
