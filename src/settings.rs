@@ -39,21 +39,17 @@ pub struct Parameter {
     pub settable: bool,
 }
 
+/// A parameter of the server, which sessions read but cannot SET.
 const fn fixed(
     name: &'static str,
     default: &'static str,
     vartype: &'static str,
     description: &'static str,
 ) -> Parameter {
-    Parameter {
-        name,
-        default,
-        vartype,
-        description,
-        settable: false,
-    }
+    session(name, default, vartype, description).server_only()
 }
 
+/// A parameter that a session may SET.
 const fn session(
     name: &'static str,
     default: &'static str,
@@ -66,6 +62,15 @@ const fn session(
         vartype,
         description,
         settable: true,
+    }
+}
+
+impl Parameter {
+    const fn server_only(self) -> Parameter {
+        Parameter {
+            settable: false,
+            ..self
+        }
     }
 }
 

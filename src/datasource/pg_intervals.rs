@@ -106,31 +106,15 @@ fn age(a: NaiveDateTime, b: NaiveDateTime) -> IntervalMonthDayNano {
         ]
     };
     let (h, l) = (field(&hi), field(&lo));
-    let [
-        mut year,
-        mut month,
-        mut day,
-        mut hour,
-        mut minute,
-        mut second,
-        mut micro,
-    ] = std::array::from_fn(|k| h[k] - l[k]);
-    if micro < 0 {
-        micro += 1_000_000;
-        second -= 1;
+    let mut f: [i64; 7] = std::array::from_fn(|k| h[k] - l[k]);
+    // Borrow from the next larger field: microseconds, seconds, minutes, hours.
+    for (k, size) in [(6, 1_000_000), (5, 60), (4, 60), (3, 24)] {
+        if f[k] < 0 {
+            f[k] += size;
+            f[k - 1] -= 1;
+        }
     }
-    if second < 0 {
-        second += 60;
-        minute -= 1;
-    }
-    if minute < 0 {
-        minute += 60;
-        hour -= 1;
-    }
-    if hour < 0 {
-        hour += 24;
-        day -= 1;
-    }
+    let [mut year, mut month, mut day, hour, minute, second, micro] = f;
     while day < 0 {
         day += days_in_month(&lo);
         month -= 1;

@@ -13,23 +13,27 @@ const FLT_DIG: i32 = 6;
 /// `DBL_DIG + extra` significant digits, as `%g` rounds them. Either way in exponent form
 /// when the exponent is below -4 or at least the digit limit.
 pub fn float8_text(v: f64, extra: i8) -> String {
-    if !v.is_finite() {
-        return non_finite(v.is_nan(), v > 0.0);
-    }
-    let (precision, threshold) = digits(DBL_DIG, extra);
-    let scientific = match precision {
-        None => format!("{v:e}"),
-        Some(p) => format!("{v:.*e}", p - 1),
-    };
-    layout(&scientific, threshold)
+    float_text(v, v.is_finite(), v.is_nan(), DBL_DIG, extra)
 }
 
 /// A real's text as PostgreSQL's float4out writes it; see [`float8_text`], with `FLT_DIG`.
 pub fn float4_text(v: f32, extra: i8) -> String {
-    if !v.is_finite() {
-        return non_finite(v.is_nan(), v > 0.0);
+    float_text(v, v.is_finite(), v.is_nan(), FLT_DIG, extra)
+}
+
+/// `v`'s text for a type of `limit` digits. Rust's exponent form of `v` gives its shortest
+/// exact digits (or rounds to a precision), which [`layout`] places as `%g` does.
+fn float_text<T: std::fmt::LowerExp + PartialOrd + Default>(
+    v: T,
+    finite: bool,
+    nan: bool,
+    limit: i32,
+    extra: i8,
+) -> String {
+    if !finite {
+        return non_finite(nan, v > T::default());
     }
-    let (precision, threshold) = digits(FLT_DIG, extra);
+    let (precision, threshold) = digits(limit, extra);
     let scientific = match precision {
         None => format!("{v:e}"),
         Some(p) => format!("{v:.*e}", p - 1),
