@@ -123,9 +123,10 @@ fn float_array(text: &str, double: bool, extra: i8) -> String {
 
 /// `row` with the values of the columns that have a form rewritten.
 pub fn rewrite_row(forms: &[Option<TextForm>], row: DataRow) -> PgWireResult<DataRow> {
-    let mut src = row.data.clone().freeze();
+    let field_count = row.field_count;
+    let mut src = row.data.freeze();
     let mut out = BytesMut::with_capacity(src.len() + 8);
-    for form in forms.iter().take(row.field_count.max(0) as usize) {
+    for form in forms.iter().take(field_count.max(0) as usize) {
         if src.remaining() < 4 {
             return Err(malformed());
         }
@@ -149,7 +150,7 @@ pub fn rewrite_row(forms: &[Option<TextForm>], row: DataRow) -> PgWireResult<Dat
         out.put_slice(bytes);
     }
     out.put_slice(&src);
-    Ok(DataRow::new(out, row.field_count))
+    Ok(DataRow::new(out, field_count))
 }
 
 fn malformed() -> PgWireError {
