@@ -102,8 +102,15 @@ fn layout(scientific: &str, threshold: i32) -> String {
 /// Drops the zeros that end a seconds fraction (`:00.500000` → `:00.5`) and a fraction that
 /// is all zeros (`:00.000000` → `:00`), wherever a time of day appears in `text`.
 pub fn trim_fractions(text: &str) -> String {
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
+    // Writing to a String cannot fail.
+    let _ = trim_fractions_into(text, &mut out);
+    out
+}
+
+/// [`trim_fractions`] written to `out`, piece by piece.
+pub fn trim_fractions_into(text: &str, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    let bytes = text.as_bytes();
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -124,16 +131,15 @@ pub fn trim_fractions(text: &str) -> String {
                 .take_while(|b| b.is_ascii_digit())
                 .count();
         let kept = text[start..end].trim_end_matches('0');
-        out.push_str(&text[copied..i]);
+        out.write_str(&text[copied..i])?;
         if !kept.is_empty() {
-            out.push('.');
-            out.push_str(kept);
+            out.write_char('.')?;
+            out.write_str(kept)?;
         }
         copied = end;
         i = end;
     }
-    out.push_str(&text[copied..]);
-    out
+    out.write_str(&text[copied..])
 }
 
 #[cfg(test)]

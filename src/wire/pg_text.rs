@@ -19,7 +19,7 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
 use postgres_types::{IsNull, ToSql};
 
-use crate::datasource::text_forms::{float4_text, float8_text, trim_fractions};
+use crate::datasource::text_forms::{float4_text, float8_text, trim_fractions_into};
 
 /// How the text of one column's values is rewritten.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,44 +79,68 @@ impl TextForm {
     /// PostgreSQL's text for `text`, a value of this form as pgwire wrote it; `None` when it
     /// is already PostgreSQL's.
     pub fn rewrite(self, text: &str) -> Option<String> {
-        let out = match self {
-            TextForm::Float {
-                double,
-                array,
-                extra,
-            } => {
-                if array {
-                    float_array(text, double, extra)
-                } else {
-                    return float(text, double, extra).filter(|out| out != text);
-                }
-            }
-            TextForm::Time => trim_fractions(text),
-        };
+        let mut out = BytesMut::with_capacity(text.len());
+        self.write(text, &mut out);
+        let out = String::from_utf8(out.to_vec()).ok()?;
         (out != text).then_some(out)
     }
+
+    /// PostgreSQL's text for `text` written to `out`, with no copy in between where it can.
+    fn write(self, text: &str, out: &mut BytesMut) {
+        match self {
+            TextForm::Float {
+                double,
+                array: false,
+                extra,
+            } => match shortcut(text, double, extra) {
+                Some(same) => out.put_slice(same.as_bytes()),
+                None => out.put_slice(written_again(text, double, extra).as_bytes()),
+            },
+            TextForm::Float {
+                double,
+                array: true,
+                extra,
+            } => out.put_slice(float_array(text, double, extra).as_bytes()),
+            // BytesMut grows as it is written to; the write cannot fail.
+            TextForm::Time => {
+                let _ = trim_fractions_into(text, out);
+            }
+        }
+    }
+}
+
+/// pgwire writes the shortest digits too (ryu's) when extra_float_digits is above 0, so a
+/// positional number within PostgreSQL's positional range differs by a trailing `.0` at most:
+/// the text without it, or `None` for a number that must be parsed and written again.
+fn shortcut(text: &str, double: bool, extra: i8) -> Option<&str> {
+    if extra <= 0 || text.contains(['e', 'E', 'i', 'N']) {
+        return None;
+    }
+    let magnitude = text.trim_start_matches('-');
+    let whole = magnitude.split('.').next().unwrap_or(magnitude);
+    let limit = if double { 15 } else { 6 };
+    (!magnitude.starts_with("0.0000") && whole.len() <= limit)
+        .then(|| text.strip_suffix(".0").unwrap_or(text))
+}
+
+/// A float pgwire wrote (`1e20`, `inf`), parsed and written as PostgreSQL writes it.
+fn written_again(text: &str, double: bool, extra: i8) -> String {
+    let parsed = if double {
+        text.parse().ok().map(|v| float8_text(v, extra))
+    } else {
+        text.parse().ok().map(|v| float4_text(v, extra))
+    };
+    parsed.unwrap_or_else(|| text.to_string())
 }
 
 /// The text of a float that pgwire wrote (`1024.0`, `inf`), as PostgreSQL writes it; `None`
 /// when they are the same.
 fn float(text: &str, double: bool, extra: i8) -> Option<String> {
-    // pgwire writes the shortest digits too (ryu's) when extra_float_digits is above 0, so
-    // a positional number within PostgreSQL's positional range differs by a trailing `.0` at
-    // most. Only the others are parsed and written again: a quarter of the cost of a row of
-    // floats.
-    if extra > 0 && !text.contains(['e', 'E', 'i', 'N']) {
-        let magnitude = text.trim_start_matches('-');
-        let whole = magnitude.split('.').next().unwrap_or(magnitude);
-        let limit = if double { 15 } else { 6 };
-        if !magnitude.starts_with("0.0000") && whole.len() <= limit {
-            return text.strip_suffix(".0").map(str::to_string);
-        }
-    }
-    Some(if double {
-        float8_text(text.parse().ok()?, extra)
-    } else {
-        float4_text(text.parse().ok()?, extra)
-    })
+    let out = match shortcut(text, double, extra) {
+        Some(same) => same.to_string(),
+        None => written_again(text, double, extra),
+    };
+    (out != text).then_some(out)
 }
 
 /// `{1.0,inf,NULL}` → `{1,Infinity,NULL}`: each element as [`float`] writes it.
@@ -153,14 +177,15 @@ pub fn rewrite_row(forms: &[Option<TextForm>], row: DataRow) -> PgWireResult<Dat
             return Err(malformed());
         }
         let value = src.split_to(len);
-        let rewritten = form.and_then(|f| {
-            std::str::from_utf8(&value)
-                .ok()
-                .and_then(|text| f.rewrite(text))
-        });
-        let bytes = rewritten.as_deref().map_or(&value[..], str::as_bytes);
-        out.put_i32(bytes.len() as i32);
-        out.put_slice(bytes);
+        // The length goes in front once the value is written.
+        let at = out.len();
+        out.put_i32(0);
+        match (form, std::str::from_utf8(&value)) {
+            (Some(f), Ok(text)) => f.write(text, &mut out),
+            _ => out.put_slice(&value),
+        }
+        let written = (out.len() - at - 4) as i32;
+        out[at..at + 4].copy_from_slice(&written.to_be_bytes());
     }
     out.put_slice(&src);
     Ok(DataRow::new(out, field_count))
