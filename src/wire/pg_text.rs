@@ -159,10 +159,20 @@ fn float_array(text: &str, double: bool, extra: i8) -> String {
 }
 
 /// `row` with the values of the columns that have a form rewritten.
-pub fn rewrite_row(forms: &[Option<TextForm>], row: DataRow) -> PgWireResult<DataRow> {
+/// The row is written at the end of `buffer` and split off it, so that the rows of a
+/// result share its allocations.
+pub fn rewrite_row(
+    forms: &[Option<TextForm>],
+    row: DataRow,
+    buffer: &mut BytesMut,
+) -> PgWireResult<DataRow> {
     let field_count = row.field_count;
     let mut src = row.data.freeze();
-    let mut out = BytesMut::with_capacity(src.len() + 8);
+    buffer.clear();
+    if buffer.capacity() < src.len() + 64 {
+        buffer.reserve((src.len() + 64).max(64 * 1024));
+    }
+    let out = buffer;
     for form in forms.iter().take(field_count.max(0) as usize) {
         if src.remaining() < 4 {
             return Err(malformed());
@@ -181,14 +191,14 @@ pub fn rewrite_row(forms: &[Option<TextForm>], row: DataRow) -> PgWireResult<Dat
         let at = out.len();
         out.put_i32(0);
         match (form, std::str::from_utf8(&value)) {
-            (Some(f), Ok(text)) => f.write(text, &mut out),
+            (Some(f), Ok(text)) => f.write(text, out),
             _ => out.put_slice(&value),
         }
         let written = (out.len() - at - 4) as i32;
         out[at..at + 4].copy_from_slice(&written.to_be_bytes());
     }
     out.put_slice(&src);
-    Ok(DataRow::new(out, field_count))
+    Ok(DataRow::new(out.split(), field_count))
 }
 
 fn malformed() -> PgWireError {
@@ -324,7 +334,7 @@ mod tests {
                 None => data.put_i32(-1),
             }
         }
-        let row = rewrite_row(&forms, DataRow::new(data, 3)).unwrap();
+        let row = rewrite_row(&forms, DataRow::new(data, 3), &mut BytesMut::new()).unwrap();
         let mut expected = BytesMut::new();
         expected.put_i32(1);
         expected.put_slice(b"7");

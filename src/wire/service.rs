@@ -90,11 +90,12 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
             let guard = guard.clone();
             let forms = TextForm::of_all(&q.row_schema);
+            let mut buffer = bytes::BytesMut::new();
             q.data_rows = Box::pin(rows.map(move |row| {
                 let _held = &guard;
                 let row = row.map_err(classify)?;
                 match &forms {
-                    Some(forms) => super::pg_text::rewrite_row(forms, row),
+                    Some(forms) => super::pg_text::rewrite_row(forms, row, &mut buffer),
                     None => Ok(row),
                 }
             }));
