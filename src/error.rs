@@ -113,6 +113,14 @@ impl From<DataFusionError> for Error {
     }
 }
 
+/// Our error carried through DataFusion (from a function or a table), to come out whole at the
+/// wire (see [`from_datafusion`]).
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        DataFusionError::External(Box::new(e))
+    }
+}
+
 impl From<datafusion::sql::sqlparser::parser::ParserError> for Error {
     fn from(err: datafusion::sql::sqlparser::parser::ParserError) -> Self {
         Error::syntax(strip_parser_prefix(&err.to_string()))

@@ -335,9 +335,12 @@ pub fn parameter(name: &str) -> Option<&'static Parameter> {
         .find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
-/// The value of a parameter the server does not let sessions change, if `name` is one.
-pub fn server_value(name: &str) -> Option<&'static str> {
-    parameter(name).filter(|p| !p.settable).map(|p| p.default)
+/// The error for a name that is no parameter (42704), as PostgreSQL words it.
+pub fn unrecognized(name: &str) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_OBJECT,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
 }
 
 /// `name` as one word: SHOW's spellings with spaces (`time zone`, `transaction isolation

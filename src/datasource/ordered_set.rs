@@ -13,7 +13,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{SortOptions, concat, filter, is_not_null, sort_to_indices, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Signature, Volatility,
@@ -94,10 +94,11 @@ impl AggregateUDFImpl for OrderedSet {
                     return plan_err!("percentile_disc takes a constant fraction");
                 };
                 if !(0.0..=1.0).contains(&fraction) {
-                    return Err(DataFusionError::External(Box::new(Error::new(
+                    return Err(Error::new(
                         sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
                         format!("percentile value {fraction} is not between 0 and 1"),
-                    ))));
+                    )
+                    .into());
                 }
                 fraction
             }

@@ -219,10 +219,7 @@ fn width_bucket_of(args: &[ArrayRef]) -> DfResult<ArrayRef> {
 
 /// A 2201G error of `width_bucket`, as PostgreSQL's.
 fn invalid_argument(what: &str) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::External(Box::new(crate::error::Error::new(
-        "2201G",
-        format!("width_bucket: {what}"),
-    )))
+    crate::error::Error::new("2201G", format!("width_bucket: {what}")).into()
 }
 
 /// `quote_literal(x)`: `x` as a string literal (`'it''s'`; `E'...'` when it has

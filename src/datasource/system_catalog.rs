@@ -24,7 +24,6 @@ use datafusion::prelude::SessionContext;
 use super::DEFAULT_CATALOG;
 use crate::error::{Error, Result};
 
-pub use crate::settings::SERVER_VERSION;
 use crate::settings::{PARAMETERS, Parameter};
 
 /// Adds the settings table, the catalogs' extra columns and the functions

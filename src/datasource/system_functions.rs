@@ -24,8 +24,8 @@ use datafusion::prelude::SessionContext;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf;
 
 use super::array_function::{ArrayFunction, Body};
-use super::system_catalog::SERVER_VERSION;
 use crate::error::Error;
+use crate::settings::SERVER_VERSION;
 
 /// Adds the functions to `ctx`.
 pub fn install(ctx: &SessionContext) {
@@ -444,21 +444,17 @@ fn settings(args: &[ArrayRef], set: bool) -> DfResult<ArrayRef> {
                 if let Some(wanted) = wanted
                     && (wanted.is_null(row) || wanted.value(row) != v)
                 {
-                    return Err(DataFusionError::External(Box::new(
-                        Error::not_supported(format!(
-                            "set_config cannot change \"{name}\" (it is {v:?})"
-                        ))
-                        .with_hint(format!("SET {name} = ... changes a session setting")),
-                    )));
+                    return Err(Error::not_supported(format!(
+                        "set_config cannot change \"{name}\" (it is {v:?})"
+                    ))
+                    .with_hint(format!("SET {name} = ... changes a session setting"))
+                    .into());
                 }
                 out.push(Some(v))
             }
             None if missing_ok.is_some_and(|m| m.is_valid(row) && m.value(row)) => out.push(None),
             None => {
-                return Err(DataFusionError::External(Box::new(Error::new(
-                    crate::error::sqlstate::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{name}\""),
-                ))));
+                return Err(crate::settings::unrecognized(name).into());
             }
         }
     }

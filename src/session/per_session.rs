@@ -73,7 +73,11 @@ impl<'a> SessionNames<'a> {
     /// statement as sent when known, spares the walk of queries that call none of the
     /// functions when names need no resolving.
     pub fn rewrite(&self, query: &mut Query, text: Option<&str>) -> bool {
-        let calls = text.is_none_or(|t| t.to_ascii_lowercase().contains("current_s"));
+        let calls = text.is_none_or(|t| {
+            t.as_bytes()
+                .windows(9)
+                .any(|w| w.eq_ignore_ascii_case(b"current_s"))
+        });
         if !calls && !self.qualifies() {
             return false;
         }
@@ -189,14 +193,8 @@ impl VisitorMut for Rewriter<'_, '_> {
             if !self.ctes.contains(&table)
                 && let Some(schema) = self.names.schema_of(&table)
             {
-                let plain = schema
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                let schema = if plain {
-                    Ident::new(schema)
-                } else {
-                    Ident::with_quote('"', schema)
-                };
+                // Quoted, so that the name resolves as the catalog spells it.
+                let schema = Ident::with_quote('"', schema);
                 *name = ObjectName::from(vec![schema, ident.clone()]);
                 self.changed = true;
             }

@@ -19,7 +19,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::datasource::system_catalog::SERVER_VERSION;
+use crate::settings::SERVER_VERSION;
 
 /// A user name and password.
 #[derive(Clone, PartialEq, Eq)]

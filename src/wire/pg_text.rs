@@ -158,9 +158,8 @@ fn float_array(text: &str, double: bool, extra: i8) -> String {
     format!("{{{}}}", elements.join(","))
 }
 
-/// `row` with the values of the columns that have a form rewritten.
-/// The row is written at the end of `buffer` and split off it, so that the rows of a
-/// result share its allocations.
+/// `row` with the values of the columns that have a form rewritten. The row is written into
+/// `buffer` and split off it, so that the rows of a result share its allocations.
 pub fn rewrite_row(
     forms: &[Option<TextForm>],
     row: DataRow,
@@ -251,9 +250,9 @@ impl Encoder for CopyText {
     where
         T: ToSql + ToSqlText + Sized,
     {
-        let form = self.forms.get(self.column).cloned().flatten();
+        let column = self.column;
         self.column += 1;
-        let Some((form, field)) = form else {
+        let Some(Some((form, field))) = self.forms.get(column) else {
             return self.inner.encode_field(value);
         };
         self.scratch.clear();
@@ -291,22 +290,15 @@ mod tests {
                 values.push(-m * 10f64.powi(e));
             }
         }
+        let agrees = |text: String, double: bool, full: String| {
+            let rewritten = float(&text, double, 1).unwrap_or_else(|| text.clone());
+            assert_eq!(rewritten, full, "written by pgwire as {text}");
+        };
         for v in values {
-            let text = ExtraFloatDigits(1).format_f64(v).to_string();
-            let rewritten = float(&text, true, 1).unwrap_or_else(|| text.clone());
-            assert_eq!(
-                rewritten,
-                float8_text(v, 1),
-                "{v} written by pgwire as {text}"
-            );
+            let digits = ExtraFloatDigits(1);
+            agrees(digits.format_f64(v).into(), true, float8_text(v, 1));
             let v = v as f32;
-            let text = ExtraFloatDigits(1).format_f32(v).to_string();
-            let rewritten = float(&text, false, 1).unwrap_or_else(|| text.clone());
-            assert_eq!(
-                rewritten,
-                float4_text(v, 1),
-                "{v} written by pgwire as {text}"
-            );
+            agrees(digits.format_f32(v).into(), false, float4_text(v, 1));
         }
     }
 

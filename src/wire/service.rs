@@ -17,9 +17,6 @@ use datafusion::sql::sqlparser;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encode_dataframe};
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
-
-use super::pg_text::TextForm;
-use super::settings_command;
 use futures::{Sink, StreamExt};
 use pgwire::api::DEFAULT_NAME;
 use pgwire::api::portal::{Format, Portal};
@@ -39,6 +36,8 @@ use tokio::sync::Notify;
 
 use super::copy_in::Uploads;
 use super::errors::{classify, to_error_info, to_pgwire};
+use super::pg_text::TextForm;
+use super::settings_command;
 use crate::error::Error;
 use crate::session::{Engine, Output, Plan, notices};
 use crate::settings::{Command, Metadata};
@@ -276,7 +275,12 @@ fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error>
         _ => {}
     }
     let stmt = parse_statement(sql)?;
-    if matches!(stmt, Statement::Passthrough)
+    let setting = matches!(
+        words.first().map(String::as_str),
+        Some("SET" | "SHOW" | "RESET")
+    );
+    if setting
+        && matches!(stmt, Statement::Passthrough)
         && let Some(command) = Command::parse(sql)
     {
         return Ok(Route::Setting(command));

@@ -17,7 +17,6 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::startup::ParameterStatus;
 
 use super::errors::to_pgwire;
-use crate::error::{Error, sqlstate};
 use crate::settings::{self, Command, Metadata};
 
 /// The columns `command` answers with, in `format`: one named after the parameter for
@@ -48,10 +47,7 @@ where
     let rows: Vec<Vec<String>> = match command {
         Command::Show(Some(name)) => {
             let Some((_, value)) = settings::value(client.metadata(), name) else {
-                return Err(to_pgwire(Error::new(
-                    sqlstate::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{name}\""),
-                )));
+                return Err(to_pgwire(settings::unrecognized(name)));
             };
             vec![vec![value]]
         }
