@@ -1,8 +1,9 @@
-//! Integer arithmetic that fails on overflow, as PostgreSQL's does (22003, "integer out of
-//! range"). DataFusion's `+`, `-` and `*` on integers wrap silently
-//! (`9223372036854775807 + 1` was the smallest bigint). An analyzer rule, run after type
-//! coercion (which gives both sides one type), puts functions over Arrow's checked kernels in
-//! their place. Other types keep DataFusion's operators. A chain of them (`a + b - c * d`
+//! Arithmetic that fails as PostgreSQL's does: integer `+`, `-` and `*` on overflow (22003,
+//! "integer out of range"), and the division of doubles by zero (22012). DataFusion's wrapped
+//! silently (`9223372036854775807 + 1` was the smallest bigint) and divided doubles by zero
+//! into infinities and NaN. An analyzer rule, run after type coercion (which gives both sides
+//! one type), puts functions over Arrow's checked kernels in their place. Other types keep
+//! DataFusion's operators (integer division by zero fails there already). A chain of them (`a + b - c * d`
 //! parsed as `((a + b) - c) ...`) becomes one call over all its operands and operators,
 //! folded from the left: nested calls named each other in full at every level, which made
 //! planning a chain of a few hundred additions take seconds.
@@ -11,9 +12,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Datum, Scalar, make_array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Datum, Scalar, make_array};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
@@ -38,18 +40,19 @@ impl CheckedArithmetic {
         }
     }
 
-    /// `expr` checked for overflow, if it is `+`, `-` or `*` of two integers.
+    /// `expr` checked, if it is `+`, `-` or `*` of two integers or `/` of two doubles.
     fn checked(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
             return Ok(Transformed::no(expr));
         };
-        let symbol = match op {
-            Operator::Plus => '+',
-            Operator::Minus => '-',
-            Operator::Multiply => '*',
+        let (symbol, applies): (char, fn(&DataType) -> bool) = match op {
+            Operator::Plus => ('+', DataType::is_integer),
+            Operator::Minus => ('-', DataType::is_integer),
+            Operator::Multiply => ('*', DataType::is_integer),
+            Operator::Divide => ('/', DataType::is_floating),
             _ => return Ok(Transformed::no(expr)),
         };
-        if !(left.get_type(schema)?.is_integer() && right.get_type(schema)?.is_integer()) {
+        if !(applies(&left.get_type(schema)?) && applies(&right.get_type(schema)?)) {
             return Ok(Transformed::no(expr));
         }
         // Moved, not cloned: a clone of a long chain's operand would copy the whole chain
@@ -89,10 +92,9 @@ impl AnalyzerRule for CheckedArithmetic {
     }
 }
 
-/// `_pg_checked_add(a, b)` and its kin: `a op b` of two integers of one type, an error on
-/// overflow.
-/// `_pg_checked(operators, a, b, ...)`: the operands folded from the left with the
-/// operators (`'+-*'`, one fewer than the operands), each step checked for overflow.
+/// `_pg_checked(operators, a, b, ...)`: the operands, of one type, folded from the left with
+/// the operators (`'+-*'` for integers, `'/'` for doubles; one fewer than the operands), each
+/// step checked for overflow or a zero divisor.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Checked {
     signature: Signature,
@@ -122,7 +124,7 @@ impl ScalarUDFImpl for Checked {
             {
                 Ok(first.clone())
             }
-            _ => exec_err!("_pg_checked takes operators and integers of one type"),
+            _ => exec_err!("_pg_checked takes operators and numbers of one type"),
         }
     }
 
@@ -151,6 +153,11 @@ impl ScalarUDFImpl for Checked {
             let out: std::result::Result<ArrayRef, ArrowError> = match symbol {
                 '+' => numeric::add(acc.as_ref(), r.as_ref()),
                 '-' => numeric::sub(acc.as_ref(), r.as_ref()),
+                '/' => {
+                    let quotient = numeric::div(acc.as_ref(), r.as_ref())?;
+                    divides_by_zero(acc.as_ref(), r.as_ref(), &quotient)?;
+                    Ok(quotient)
+                }
                 _ => numeric::mul(acc.as_ref(), r.as_ref()),
             };
             let out = out?;
@@ -170,4 +177,37 @@ impl ScalarUDFImpl for Checked {
             ColumnarValue::Array(out)
         })
     }
+}
+
+/// A 22012 error if a divisor of doubles is zero where the dividend is a number, as
+/// PostgreSQL's `float8div` (NaN divided by zero is NaN). The quotient tells where: it is
+/// infinite or NaN only where the divisor is zero, or where an operand already was.
+fn divides_by_zero(dividend: &dyn Datum, divisor: &dyn Datum, quotient: &ArrayRef) -> Result<()> {
+    let quotient = cast(quotient, &DataType::Float64)?;
+    let quotient = quotient.as_primitive::<Float64Type>();
+    if !quotient.values().iter().any(|q| !q.is_finite()) {
+        return Ok(());
+    }
+    let doubles = |d: &dyn Datum| -> Result<(ArrayRef, bool)> {
+        let (array, scalar) = d.get();
+        Ok((cast(array, &DataType::Float64)?, scalar))
+    };
+    let (a, a_scalar) = doubles(dividend)?;
+    let (b, b_scalar) = doubles(divisor)?;
+    let (a, b) = (
+        a.as_primitive::<Float64Type>(),
+        b.as_primitive::<Float64Type>(),
+    );
+    let at = |values: &datafusion::arrow::array::Float64Array, scalar: bool, row: usize| {
+        let row = if scalar { 0 } else { row };
+        (!values.is_null(row)).then(|| values.value(row))
+    };
+    for row in 0..quotient.len() {
+        if let (Some(x), Some(0.0)) = (at(a, a_scalar, row), at(b, b_scalar, row))
+            && !x.is_nan()
+        {
+            return Err(crate::error::Error::new("22012", "division by zero").into());
+        }
+    }
+    Ok(())
 }

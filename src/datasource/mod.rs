@@ -15,6 +15,7 @@ mod ordered_set;
 mod pg_casts;
 mod pg_functions;
 mod pg_intervals;
+mod pg_math;
 mod plan_rewrite;
 mod remote;
 pub mod system_catalog;
@@ -93,6 +94,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     pg_intervals::install(&ctx);
     ordered_set::install(&ctx);
     pg_functions::install(&ctx)
+        .and_then(|()| pg_math::install(&ctx))
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;
     let files_dir = data_dir.join("files");
     std::fs::create_dir_all(&files_dir)

@@ -4,8 +4,9 @@
 //! into client queries); the comment, index-definition and size functions, which answer NULL
 //! because recsql keeps no comments, indexes or sizes; the `pg_*_is_visible` functions;
 //! `version()` worded as PostgreSQL's; `current_setting` and `set_config` over the server's
-//! settings; `json_build_object`; `pg_size_pretty`; `_pg_prefix_elements` for psql's `\d+`;
-//! and `_pg_function_arguments` for its `\df`. It registers functions; it reads no tables.
+//! settings; `json_build_object`; `pg_size_pretty`; `pg_typeof`; `_pg_prefix_elements` for
+//! psql's `\d+`; and `_pg_function_arguments` for its `\df`. It registers functions; it reads
+//! no tables.
 
 use std::sync::Arc;
 
@@ -75,6 +76,7 @@ pub fn install(ctx: &SessionContext) {
         ScalarValue::Utf8(Some(String::new())),
     )));
     ctx.register_udf(ScalarUDF::from(Constant::version()));
+    ctx.register_udf(ScalarUDF::from(PgTypeof::new()));
     let variadic = Signature::variadic_any(Volatility::Immutable);
     ctx.register_udf(ArrayFunction::udf(
         "json_build_object",
@@ -355,6 +357,78 @@ impl ScalarUDFImpl for Constant {
     }
 }
 
+/// The names `format_type` gives the types of `oids`, without type modifiers (`bigint`,
+/// `double precision`, `text[]`).
+fn type_names(oids: ArrayRef) -> DfResult<ArrayRef> {
+    let rows = oids.len();
+    create_format_type_udf()
+        .invoke_with_args(ScalarFunctionArgs {
+            args: vec![
+                ColumnarValue::Array(oids),
+                ColumnarValue::Scalar(ScalarValue::Int32(None)),
+            ],
+            arg_fields: vec![
+                Arc::new(Field::new("oid", DataType::Int64, true)),
+                Arc::new(Field::new("typmod", DataType::Int32, true)),
+            ],
+            number_rows: rows,
+            return_field: Arc::new(Field::new("type", DataType::Utf8, true)),
+            config_options: Arc::new(datafusion::common::config::ConfigOptions::default()),
+        })?
+        .to_array(rows)
+}
+
+/// `pg_typeof(x)`: the name of the type of `x`, as PostgreSQL writes it (`integer`, `double
+/// precision`, `timestamp without time zone`): the type that the wire protocol announces for
+/// a column of `x`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeof {
+    signature: Signature,
+}
+
+impl PgTypeof {
+    fn new() -> Self {
+        PgTypeof {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for PgTypeof {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion_postgres::arrow_pg::datatypes::into_pg_type;
+        let Some(field) = args.arg_fields.first() else {
+            return exec_err!("pg_typeof takes one argument");
+        };
+        let pg = into_pg_type(field.data_type()).unwrap_or(pgwire::api::Type::UNKNOWN);
+        let named = type_names(Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+            i64::from(pg.oid()),
+        ])))?;
+        let name = named.as_string::<i32>().value(0);
+        // format_type knows the types recsql's columns have; others go by their own name.
+        let name = if name.starts_with("oid(") {
+            pg.name()
+        } else {
+            name
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+            name.to_string(),
+        ))))
+    }
+}
+
 /// `json_build_object(key, value, ...)`: a JSON object of the pairs, as text (SQLAlchemy's
 /// column reflection builds identity and collation details with it).
 fn json_build_object(args: &[ArrayRef]) -> DfResult<ArrayRef> {
@@ -533,29 +607,13 @@ fn function_arguments(args: &[ArrayRef]) -> DfResult<ArrayRef> {
         }
         _ => types,
     };
-    let format_type = create_format_type_udf();
-    let config = Arc::new(datafusion::common::config::ConfigOptions::default());
     let mut out = datafusion::arrow::array::StringBuilder::new();
     for row in 0..types.len() {
         let Some(oids) = int_array(&types, row)? else {
             out.append_null();
             continue;
         };
-        let oids: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(oids));
-        let named = format_type.invoke_with_args(ScalarFunctionArgs {
-            args: vec![
-                ColumnarValue::Array(oids.clone()),
-                ColumnarValue::Scalar(ScalarValue::Int32(None)),
-            ],
-            arg_fields: vec![
-                Arc::new(Field::new("oid", DataType::Int64, true)),
-                Arc::new(Field::new("typmod", DataType::Int32, true)),
-            ],
-            number_rows: oids.len(),
-            return_field: Arc::new(Field::new("type", DataType::Utf8, true)),
-            config_options: config.clone(),
-        })?;
-        let named = named.to_array(oids.len())?;
+        let named = type_names(Arc::new(datafusion::arrow::array::Int64Array::from(oids)))?;
         let type_names: Vec<&str> = named
             .as_string::<i32>()
             .iter()
