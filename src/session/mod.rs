@@ -28,6 +28,7 @@ mod project_schema;
 mod retrain;
 mod show_databases;
 mod show_listing;
+mod using_joins;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -233,6 +234,7 @@ impl Engine {
         let mut query = query.clone();
         let postgres = crate::sql::name_columns(&mut query)
             | pg_forms::rewrite(&mut query)?
+            | using_joins::rewrite(&mut query)
             | SessionNames::new(&self.ctx, session).rewrite(&mut query, sent);
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
