@@ -21,6 +21,7 @@ mod remote;
 pub mod system_catalog;
 mod system_functions;
 pub mod text_forms;
+mod wrapped_function;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

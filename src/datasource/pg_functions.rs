@@ -18,17 +18,18 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::{div, rem};
 use datafusion::arrow::datatypes::{
-    DataType, FieldRef, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    TypeSignature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 
 use super::array_function::{ArrayFunction, Body};
 use super::datetime_template::Template;
+use super::wrapped_function::{Around, Wrapped};
 
 /// Adds the functions to `ctx`.
 pub fn install(ctx: &SessionContext) -> DfResult<()> {
@@ -75,7 +76,7 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
     ctx.register_udf(ScalarUDF::from(ToChar::new()));
     for name in ["to_date", "to_timestamp"] {
         let inner = ctx.udf(name)?;
-        ctx.register_udf(ScalarUDF::from(WithTemplate { inner }));
+        ctx.register_udf(Wrapped::udf(inner, WithTemplate));
     }
     Ok(())
 }
@@ -478,50 +479,24 @@ impl ScalarUDFImpl for ToChar {
 
 /// DataFusion's `to_date` or `to_timestamp`, reading text with PostgreSQL's template: the
 /// templates after the first argument are translated to chrono's formats.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct WithTemplate {
-    inner: Arc<ScalarUDF>,
-}
+#[derive(Debug)]
+struct WithTemplate;
 
 impl WithTemplate {
-    fn chrono(&self, template: &str) -> DfResult<String> {
+    fn chrono(inner: &ScalarUDF, template: &str) -> DfResult<String> {
         match Template::parse(template).chrono_format() {
             Some(f) => Ok(f),
             None => exec_err!(
                 "{} cannot read the template \"{template}\"; use YYYY, MM, DD, HH24, MI, SS, \
                  Mon, Month and literal text",
-                self.inner.name()
+                inner.name()
             ),
         }
     }
 }
 
-impl ScalarUDFImpl for WithTemplate {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn coerce_types(&self, args: &[DataType]) -> DfResult<Vec<DataType>> {
-        self.inner.coerce_types(args)
-    }
-
-    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
-        self.inner.return_type(args)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+impl Around for WithTemplate {
+    fn invoke(&self, inner: &ScalarUDF, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let text_input = args.args.first().is_some_and(|a| {
             matches!(
                 a.data_type(),
@@ -535,12 +510,12 @@ impl ScalarUDFImpl for WithTemplate {
                         ScalarValue::Utf8(Some(t))
                         | ScalarValue::Utf8View(Some(t))
                         | ScalarValue::LargeUtf8(Some(t)),
-                    ) => ColumnarValue::Scalar(ScalarValue::Utf8(Some(self.chrono(t)?))),
+                    ) => ColumnarValue::Scalar(ScalarValue::Utf8(Some(Self::chrono(inner, t)?))),
                     ColumnarValue::Array(a) => {
                         let mut out = StringBuilder::new();
                         for t in texts(a)? {
                             match t {
-                                Some(t) => out.append_value(self.chrono(&t)?),
+                                Some(t) => out.append_value(Self::chrono(inner, &t)?),
                                 None => out.append_null(),
                             }
                         }
@@ -550,7 +525,7 @@ impl ScalarUDFImpl for WithTemplate {
                 };
             }
         }
-        self.inner.invoke_with_args(args)
+        inner.invoke_with_args(args)
     }
 }
 

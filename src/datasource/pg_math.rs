@@ -13,17 +13,14 @@
 //! NaN and infinite arguments pass, as in PostgreSQL (`ln('NaN')` is NaN). Division by zero
 //! of doubles is `checked_arithmetic`'s. This module registers functions; it reads no tables.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+use super::wrapped_function::{Around, Wrapped};
 use crate::error::Error;
 
 /// Checks one row, as doubles: its arguments and, once computed, its result. `None` passes.
@@ -46,7 +43,7 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
     ];
     for (name, check) in checks {
         let inner = ctx.udf(name)?;
-        ctx.register_udf(ScalarUDF::from(Checked { inner, check }));
+        ctx.register_udf(Wrapped::udf(inner, Checked { check }));
     }
     Ok(())
 }
@@ -127,26 +124,10 @@ fn inverse_sine_or_cosine(args: &[f64], _result: Option<f64>) -> Option<Error> {
     (args.first().is_some_and(|x| x.abs() > 1.0)).then(|| out_of_range("input is out of range"))
 }
 
-/// One of DataFusion's functions with a check of every row.
+/// The check of every row around one of DataFusion's functions.
 #[derive(Debug)]
 struct Checked {
-    inner: Arc<ScalarUDF>,
     check: Check,
-}
-
-/// Told apart by the function they check, as DataFusion's registry does.
-impl PartialEq for Checked {
-    fn eq(&self, other: &Self) -> bool {
-        self.inner == other.inner
-    }
-}
-
-impl Eq for Checked {}
-
-impl std::hash::Hash for Checked {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.inner.hash(state);
-    }
 }
 
 /// `values` as doubles, or `None` if they are not numbers.
@@ -158,42 +139,18 @@ fn doubles(values: &ArrayRef) -> Result<Option<ArrayRef>> {
     Ok(Some(cast(values, &DataType::Float64)?))
 }
 
-impl ScalarUDFImpl for Checked {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        self.inner.coerce_types(args)
-    }
-
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(args)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+impl Around for Checked {
+    fn invoke(&self, inner: &ScalarUDF, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let mut inputs = Vec::with_capacity(args.args.len());
         for a in &args.args {
             match doubles(&a.to_array(rows)?)? {
                 Some(d) => inputs.push(d),
-                None => return self.inner.invoke_with_args(args),
+                None => return inner.invoke_with_args(args),
             }
         }
         self.check_rows(&inputs, None)?;
-        let result = self.inner.invoke_with_args(args)?;
+        let result = inner.invoke_with_args(args)?;
         if let Some(out) = doubles(&result.to_array(rows)?)? {
             self.check_rows(&inputs, Some(&out))?;
         }

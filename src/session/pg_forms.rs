@@ -453,13 +453,21 @@ fn is_function(expr: &Expr, wanted: &str) -> bool {
 }
 
 fn call(name: &str, arg: Expr) -> Expr {
+    call_with(name, vec![arg])
+}
+
+/// The call `name(args...)`.
+pub(super) fn call_with(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
             clauses: vec![],
         }),
         filter: None,

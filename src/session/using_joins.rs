@@ -17,9 +17,9 @@
 
 use std::ops::ControlFlow;
 
+use super::pg_forms::call_with;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    JoinConstraint, JoinOperator, ObjectName, Query, Select, SelectItem, SetExpr, TableFactor,
+    Expr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, TableFactor,
     VisitMut, VisitorMut,
 };
 
@@ -106,7 +106,7 @@ fn merged_columns(select: &Select) -> Option<Vec<Merged>> {
             let value = match kind {
                 Side::Left => side(&left),
                 Side::Right => side(&right),
-                Side::Either => call("coalesce", vec![side(&left), side(&right)]),
+                Side::Either => call_with("coalesce", vec![side(&left), side(&right)]),
             };
             Some(Merged { name, value })
         })
@@ -208,26 +208,6 @@ fn replace_references(expr: &mut Expr, merged: &[Merged]) -> bool {
     };
     let _ = VisitMut::visit(expr, &mut v);
     v.changed
-}
-
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
 }
 
 #[cfg(test)]
