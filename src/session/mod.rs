@@ -218,7 +218,7 @@ impl Engine {
     /// is a client's catalog query DataFusion cannot plan as written; any other goes to
     /// DataFusion as written. `sent` is the statement's text as the client sent it, when it
     /// goes to DataFusion's Postgres parser (whose own replacements come first).
-    fn plan_query(
+    async fn plan_query(
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
         using: &[crate::sql::UsingOption],
@@ -234,8 +234,16 @@ impl Engine {
         let mut query = query.clone();
         let postgres = crate::sql::name_columns(&mut query)
             | pg_forms::rewrite(&mut query)?
-            | using_joins::rewrite(&mut query)
             | SessionNames::new(&self.ctx, session).rewrite(&mut query, sent);
+        let mut columns = std::collections::HashMap::new();
+        for name in using_joins::tables(&query) {
+            if let Some(c) = self.table_columns(&name).await {
+                columns.insert(name.to_string(), c);
+            }
+        }
+        let postgres =
+            using_joins::rewrite(&mut query, &|name| columns.get(&name.to_string()).cloned())
+                | postgres;
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
@@ -254,19 +262,52 @@ impl Engine {
         })
     }
 
+    /// The column names of table `schema.table` (or `catalog.schema.table`); None for a
+    /// table that is missing or fails to open, and for names in the models' schema.
+    async fn table_columns(&self, name: &ObjectName) -> Option<Vec<String>> {
+        let parts = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().map(|i| i.value.as_str()))
+            .collect::<Option<Vec<_>>>()?;
+        let (schema, table) = match parts.as_slice() {
+            [schema, table] | [_, schema, table] => (*schema, *table),
+            _ => return None,
+        };
+        if schema == datasource::DEFAULT_SCHEMA {
+            return None;
+        }
+        let schema = self
+            .ctx
+            .catalog(datasource::DEFAULT_CATALOG)?
+            .schema(schema)?;
+        let provider = schema.table(table).await.ok()??;
+        Some(
+            provider
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        )
+    }
+
     /// A query (which may read models) as a DataFrame, for statements that consume its rows
     /// themselves (COPY TO, CREATE TABLE AS, INSERT).
     async fn dataframe(
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
     ) -> Result<datafusion::dataframe::DataFrame> {
-        Ok(self.context().sql(&self.query_sql(query)?).await?)
+        Ok(self.context().sql(&self.query_sql(query).await?).await?)
     }
 
     /// The SQL DataFusion runs for `query`: a query on models rewritten, others as they are.
-    fn query_sql(&self, query: &datafusion::sql::sqlparser::ast::Query) -> Result<String> {
+    async fn query_sql(&self, query: &datafusion::sql::sqlparser::ast::Query) -> Result<String> {
         Ok(
-            match self.plan_query(query, &[], String::new(), None, &Metadata::new())? {
+            match self
+                .plan_query(query, &[], String::new(), None, &Metadata::new())
+                .await?
+            {
                 Plan::Rewritten(sql) => sql,
                 _ => query.to_string(),
             },
@@ -294,12 +335,15 @@ impl Engine {
 
     /// Decides who runs a parsed statement; `sent` is its text as the client sent it.
     /// `session` is the connection's settings (its search path).
-    pub fn plan(&self, stmt: Statement, sent: &str, session: &Metadata) -> Result<Plan> {
+    pub async fn plan(&self, stmt: Statement, sent: &str, session: &Metadata) -> Result<Plan> {
         Ok(match stmt {
-            Statement::Passthrough => Plan::DataFusion,
-            Statement::Query(q) => self.plan_query(&q, &[], String::new(), Some(sent), session)?,
+            Statement::Query(q) => {
+                self.plan_query(&q, &[], String::new(), Some(sent), session)
+                    .await?
+            }
             Statement::SelectUsing { query, using } => {
-                self.plan_query(&query, &using, String::new(), Some(sent), session)?
+                self.plan_query(&query, &using, String::new(), Some(sent), session)
+                    .await?
             }
             Statement::Explain {
                 analyze,
@@ -308,8 +352,21 @@ impl Engine {
                 using,
             } => {
                 let prefix = format!("{} ", crate::sql::explain_prefix(analyze, verbose));
-                self.plan_query(&query, &using, prefix, Some(sent), session)?
+                self.plan_query(&query, &using, prefix, Some(sent), session)
+                    .await?
             }
+            other => self.plan_statement(other, sent, session)?,
+        })
+    }
+
+    /// `plan` of a statement that is not a query (queries may need the columns of tables,
+    /// which takes waiting). A query here goes to DataFusion as written.
+    pub fn plan_statement(&self, stmt: Statement, sent: &str, session: &Metadata) -> Result<Plan> {
+        Ok(match stmt {
+            Statement::Passthrough
+            | Statement::Query(_)
+            | Statement::SelectUsing { .. }
+            | Statement::Explain { .. } => Plan::DataFusion,
             Statement::ShowModels {
                 project,
                 like,

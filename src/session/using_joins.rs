@@ -4,40 +4,95 @@
 //! USING (x)` and `GROUP BY x` of a FULL join gave NULL for the rows that only one side has.
 //!
 //! A query block whose FROM is one join of two named relations with USING is rewritten:
-//! unqualified references to a merged column (select list, WHERE, GROUP BY, HAVING, ORDER
-//! BY) become the merged value. Qualified references (`a.x IS NULL`) keep their side's
-//! value, as in PostgreSQL.
+//! * for outer joins, unqualified references to a merged column (select list, WHERE, GROUP
+//!   BY, HAVING, ORDER BY) become the merged value. Qualified references (`a.x IS NULL`)
+//!   keep their side's value, as in PostgreSQL;
+//! * `*` becomes PostgreSQL's columns: the merged ones first, then the left side's others,
+//!   then the right side's. DataFusion listed the copy of the side whose name sorts first,
+//!   where that side has it, so `SELECT * FROM z LEFT JOIN a USING (x)` showed NULL `x` for
+//!   the rows without a match. The sides' columns come from the caller's `columns` (tables),
+//!   from an alias's column list (`(VALUES ...) z(x, y)`) or from a subquery's named select
+//!   list; where they are unknown, `*` stays DataFusion's.
 //!
-//! Not yet: `SELECT *` of such a join still lists DataFusion's choice of copy, where that
-//! side has it (its expansion needs the sides' columns, which the AST does not have, and a
-//! plan rule may not change a result's columns after they are announced); chains of several
-//! joins and NATURAL joins keep DataFusion's reading.
-//!
-//! This module rewrites ASTs only.
+//! Chains of several joins and NATURAL joins keep DataFusion's reading. This module rewrites
+//! ASTs only; it asks `columns` for a table's column names.
 
 use std::ops::ControlFlow;
 
+use std::collections::HashSet;
+
 use super::pg_forms::call_with;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, TableFactor,
-    VisitMut, VisitorMut,
+    Expr, Ident, JoinConstraint, JoinOperator, ObjectName, Query, Select, SelectItem, SetExpr,
+    TableFactor, VisitMut, VisitorMut,
 };
+
+/// The column names of a table, by its name as the query writes it; None when unknown.
+pub type Columns<'a> = &'a dyn Fn(&ObjectName) -> Option<Vec<String>>;
+
+/// The tables whose columns `rewrite` may ask for: the sides of the joins with USING in
+/// query blocks that select `*`.
+pub fn tables(query: &Query) -> Vec<ObjectName> {
+    struct Sides(Vec<ObjectName>);
+    impl datafusion::sql::sqlparser::ast::Visitor for Sides {
+        type Break = ();
+
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_ref()
+                && select
+                    .projection
+                    .iter()
+                    .any(|i| matches!(i, SelectItem::Wildcard(_)))
+                && merged_columns(select).is_some()
+                && let Some(from) = select.from.first()
+            {
+                let sides =
+                    std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
+                for side in sides {
+                    if let TableFactor::Table {
+                        name, args: None, ..
+                    } = side
+                    {
+                        self.0.push(name.clone());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut sides = Sides(Vec::new());
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut sides);
+    sides.0
+}
 
 /// Rewrites every query block of `query` that joins two relations with USING; returns
 /// whether anything changed.
-pub fn rewrite(query: &mut Query) -> bool {
-    let mut blocks = Blocks(false);
+pub fn rewrite(query: &mut Query, columns: Columns) -> bool {
+    let mut blocks = Blocks {
+        columns,
+        ctes: HashSet::new(),
+        changed: false,
+    };
     let _ = VisitMut::visit(query, &mut blocks);
-    blocks.0
+    blocks.changed
 }
 
-struct Blocks(bool);
+struct Blocks<'a> {
+    columns: Columns<'a>,
+    /// The names of common table expressions, which tables of the same name do not answer.
+    ctes: HashSet<String>,
+    changed: bool,
+}
 
-impl VisitorMut for Blocks {
+impl VisitorMut for Blocks<'_> {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        let Some(merged) = (match query.body.as_mut() {
+        if let Some(with) = &query.with {
+            self.ctes
+                .extend(with.cte_tables.iter().map(|c| c.alias.name.value.clone()));
+        }
+        let Some((merged, outer)) = (match query.body.as_mut() {
             SetExpr::Select(select) => merged_columns(select),
             _ => None,
         }) else {
@@ -54,7 +109,18 @@ impl VisitorMut for Blocks {
                 _ => None,
             })
             .collect();
-        self.0 |= rewrite_select(select, &merged);
+        let sorts_by_a_copy = query.order_by.as_ref().is_some_and(|o| {
+            matches!(&o.kind, datafusion::sql::sqlparser::ast::OrderByKind::Expressions(items)
+                if items.iter().any(|i| matches!(&i.expr, Expr::CompoundIdentifier(parts)
+                    if parts.last().is_some_and(|p| merged.iter().any(|m| m.name.value == p.value)))))
+        });
+        if !sorts_by_a_copy && let Some(star) = self.star(select, &merged) {
+            self.changed |= expand_star(select, star);
+        }
+        if !outer {
+            return ControlFlow::Continue(());
+        }
+        self.changed |= rewrite_select(select, &merged);
         // ORDER BY may name an output column; a name the select list gives stays that one.
         if let Some(order_by) = &mut query.order_by
             && let datafusion::sql::sqlparser::ast::OrderByKind::Expressions(items) =
@@ -64,12 +130,93 @@ impl VisitorMut for Blocks {
                 let named_output =
                     matches!(&item.expr, Expr::Identifier(i) if aliases.contains(&i.value));
                 if !named_output {
-                    self.0 |= replace_references(&mut item.expr, &merged);
+                    self.changed |= replace_references(&mut item.expr, &merged);
                 }
             }
         }
         ControlFlow::Continue(())
     }
+}
+
+impl Blocks<'_> {
+    /// What `*` of `select`'s join lists, in order, if both sides' columns are known.
+    fn star(&self, select: &Select, merged: &[Merged]) -> Option<Vec<SelectItem>> {
+        let from = select.from.first()?;
+        let join = from.joins.first()?;
+        let mut items: Vec<SelectItem> = merged
+            .iter()
+            .map(|m| SelectItem::ExprWithAlias {
+                expr: m.value.clone(),
+                alias: m.name.clone(),
+            })
+            .collect();
+        for side in [&from.relation, &join.relation] {
+            let q = qualifier(side)?;
+            for name in self.columns_of(side)? {
+                if !merged.iter().any(|m| m.name.value == name) {
+                    let column = Ident::with_quote('"', name);
+                    items.push(SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
+                        q.clone(),
+                        column,
+                    ])));
+                }
+            }
+        }
+        Some(items)
+    }
+
+    /// The column names of a relation of a FROM, in order, if they are known.
+    fn columns_of(&self, relation: &TableFactor) -> Option<Vec<String>> {
+        match relation {
+            TableFactor::Table { alias: Some(a), .. }
+            | TableFactor::Derived { alias: Some(a), .. }
+                if !a.columns.is_empty() =>
+            {
+                Some(a.columns.iter().map(|c| c.name.value.clone()).collect())
+            }
+            TableFactor::Table {
+                name, args: None, ..
+            } => {
+                let [part] = name.0.as_slice() else {
+                    return (self.columns)(name);
+                };
+                let table = part.as_ident()?;
+                if self.ctes.contains(&table.value) {
+                    return None;
+                }
+                (self.columns)(name)
+            }
+            TableFactor::Derived { subquery, .. } => match subquery.body.as_ref() {
+                SetExpr::Select(s) => s
+                    .projection
+                    .iter()
+                    .map(|item| match item {
+                        SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+                        SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.clone()),
+                        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                            parts.last().map(|i| i.value.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Puts `star` in place of the select list's `*` (without options); whether there was one.
+fn expand_star(select: &mut Select, star: Vec<SelectItem>) -> bool {
+    let Some(at) = select.projection.iter().position(|item| {
+        matches!(item, SelectItem::Wildcard(o)
+            if o.opt_exclude.is_none() && o.opt_except.is_none() && o.opt_rename.is_none()
+                && o.opt_replace.is_none() && o.opt_ilike.is_none())
+    }) else {
+        return false;
+    };
+    select.projection.splice(at..=at, star);
+    true
 }
 
 /// A merged column: its name and the expression of its value.
@@ -78,9 +225,9 @@ struct Merged {
     value: Expr,
 }
 
-/// The merged columns of `select`'s FROM, if it is one outer join of two named relations
-/// with USING.
-fn merged_columns(select: &Select) -> Option<Vec<Merged>> {
+/// The merged columns of `select`'s FROM, if it is one join of two named relations with
+/// USING, and whether the join is an outer one.
+fn merged_columns(select: &Select) -> Option<(Vec<Merged>, bool)> {
     let [from] = select.from.as_slice() else {
         return None;
     };
@@ -88,6 +235,8 @@ fn merged_columns(select: &Select) -> Option<Vec<Merged>> {
         return None;
     };
     let (kind, columns) = match &join.join_operator {
+        JoinOperator::Join(JoinConstraint::Using(c))
+        | JoinOperator::Inner(JoinConstraint::Using(c)) => (Side::Inner, c),
         JoinOperator::Left(JoinConstraint::Using(c))
         | JoinOperator::LeftOuter(JoinConstraint::Using(c)) => (Side::Left, c),
         JoinOperator::Right(JoinConstraint::Using(c))
@@ -97,25 +246,27 @@ fn merged_columns(select: &Select) -> Option<Vec<Merged>> {
     };
     let left = qualifier(&from.relation)?;
     let right = qualifier(&join.relation)?;
-    columns
+    let merged = columns
         .iter()
         .map(|c| {
             let [part] = c.0.as_slice() else { return None };
             let name = part.as_ident()?.clone();
             let side = |q: &Ident| Expr::CompoundIdentifier(vec![q.clone(), name.clone()]);
             let value = match kind {
-                Side::Left => side(&left),
+                Side::Inner | Side::Left => side(&left),
                 Side::Right => side(&right),
                 Side::Either => call_with("coalesce", vec![side(&left), side(&right)]),
             };
             Some(Merged { name, value })
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    Some((merged, !matches!(kind, Side::Inner)))
 }
 
-/// Which side's value a merged column takes.
+/// Which side's value a merged column takes (either, for an inner join).
 #[derive(Clone, Copy)]
 enum Side {
+    Inner,
     Left,
     Right,
     Either,
@@ -214,10 +365,20 @@ fn replace_references(expr: &mut Expr, merged: &[Merged]) -> bool {
 mod tests {
     use super::*;
 
+    /// Tables `z (x, y)` and `a (w, x)`.
+    fn columns(name: &ObjectName) -> Option<Vec<String>> {
+        let names: &[&str] = match name.to_string().as_str() {
+            "z" => &["x", "y"],
+            "a" => &["w", "x"],
+            _ => return None,
+        };
+        Some(names.iter().map(|n| n.to_string()).collect())
+    }
+
     fn rewritten(sql: &str) -> String {
         match crate::sql::parse_statement(sql) {
             Ok(crate::sql::Statement::Query(mut q)) => {
-                rewrite(&mut q);
+                rewrite(&mut q, &columns);
                 q.to_string()
             }
             other => panic!("{sql} is not a query: {other:?}"),
@@ -252,8 +413,28 @@ mod tests {
             "SELECT x FROM z LEFT JOIN a ON z.x = a.x",
             "SELECT x FROM z JOIN a USING(x)",
             "SELECT x FROM z LEFT JOIN a USING(x) LEFT JOIN b USING(x)",
+            "SELECT * FROM z LEFT JOIN b USING(x)",
+            "WITH z AS (SELECT 1 AS x) SELECT * FROM z LEFT JOIN a USING(x)",
         ] {
             assert_eq!(rewritten(kept), kept);
         }
+    }
+
+    #[test]
+    fn star_lists_the_merged_columns_first() {
+        assert_eq!(
+            rewritten("SELECT * FROM z FULL JOIN a USING (x)"),
+            "SELECT coalesce(z.x, a.x) AS x, z.\"y\", a.\"w\" FROM z FULL JOIN a USING(x)"
+        );
+        assert_eq!(
+            rewritten("SELECT *, 1 FROM z JOIN a USING (x)"),
+            "SELECT z.x AS x, z.\"y\", a.\"w\", 1 FROM z JOIN a USING(x)"
+        );
+        assert_eq!(
+            rewritten(
+                "SELECT * FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b(x, u) USING (x)"
+            ),
+            "SELECT b.x AS x, s.\"v\", b.\"u\" FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b (x, u) USING(x)"
+        );
     }
 }

@@ -228,7 +228,46 @@ impl RecsqlService {
     }
 }
 
-fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error> {
+async fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error> {
+    if let Some(route) = command_route(sql) {
+        return Ok(route);
+    }
+    let stmt = parse_statement(sql)?;
+    if let Some(route) = setting_route(&stmt, sql) {
+        return Ok(route);
+    }
+    Ok(engine.plan(stmt, sql, session).await?.into())
+}
+
+/// The route of a statement that only recsql's own statements and settings have a result
+/// schema for, decided without planning a query (`get_result_schema` cannot wait); None for
+/// queries and for what does not parse.
+fn described_route(engine: &Engine, sql: &str) -> Option<Route> {
+    if let Some(route) = command_route(sql) {
+        return Some(route);
+    }
+    let stmt = parse_statement(sql).ok()?;
+    if let Some(route) = setting_route(&stmt, sql) {
+        return Some(route);
+    }
+    engine
+        .plan_statement(stmt, sql, &Metadata::new())
+        .ok()
+        .map(Route::from)
+}
+
+impl From<Plan> for Route {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Ours(stmt) => Route::Ours(stmt),
+            Plan::Rewritten(sql) => Route::Rewritten(sql),
+            Plan::DataFusion => Route::DataFusion,
+        }
+    }
+}
+
+/// DEALLOCATE, DISCARD ALL and savepoints, told by their first words.
+fn command_route(sql: &str) -> Option<Route> {
     let words: Vec<String> = sql
         .split_whitespace()
         .take(3)
@@ -243,7 +282,7 @@ fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error>
         ["DEALLOCATE", "PREPARE", name] | ["DEALLOCATE", name, ..] => {
             let name = name.trim_matches('"');
             if name.eq_ignore_ascii_case("ALL") {
-                return Ok(Route::Deallocate(None));
+                return Some(Route::Deallocate(None));
             }
             let original = sql
                 .split_whitespace()
@@ -251,45 +290,44 @@ fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error>
                 .unwrap_or_default()
                 .trim_end_matches(';')
                 .trim_matches('"');
-            return Ok(Route::Deallocate(Some(original.to_string())));
+            return Some(Route::Deallocate(Some(original.to_string())));
         }
-        ["DISCARD", "ALL"] => return Ok(Route::DiscardAll),
+        ["DISCARD", "ALL"] => return Some(Route::DiscardAll),
         ["SAVEPOINT", _] => {
-            return Ok(Route::Savepoint {
+            return Some(Route::Savepoint {
                 tag: "SAVEPOINT",
                 rollback: false,
             });
         }
         ["RELEASE", ..] => {
-            return Ok(Route::Savepoint {
+            return Some(Route::Savepoint {
                 tag: "RELEASE",
                 rollback: false,
             });
         }
         ["ROLLBACK", "TO", ..] => {
-            return Ok(Route::Savepoint {
+            return Some(Route::Savepoint {
                 tag: "ROLLBACK",
                 rollback: true,
             });
         }
         _ => {}
     }
-    let stmt = parse_statement(sql)?;
-    let setting = matches!(
-        words.first().map(String::as_str),
-        Some("SET" | "SHOW" | "RESET")
-    );
-    if setting
-        && matches!(stmt, Statement::Passthrough)
-        && let Some(command) = Command::parse(sql)
+    None
+}
+
+/// SET, SHOW and RESET of a run-time parameter.
+fn setting_route(stmt: &Statement, sql: &str) -> Option<Route> {
+    let first = sql
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(';')
+        .to_ascii_uppercase();
+    if matches!(first.as_str(), "SET" | "SHOW" | "RESET") && matches!(stmt, Statement::Passthrough)
     {
-        return Ok(Route::Setting(command));
+        return Command::parse(sql).map(Route::Setting);
     }
-    Ok(match engine.plan(stmt, sql, session)? {
-        Plan::Ours(stmt) => Route::Ours(stmt),
-        Plan::Rewritten(sql) => Route::Rewritten(sql),
-        Plan::DataFusion => Route::DataFusion,
-    })
+    None
 }
 
 /// The answer to a savepoint command. recsql runs each statement on its own (BEGIN, COMMIT
@@ -357,7 +395,7 @@ impl RecsqlService {
         }
         let mut routes = Vec::with_capacity(pieces.len());
         for piece in &pieces {
-            routes.push(route(&self.engine, piece, client.metadata()));
+            routes.push(route(&self.engine, piece, client.metadata()).await);
         }
         // Without any statement of ours, DataFusion gets the text exactly as sent.
         if routes.iter().all(|r| matches!(r, Ok(Route::DataFusion))) {
@@ -462,7 +500,10 @@ impl QueryParser for RecsqlParser {
                 "cannot insert multiple commands into a prepared statement",
             )));
         }
-        match route(&self.engine, sql, client.metadata()).map_err(to_pgwire)? {
+        match route(&self.engine, sql, client.metadata())
+            .await
+            .map_err(to_pgwire)?
+        {
             Route::DataFusion => self
                 .inner
                 .parse_sql(client, sql, types)
@@ -509,9 +550,9 @@ impl QueryParser for RecsqlParser {
         match stmt {
             (sql, None) => {
                 let format = column_format.unwrap_or(&Format::UnifiedText);
-                let schema = match route(&self.engine, sql, &Metadata::new()) {
-                    Ok(Route::Ours(s)) => self.engine.result_schema(s.as_ref()),
-                    Ok(Route::Setting(command)) => {
+                let schema = match described_route(&self.engine, sql) {
+                    Some(Route::Ours(s)) => self.engine.result_schema(s.as_ref()),
+                    Some(Route::Setting(command)) => {
                         return Ok(settings_command::fields(&command, format));
                     }
                     _ => None,
@@ -608,7 +649,10 @@ impl RecsqlService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let stmt = match &portal.statement.statement {
-            (sql, None) => match route(&self.engine, sql, client.metadata()).map_err(to_pgwire)? {
+            (sql, None) => match route(&self.engine, sql, client.metadata())
+                .await
+                .map_err(to_pgwire)?
+            {
                 Route::Ours(stmt) => stmt,
                 Route::Setting(command) => {
                     return settings_command::run(client, &command, &portal.result_column_format)
@@ -630,7 +674,7 @@ impl RecsqlService {
             },
             // One of recsql's statements with parameters (see `parse_sql`).
             (sql, Some((_, plan @ LogicalPlan::Dml(_)))) => {
-                match route(&self.engine, sql, client.metadata()) {
+                match route(&self.engine, sql, client.metadata()).await {
                     Ok(Route::Ours(mut stmt)) => {
                         let values = parameter_values(portal, plan)?;
                         crate::sql::bind_parameters(&mut stmt, &values).map_err(to_pgwire)?;
