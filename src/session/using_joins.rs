@@ -14,7 +14,8 @@
 //!   from an alias's column list (`(VALUES ...) z(x, y)`) or from a subquery's named select
 //!   list; where they are unknown, `*` stays DataFusion's.
 //!
-//! Chains of several joins and NATURAL joins keep DataFusion's reading. This module rewrites
+//! A NATURAL join of two relations whose columns are known becomes the join USING their
+//! shared columns first. Chains of several joins keep DataFusion's reading. This module rewrites
 //! ASTs only; it asks `columns` for a table's column names.
 
 use std::ops::ControlFlow;
@@ -30,20 +31,22 @@ use datafusion::sql::sqlparser::ast::{
 /// The column names of a table, by its name as the query writes it; None when unknown.
 pub type Columns<'a> = &'a dyn Fn(&ObjectName) -> Option<Vec<String>>;
 
-/// The tables whose columns `rewrite` may ask for: the sides of the joins with USING in
-/// query blocks that select `*`.
+/// The tables whose columns `rewrite` may ask for: the sides of NATURAL joins, and of joins
+/// with USING in query blocks that select `*`.
 pub fn tables(query: &Query) -> Vec<ObjectName> {
     struct Sides(Vec<ObjectName>);
     impl datafusion::sql::sqlparser::ast::Visitor for Sides {
         type Break = ();
 
         fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            if let SetExpr::Select(select) = query.body.as_ref()
-                && select
-                    .projection
+            let star = |s: &Select| {
+                s.projection
                     .iter()
                     .any(|i| matches!(i, SelectItem::Wildcard(_)))
-                && merged_columns(select).is_some()
+            };
+            if let SetExpr::Select(select) = query.body.as_ref()
+                && (natural_join(select).is_some()
+                    || star(select) && merged_columns(select).is_some())
                 && let Some(from) = select.from.first()
             {
                 let sides =
@@ -92,6 +95,9 @@ impl VisitorMut for Blocks<'_> {
             self.ctes
                 .extend(with.cte_tables.iter().map(|c| c.alias.name.value.clone()));
         }
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            self.changed |= self.natural_as_using(select);
+        }
         let Some((merged, outer)) = (match query.body.as_mut() {
             SetExpr::Select(select) => merged_columns(select),
             _ => None,
@@ -139,6 +145,47 @@ impl VisitorMut for Blocks<'_> {
 }
 
 impl Blocks<'_> {
+    /// A NATURAL join of two relations whose columns are known, as the join USING the
+    /// columns they share (in the left side's order), which the rest of this module then
+    /// reads as PostgreSQL does. Without shared columns it stays as written (a cross join).
+    fn natural_as_using(&self, select: &mut Select) -> bool {
+        let Some(left_relation) = select.from.first().map(|f| &f.relation) else {
+            return false;
+        };
+        let Some(join) = natural_join(select) else {
+            return false;
+        };
+        let (Some(left), Some(right)) = (
+            self.columns_of(left_relation),
+            self.columns_of(&join.relation),
+        ) else {
+            return false;
+        };
+        let shared: Vec<ObjectName> = left
+            .iter()
+            .filter(|c| right.contains(c))
+            .map(|c| ObjectName::from(vec![Ident::with_quote('"', c.as_str())]))
+            .collect();
+        if shared.is_empty() {
+            return false;
+        }
+        let Some(join) = select.from.first_mut().and_then(|f| f.joins.first_mut()) else {
+            return false;
+        };
+        let constraint = match &mut join.join_operator {
+            JoinOperator::Join(c)
+            | JoinOperator::Inner(c)
+            | JoinOperator::Left(c)
+            | JoinOperator::LeftOuter(c)
+            | JoinOperator::Right(c)
+            | JoinOperator::RightOuter(c)
+            | JoinOperator::FullOuter(c) => c,
+            _ => return false,
+        };
+        *constraint = JoinConstraint::Using(shared);
+        true
+    }
+
     /// What `*` of `select`'s join lists, in order, if both sides' columns are known.
     fn star(&self, select: &Select, merged: &[Merged]) -> Option<Vec<SelectItem>> {
         let from = select.from.first()?;
@@ -203,6 +250,26 @@ impl Blocks<'_> {
             },
             _ => None,
         }
+    }
+}
+
+/// The one join of `select`'s FROM, if it is a NATURAL join of two relations.
+fn natural_join(select: &Select) -> Option<&datafusion::sql::sqlparser::ast::Join> {
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    let [join] = from.joins.as_slice() else {
+        return None;
+    };
+    match &join.join_operator {
+        JoinOperator::Join(JoinConstraint::Natural)
+        | JoinOperator::Inner(JoinConstraint::Natural)
+        | JoinOperator::Left(JoinConstraint::Natural)
+        | JoinOperator::LeftOuter(JoinConstraint::Natural)
+        | JoinOperator::Right(JoinConstraint::Natural)
+        | JoinOperator::RightOuter(JoinConstraint::Natural)
+        | JoinOperator::FullOuter(JoinConstraint::Natural) => Some(join),
+        _ => None,
     }
 }
 
@@ -436,5 +503,35 @@ mod tests {
             ),
             "SELECT b.x AS x, s.\"v\", b.\"u\" FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b (x, u) USING(x)"
         );
+    }
+
+    #[test]
+    fn a_natural_join_is_the_join_using_the_shared_columns() {
+        assert_eq!(
+            rewritten("SELECT * FROM z NATURAL LEFT JOIN a"),
+            "SELECT z.\"x\" AS \"x\", z.\"y\", a.\"w\" FROM z LEFT JOIN a USING(\"x\")"
+        );
+        let unknown = "SELECT * FROM z NATURAL JOIN b";
+        assert_eq!(rewritten(unknown), unknown);
+    }
+
+    #[test]
+    fn only_the_sides_that_may_be_expanded_are_looked_up() {
+        let looked_up = |sql: &str| match crate::sql::parse_statement(sql) {
+            Ok(crate::sql::Statement::Query(q)) => {
+                tables(&q).iter().map(|n| n.to_string()).collect::<Vec<_>>()
+            }
+            other => panic!("{sql} is not a query: {other:?}"),
+        };
+        assert_eq!(
+            looked_up("SELECT * FROM d.z JOIN d.a USING (x)"),
+            ["d.z", "d.a"]
+        );
+        assert_eq!(
+            looked_up("SELECT y FROM d.z NATURAL JOIN d.a"),
+            ["d.z", "d.a"]
+        );
+        assert!(looked_up("SELECT y FROM d.z JOIN d.a USING (x)").is_empty());
+        assert!(looked_up("SELECT * FROM d.z JOIN d.a ON z.x = a.x").is_empty());
     }
 }
