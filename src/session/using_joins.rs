@@ -1,26 +1,30 @@
-//! Outer joins with `USING (x)` with PostgreSQL's meaning of the merged column `x`: the left
-//! side's value (LEFT), the right side's (RIGHT), the one that is not NULL (FULL).
-//! DataFusion read an unqualified `x` as one side's copy, so `SELECT x FROM z RIGHT JOIN a
-//! USING (x)` and `GROUP BY x` of a FULL join gave NULL for the rows that only one side has.
+//! Joins with `USING (x)` with PostgreSQL's meaning of the merged column `x`: the left
+//! side's value (inner and LEFT joins), the right side's (RIGHT), the one that is not NULL
+//! (FULL). DataFusion read an unqualified `x` as one side's copy, so `SELECT x FROM z RIGHT
+//! JOIN a USING (x)` and `GROUP BY x` of a FULL join gave NULL for the rows that only one side
+//! has, and `*` listed the copy of the side whose name sorts first, where that side has it
+//! (`SELECT * FROM z LEFT JOIN a USING (x)` showed NULL `x` for the rows without a match).
 //!
-//! A query block whose FROM is one join of two named relations with USING is rewritten:
-//! * for outer joins, unqualified references to a merged column (select list, WHERE, GROUP
-//!   BY, HAVING, ORDER BY) become the merged value. Qualified references (`a.x IS NULL`)
-//!   keep their side's value, as in PostgreSQL;
-//! * `*` becomes PostgreSQL's columns: the merged ones first, then the left side's others,
-//!   then the right side's. DataFusion listed the copy of the side whose name sorts first,
-//!   where that side has it, so `SELECT * FROM z LEFT JOIN a USING (x)` showed NULL `x` for
-//!   the rows without a match. The sides' columns come from the caller's `columns` (tables),
-//!   from an alias's column list (`(VALUES ...) z(x, y)`) or from a subquery's named select
-//!   list; where they are unknown, `*` stays DataFusion's.
+//! A query block whose FROM is one chain of joins of named relations, with USING or NATURAL
+//! in it, is rewritten:
+//! * a NATURAL join whose sides' columns are known becomes the join USING their shared
+//!   columns;
+//! * where an outer join merges, unqualified references to merged columns (select list,
+//!   WHERE, GROUP BY, HAVING, ORDER BY) become the merged values. Qualified references (`a.x
+//!   IS NULL`) keep their side's value, as in PostgreSQL;
+//! * `*` becomes PostgreSQL's columns: at each join, its merged columns first, then the left
+//!   side's others, then the right side's. The relations' columns come from the caller's
+//!   `columns` (tables), an alias's column list (`(VALUES ...) z(x, y)`) or a subquery's
+//!   named select list; where one is unknown, `*` stays DataFusion's, and so it does before
+//!   `ORDER BY a.x` of a merged `x` (the sort needs the copy that `*` no longer lists).
 //!
-//! A NATURAL join of two relations whose columns are known becomes the join USING their
-//! shared columns first. Chains of several joins keep DataFusion's reading. This module rewrites
+//! Where the meaning would be a guess, the block stays as written: a relation without a
+//! name, a merged column that several relations on the left have, a column merged again
+//! after an outer join merged it, a NATURAL join of unknown columns. This module rewrites
 //! ASTs only; it asks `columns` for a table's column names.
 
-use std::ops::ControlFlow;
-
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 
 use super::pg_forms::call_with;
 use datafusion::sql::sqlparser::ast::{
@@ -39,16 +43,32 @@ pub fn tables(query: &Query) -> Vec<ObjectName> {
         type Break = ();
 
         fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            let star = |s: &Select| {
-                s.projection
-                    .iter()
-                    .any(|i| matches!(i, SelectItem::Wildcard(_)))
+            let SetExpr::Select(select) = query.body.as_ref() else {
+                return ControlFlow::Continue(());
             };
-            if let SetExpr::Select(select) = query.body.as_ref()
-                && (natural_join(select).is_some()
-                    || star(select) && merged_columns(select).is_some())
-                && let Some(from) = select.from.first()
-            {
+            let [from] = select.from.as_slice() else {
+                return ControlFlow::Continue(());
+            };
+            let constraints = from.joins.iter().filter_map(|j| match &j.join_operator {
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c) => Some(c),
+                _ => None,
+            });
+            let (mut using, mut natural) = (false, false);
+            for c in constraints {
+                using |= matches!(c, JoinConstraint::Using(_));
+                natural |= matches!(c, JoinConstraint::Natural);
+            }
+            let star = select
+                .projection
+                .iter()
+                .any(|i| matches!(i, SelectItem::Wildcard(_)));
+            if natural || using && star {
                 let sides =
                     std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
                 for side in sides {
@@ -95,18 +115,13 @@ impl VisitorMut for Blocks<'_> {
             self.ctes
                 .extend(with.cte_tables.iter().map(|c| c.alias.name.value.clone()));
         }
-        if let SetExpr::Select(select) = query.body.as_mut() {
-            self.changed |= self.natural_as_using(select);
-        }
-        let Some((merged, outer)) = (match query.body.as_mut() {
-            SetExpr::Select(select) => merged_columns(select),
-            _ => None,
-        }) else {
-            return ControlFlow::Continue(());
-        };
         let SetExpr::Select(select) = query.body.as_mut() else {
             return ControlFlow::Continue(());
         };
+        let Some(chain) = self.chain(select) else {
+            return ControlFlow::Continue(());
+        };
+        let (merged, outer) = (chain.merged, chain.outer);
         let aliases: Vec<String> = select
             .projection
             .iter()
@@ -120,7 +135,7 @@ impl VisitorMut for Blocks<'_> {
                 if items.iter().any(|i| matches!(&i.expr, Expr::CompoundIdentifier(parts)
                     if parts.last().is_some_and(|p| merged.iter().any(|m| m.name.value == p.value)))))
         });
-        if !sorts_by_a_copy && let Some(star) = self.star(select, &merged) {
+        if !sorts_by_a_copy && let Some(star) = chain.star {
             self.changed |= expand_star(select, star);
         }
         if !outer {
@@ -145,71 +160,136 @@ impl VisitorMut for Blocks<'_> {
 }
 
 impl Blocks<'_> {
-    /// A NATURAL join of two relations whose columns are known, as the join USING the
-    /// columns they share (in the left side's order), which the rest of this module then
-    /// reads as PostgreSQL does. Without shared columns it stays as written (a cross join).
-    fn natural_as_using(&self, select: &mut Select) -> bool {
-        let Some(left_relation) = select.from.first().map(|f| &f.relation) else {
-            return false;
+    /// The merged columns of `select`'s joins, if its FROM is one chain of joins of named
+    /// relations with at least one USING (or NATURAL, made a USING of the shared columns
+    /// where both sides' columns are known). None where this module would have to guess: a
+    /// relation without a name, a merged column that more than one relation on the left
+    /// has, a column merged again after an outer join, a NATURAL join of unknown columns.
+    fn chain(&self, select: &mut Select) -> Option<Chain> {
+        let [from] = select.from.as_mut_slice() else {
+            return None;
         };
-        let Some(join) = natural_join(select) else {
-            return false;
-        };
-        let (Some(left), Some(right)) = (
-            self.columns_of(left_relation),
-            self.columns_of(&join.relation),
-        ) else {
-            return false;
-        };
-        let shared: Vec<ObjectName> = left
-            .iter()
-            .filter(|c| right.contains(c))
-            .map(|c| ObjectName::from(vec![Ident::with_quote('"', c.as_str())]))
-            .collect();
-        if shared.is_empty() {
-            return false;
-        }
-        let Some(join) = select.from.first_mut().and_then(|f| f.joins.first_mut()) else {
-            return false;
-        };
-        let constraint = match &mut join.join_operator {
-            JoinOperator::Join(c)
-            | JoinOperator::Inner(c)
-            | JoinOperator::Left(c)
-            | JoinOperator::LeftOuter(c)
-            | JoinOperator::Right(c)
-            | JoinOperator::RightOuter(c)
-            | JoinOperator::FullOuter(c) => c,
-            _ => return false,
-        };
-        *constraint = JoinConstraint::Using(shared);
-        true
-    }
-
-    /// What `*` of `select`'s join lists, in order, if both sides' columns are known.
-    fn star(&self, select: &Select, merged: &[Merged]) -> Option<Vec<SelectItem>> {
-        let from = select.from.first()?;
-        let join = from.joins.first()?;
-        let mut items: Vec<SelectItem> = merged
-            .iter()
-            .map(|m| SelectItem::ExprWithAlias {
-                expr: m.value.clone(),
-                alias: m.name.clone(),
-            })
-            .collect();
-        for side in [&from.relation, &join.relation] {
-            let q = qualifier(side)?;
-            for name in self.columns_of(side)? {
-                if !merged.iter().any(|m| m.name.value == name) {
-                    let column = Ident::with_quote('"', name);
-                    items.push(SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
-                        q.clone(),
-                        column,
-                    ])));
+        let first = qualifier(&from.relation)?;
+        let first_columns = self.columns_of(&from.relation);
+        let mut star: Option<Vec<(String, Expr)>> = first_columns.as_ref().map(|cols| {
+            cols.iter()
+                .map(|c| (c.clone(), column_of(&first, c)))
+                .collect()
+        });
+        let mut relations = vec![(first, first_columns)];
+        let mut merged: Vec<(Merged, bool)> = Vec::new();
+        let mut any_using = false;
+        for join in &mut from.joins {
+            let q = qualifier(&join.relation)?;
+            let columns = self.columns_of(&join.relation);
+            let (side, constraint) = match &mut join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (Side::Inner, c),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (Side::Left, c),
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (Side::Right, c),
+                JoinOperator::FullOuter(c) => (Side::Either, c),
+                JoinOperator::CrossJoin(c) => (Side::Inner, c),
+                _ => return None,
+            };
+            if matches!(constraint, JoinConstraint::Natural) {
+                let (Some(left), Some(right)) = (&star, &columns) else {
+                    return None;
+                };
+                let shared: Vec<ObjectName> = left
+                    .iter()
+                    .filter(|(c, _)| right.contains(c))
+                    .map(|(c, _)| ObjectName::from(vec![Ident::with_quote('"', c.as_str())]))
+                    .collect();
+                if !shared.is_empty() {
+                    *constraint = JoinConstraint::Using(shared);
                 }
             }
+            let names: Vec<Ident> = match constraint {
+                JoinConstraint::Using(names) => names
+                    .iter()
+                    .map(|n| match n.0.as_slice() {
+                        [part] => part.as_ident().cloned(),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?,
+                _ => Vec::new(),
+            };
+            any_using |= !names.is_empty();
+            let mut first_in_star = Vec::new();
+            for name in &names {
+                let left = match merged.iter().find(|(m, _)| m.name.value == name.value) {
+                    Some((_, true)) => return None,
+                    Some((m, false)) => m.value.clone(),
+                    None => {
+                        let mut having = relations.iter().filter(|(_, cols)| {
+                            cols.as_ref().is_none_or(|c| c.contains(&name.value))
+                        });
+                        let (owner, _) = having.next()?;
+                        if having.next().is_some() {
+                            return None;
+                        }
+                        column_of(owner, &name.value)
+                    }
+                };
+                let right = column_of(&q, &name.value);
+                let value = match side {
+                    Side::Inner | Side::Left => left,
+                    Side::Right => right,
+                    Side::Either => call_with("coalesce", vec![left, right]),
+                };
+                let outer = !matches!(side, Side::Inner);
+                merged.retain(|(m, _)| m.name.value != name.value);
+                merged.push((
+                    Merged {
+                        name: name.clone(),
+                        value: value.clone(),
+                    },
+                    outer,
+                ));
+                first_in_star.push((name.value.clone(), value));
+            }
+            let shared = |c: &String| names.iter().any(|n| &n.value == c);
+            star = match (star, &columns) {
+                (Some(left), Some(right)) => Some(
+                    first_in_star
+                        .into_iter()
+                        .chain(left.into_iter().filter(|(c, _)| !shared(c)))
+                        .chain(
+                            right
+                                .iter()
+                                .filter(|c| !shared(c))
+                                .map(|c| (c.clone(), column_of(&q, c))),
+                        )
+                        .collect(),
+                ),
+                _ => None,
+            };
+            relations.push((q, columns));
         }
-        Some(items)
+        if !any_using {
+            return None;
+        }
+        let outer = merged.iter().any(|(_, outer)| *outer);
+        let merged_names: Vec<String> = merged.iter().map(|(m, _)| m.name.value.clone()).collect();
+        let star = star.map(|items| {
+            items
+                .into_iter()
+                .map(|(name, expr)| {
+                    if merged_names.contains(&name) {
+                        SelectItem::ExprWithAlias {
+                            expr,
+                            alias: Ident::with_quote('"', name),
+                        }
+                    } else {
+                        SelectItem::UnnamedExpr(expr)
+                    }
+                })
+                .collect()
+        });
+        Some(Chain {
+            merged: merged.into_iter().map(|(m, _)| m).collect(),
+            outer,
+            star,
+        })
     }
 
     /// The column names of a relation of a FROM, in order, if they are known.
@@ -253,26 +333,6 @@ impl Blocks<'_> {
     }
 }
 
-/// The one join of `select`'s FROM, if it is a NATURAL join of two relations.
-fn natural_join(select: &Select) -> Option<&datafusion::sql::sqlparser::ast::Join> {
-    let [from] = select.from.as_slice() else {
-        return None;
-    };
-    let [join] = from.joins.as_slice() else {
-        return None;
-    };
-    match &join.join_operator {
-        JoinOperator::Join(JoinConstraint::Natural)
-        | JoinOperator::Inner(JoinConstraint::Natural)
-        | JoinOperator::Left(JoinConstraint::Natural)
-        | JoinOperator::LeftOuter(JoinConstraint::Natural)
-        | JoinOperator::Right(JoinConstraint::Natural)
-        | JoinOperator::RightOuter(JoinConstraint::Natural)
-        | JoinOperator::FullOuter(JoinConstraint::Natural) => Some(join),
-        _ => None,
-    }
-}
-
 /// Puts `star` in place of the select list's `*` (without options); whether there was one.
 fn expand_star(select: &mut Select, star: Vec<SelectItem>) -> bool {
     let Some(at) = select.projection.iter().position(|item| {
@@ -292,42 +352,17 @@ struct Merged {
     value: Expr,
 }
 
-/// The merged columns of `select`'s FROM, if it is one join of two named relations with
-/// USING, and whether the join is an outer one.
-fn merged_columns(select: &Select) -> Option<(Vec<Merged>, bool)> {
-    let [from] = select.from.as_slice() else {
-        return None;
-    };
-    let [join] = from.joins.as_slice() else {
-        return None;
-    };
-    let (kind, columns) = match &join.join_operator {
-        JoinOperator::Join(JoinConstraint::Using(c))
-        | JoinOperator::Inner(JoinConstraint::Using(c)) => (Side::Inner, c),
-        JoinOperator::Left(JoinConstraint::Using(c))
-        | JoinOperator::LeftOuter(JoinConstraint::Using(c)) => (Side::Left, c),
-        JoinOperator::Right(JoinConstraint::Using(c))
-        | JoinOperator::RightOuter(JoinConstraint::Using(c)) => (Side::Right, c),
-        JoinOperator::FullOuter(JoinConstraint::Using(c)) => (Side::Either, c),
-        _ => return None,
-    };
-    let left = qualifier(&from.relation)?;
-    let right = qualifier(&join.relation)?;
-    let merged = columns
-        .iter()
-        .map(|c| {
-            let [part] = c.0.as_slice() else { return None };
-            let name = part.as_ident()?.clone();
-            let side = |q: &Ident| Expr::CompoundIdentifier(vec![q.clone(), name.clone()]);
-            let value = match kind {
-                Side::Inner | Side::Left => side(&left),
-                Side::Right => side(&right),
-                Side::Either => call_with("coalesce", vec![side(&left), side(&right)]),
-            };
-            Some(Merged { name, value })
-        })
-        .collect::<Option<_>>()?;
-    Some((merged, !matches!(kind, Side::Inner)))
+/// What a chain of joins merges: the merged columns, whether an outer join merged any, and
+/// what `*` lists, if every relation's columns are known.
+struct Chain {
+    merged: Vec<Merged>,
+    outer: bool,
+    star: Option<Vec<SelectItem>>,
+}
+
+/// `q.name`, the name quoted.
+fn column_of(q: &Ident, name: &str) -> Expr {
+    Expr::CompoundIdentifier(vec![q.clone(), Ident::with_quote('"', name)])
 }
 
 /// Which side's value a merged column takes (either, for an inner join).
@@ -432,11 +467,14 @@ fn replace_references(expr: &mut Expr, merged: &[Merged]) -> bool {
 mod tests {
     use super::*;
 
-    /// Tables `z (x, y)` and `a (w, x)`.
+    /// Tables `z (x, y)`, `a (w, x)`, `r (u, m, n)`, `m (m, t)` and `u (u, age)`.
     fn columns(name: &ObjectName) -> Option<Vec<String>> {
         let names: &[&str] = match name.to_string().as_str() {
             "z" => &["x", "y"],
             "a" => &["w", "x"],
+            "r" => &["u", "m", "n"],
+            "m" => &["m", "t"],
+            "u" => &["u", "age"],
             _ => return None,
         };
         Some(names.iter().map(|n| n.to_string()).collect())
@@ -456,15 +494,15 @@ mod tests {
     fn merged_columns_take_the_outer_sides_value() {
         assert_eq!(
             rewritten("SELECT x, y FROM z LEFT JOIN a USING (x) WHERE x > 1 ORDER BY x"),
-            "SELECT z.x AS x, y FROM z LEFT JOIN a USING(x) WHERE z.x > 1 ORDER BY z.x"
+            "SELECT z.\"x\" AS x, y FROM z LEFT JOIN a USING(x) WHERE z.\"x\" > 1 ORDER BY z.\"x\""
         );
         assert_eq!(
             rewritten("SELECT count(*) FROM z RIGHT JOIN a AS b USING (x) GROUP BY x"),
-            "SELECT count(*) FROM z RIGHT JOIN a AS b USING(x) GROUP BY b.x"
+            "SELECT count(*) FROM z RIGHT JOIN a AS b USING(x) GROUP BY b.\"x\""
         );
         assert_eq!(
             rewritten("SELECT x AS k FROM z FULL JOIN a USING (x) ORDER BY x"),
-            "SELECT coalesce(z.x, a.x) AS k FROM z FULL JOIN a USING(x) ORDER BY coalesce(z.x, a.x)"
+            "SELECT coalesce(z.\"x\", a.\"x\") AS k FROM z FULL JOIN a USING(x) ORDER BY coalesce(z.\"x\", a.\"x\")"
         );
     }
 
@@ -474,7 +512,7 @@ mod tests {
             rewritten(
                 "SELECT a.x, y AS x FROM z LEFT JOIN a USING (x) WHERE a.x IS NULL AND x IN (SELECT x FROM t) ORDER BY x"
             ),
-            "SELECT a.x, y AS x FROM z LEFT JOIN a USING(x) WHERE a.x IS NULL AND z.x IN (SELECT x FROM t) ORDER BY x"
+            "SELECT a.x, y AS x FROM z LEFT JOIN a USING(x) WHERE a.x IS NULL AND z.\"x\" IN (SELECT x FROM t) ORDER BY x"
         );
         for kept in [
             "SELECT x FROM z LEFT JOIN a ON z.x = a.x",
@@ -491,17 +529,17 @@ mod tests {
     fn star_lists_the_merged_columns_first() {
         assert_eq!(
             rewritten("SELECT * FROM z FULL JOIN a USING (x)"),
-            "SELECT coalesce(z.x, a.x) AS x, z.\"y\", a.\"w\" FROM z FULL JOIN a USING(x)"
+            "SELECT coalesce(z.\"x\", a.\"x\") AS \"x\", z.\"y\", a.\"w\" FROM z FULL JOIN a USING(x)"
         );
         assert_eq!(
             rewritten("SELECT *, 1 FROM z JOIN a USING (x)"),
-            "SELECT z.x AS x, z.\"y\", a.\"w\", 1 FROM z JOIN a USING(x)"
+            "SELECT z.\"x\" AS \"x\", z.\"y\", a.\"w\", 1 FROM z JOIN a USING(x)"
         );
         assert_eq!(
             rewritten(
                 "SELECT * FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b(x, u) USING (x)"
             ),
-            "SELECT b.x AS x, s.\"v\", b.\"u\" FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b (x, u) USING(x)"
+            "SELECT b.\"x\" AS \"x\", s.\"v\", b.\"u\" FROM (SELECT x, y AS v FROM t) s RIGHT JOIN (VALUES (1, 2)) b (x, u) USING(x)"
         );
     }
 
@@ -533,5 +571,25 @@ mod tests {
         );
         assert!(looked_up("SELECT y FROM d.z JOIN d.a USING (x)").is_empty());
         assert!(looked_up("SELECT * FROM d.z JOIN d.a ON z.x = a.x").is_empty());
+    }
+
+    #[test]
+    fn chains_of_joins_merge_each_key_where_its_join_is() {
+        assert_eq!(
+            rewritten("SELECT * FROM r LEFT JOIN m USING (m) RIGHT JOIN u USING (u)"),
+            "SELECT u.\"u\" AS \"u\", r.\"m\" AS \"m\", r.\"n\", m.\"t\", u.\"age\" \
+             FROM r LEFT JOIN m USING(m) RIGHT JOIN u USING(u)"
+        );
+        assert_eq!(
+            rewritten("SELECT m, u FROM r JOIN m USING (m) FULL JOIN u USING (u)"),
+            "SELECT r.\"m\" AS m, coalesce(r.\"u\", u.\"u\") AS u \
+             FROM r JOIN m USING(m) FULL JOIN u USING(u)"
+        );
+        // Two relations on the left have x: which one the join reads is DataFusion's.
+        let kept = "SELECT * FROM z JOIN a ON z.x = a.x LEFT JOIN z AS y USING(x)";
+        assert_eq!(rewritten(kept), kept);
+        // x merged by an outer join and joined again.
+        let kept = "SELECT * FROM z LEFT JOIN a USING(x) JOIN z AS y USING(x)";
+        assert_eq!(rewritten(kept), kept);
     }
 }
