@@ -393,6 +393,22 @@ fn duration_text(ms: &str) -> String {
     }
 }
 
+/// Whether `name` is one of DataFusion's options (`datafusion.execution.batch_size`), which
+/// the whole server shares: a session's SET of one changed every connection's queries.
+pub fn is_server_option(name: &str) -> bool {
+    name.starts_with("datafusion.")
+}
+
+/// The value of DataFusion's option `name` in `options`, as SHOW prints it (empty when
+/// unset); None if there is no such option.
+pub fn server_option(options: &datafusion::config::ConfigOptions, name: &str) -> Option<String> {
+    options
+        .entries()
+        .into_iter()
+        .find(|e| e.key.eq_ignore_ascii_case(name))
+        .map(|e| e.value.unwrap_or_default())
+}
+
 /// `SHOW ALL`: every parameter with its value in this session and description, by name.
 pub fn all(metadata: &Metadata) -> Vec<(String, String, String)> {
     let mut rows: Vec<(String, String, String)> = PARAMETERS
@@ -441,8 +457,9 @@ pub enum Command {
 
 impl Command {
     /// The command of `sql`, if it is one of these and recsql answers it. `SET TIME ZONE`,
-    /// `statement_timeout`, `datafusion.*` options and transaction or role settings are left
-    /// to datafusion-postgres' handling, which acts on them.
+    /// `statement_timeout` and transaction or role settings are left to datafusion-postgres'
+    /// handling, which acts on them. DataFusion's options (`datafusion.*`) are recsql's: the
+    /// server's, shown but not changed (see `apply`).
     pub fn parse(sql: &str) -> Option<Command> {
         use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
         use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -473,17 +490,13 @@ impl Command {
             }
             Some((name, i))
         };
-        let delegated = |name: &str| {
-            name.starts_with("datafusion.")
-                || matches!(name, "statement_timeout" | "timezone" | "time")
-        };
+        let delegated = |name: &str| matches!(name, "statement_timeout" | "timezone" | "time");
         match first.as_str() {
             "show" => {
                 let (name, end) = name_at(1)?;
                 if end == tokens.len() {
                     return match name.as_str() {
                         "all" => Some(Command::Show(None)),
-                        n if n.starts_with("datafusion.") => None,
                         _ => Some(Command::Show(Some(name))),
                     };
                 }
@@ -723,6 +736,16 @@ pub fn apply(metadata: &mut Metadata, command: &Command) -> Result<Vec<(String, 
     };
     let mut reported = Vec::new();
     for name in names {
+        if is_server_option(&name) {
+            return Err(Error::new(
+                "55P02",
+                format!("parameter \"{name}\" cannot be changed now"),
+            )
+            .with_hint(
+                "DataFusion's options belong to the server and every connection shares them, \
+                 so one session may not change them; SHOW reads them.",
+            ));
+        }
         if let Some(p) = parameter(&name)
             && !p.settable
         {
@@ -849,7 +872,6 @@ mod tests {
             "SET TIME ZONE 'UTC'",
             "SET timezone = 'UTC'",
             "SET statement_timeout = 5000",
-            "SET datafusion.execution.batch_size = 100",
             "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
             "SET SESSION AUTHORIZATION bob",
@@ -860,6 +882,32 @@ mod tests {
         ] {
             assert_eq!(parse(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn datafusion_options_are_shown_but_not_set() {
+        assert_eq!(
+            Command::parse("SHOW datafusion.execution.batch_size"),
+            Some(Command::Show(Some(
+                "datafusion.execution.batch_size".into()
+            )))
+        );
+        let mut m = Metadata::new();
+        for sql in [
+            "SET datafusion.execution.batch_size = 100",
+            "RESET datafusion.sql_parser.parse_float_as_decimal",
+        ] {
+            let command = Command::parse(sql).expect(sql);
+            let e = apply(&mut m, &command).unwrap_err();
+            assert_eq!(e.code, "55P02", "{sql}");
+        }
+        assert!(m.is_empty());
+        let options = datafusion::config::ConfigOptions::default();
+        assert_eq!(
+            server_option(&options, "datafusion.execution.batch_size").as_deref(),
+            Some("8192")
+        );
+        assert_eq!(server_option(&options, "datafusion.nope"), None);
     }
 
     #[test]

@@ -428,11 +428,14 @@ impl RecsqlService {
                 Ok(Route::Savepoint { tag, rollback }) => {
                     savepoint(status, tag, rollback).map(|r| vec![r])
                 }
-                Ok(Route::Setting(command)) => {
-                    settings_command::run(client, &command, &Format::UnifiedText)
-                        .await
-                        .map(|r| vec![r])
-                }
+                Ok(Route::Setting(command)) => settings_command::run(
+                    client,
+                    &command,
+                    &Format::UnifiedText,
+                    self.engine.context().state().config_options(),
+                )
+                .await
+                .map(|r| vec![r]),
                 Ok(Route::DataFusion) => {
                     <DfSessionService as SimpleQueryHandler>::do_query(&self.df, client, piece)
                         .await
@@ -655,8 +658,13 @@ impl RecsqlService {
             {
                 Route::Ours(stmt) => stmt,
                 Route::Setting(command) => {
-                    return settings_command::run(client, &command, &portal.result_column_format)
-                        .await;
+                    return settings_command::run(
+                        client,
+                        &command,
+                        &portal.result_column_format,
+                        self.engine.context().state().config_options(),
+                    )
+                    .await;
                 }
                 Route::Deallocate(name) => {
                     forget_statements(client.portal_store(), name.as_deref());

@@ -2,7 +2,7 @@
 //! connection's client metadata (what they mean, and how they are checked, is
 //! `crate::settings`'s); a change the client must know of is reported to it with
 //! ParameterStatus, as PostgreSQL does, and SHOW answers one row of text. Nothing here is
-//! shared between connections.
+//! shared between connections: DataFusion's options, which are, are only shown.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -37,8 +37,14 @@ pub fn fields(command: &Command, format: &Format) -> Vec<FieldInfo> {
         .collect()
 }
 
-/// Carries out `command` on `client`'s session.
-pub async fn run<C>(client: &mut C, command: &Command, format: &Format) -> PgWireResult<Response>
+/// Carries out `command` on `client`'s session; `server` holds DataFusion's options, which
+/// SHOW reads.
+pub async fn run<C>(
+    client: &mut C,
+    command: &Command,
+    format: &Format,
+    server: &datafusion::config::ConfigOptions,
+) -> PgWireResult<Response>
 where
     C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
@@ -46,7 +52,12 @@ where
 {
     let rows: Vec<Vec<String>> = match command {
         Command::Show(Some(name)) => {
-            let Some((_, value)) = settings::value(client.metadata(), name) else {
+            let value = if settings::is_server_option(name) {
+                settings::server_option(server, name)
+            } else {
+                settings::value(client.metadata(), name).map(|(_, v)| v)
+            };
+            let Some(value) = value else {
                 return Err(to_pgwire(settings::unrecognized(name)));
             };
             vec![vec![value]]
