@@ -88,7 +88,11 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))
         .build();
-    let ctx = Arc::new(SessionContext::new_with_state(state));
+    let mut ctx = SessionContext::new_with_state(state);
+    // JSON in text columns: `->>`, `->`, `?` and the json_* functions.
+    datafusion_functions_json::register_all(&mut ctx)
+        .map_err(|e| Error::internal(format!("cannot install the JSON functions: {e}")))?;
+    let ctx = Arc::new(ctx);
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;
     system_catalog::install(&ctx)?;

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -246,9 +247,14 @@ impl RemoteSchema {
                         s.sslmode.clone().unwrap_or_else(|| "prefer".into()),
                     ),
                 ]);
+                // `jsonb` columns read as text (the JSON operators and functions take text);
+                // without this a table with one could not be opened at all.
                 let pool = PostgresConnectionPool::new(to_secret_map(params))
                     .await
-                    .map_err(|e| connect_error(kind, s, e))?;
+                    .map_err(|e| connect_error(kind, s, e))?
+                    .with_unsupported_type_action(
+                        datafusion_table_providers::UnsupportedTypeAction::String,
+                    );
                 let pool = Arc::new(pool);
                 let lister = table_lister(pool.clone(), schema.clone());
                 (Factory::Postgres(PostgresTableFactory::new(pool)), lister)
@@ -346,11 +352,53 @@ impl TableProvider for RemoteTable {
         self.inner.table_type()
     }
 
+    /// Filters go to the remote database only where it reads them as recsql does: no function
+    /// calls (recsql's own, such as the checked arithmetic of `id + 1 > 5`, do not exist
+    /// there, and others differ in name or types), and no column that is text here but not
+    /// there (`jsonb`). The rest are applied here, to the rows that come back.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
+        let schema = self.inner.schema();
+        let retyped: Vec<&str> = schema
+            .fields()
+            .iter()
+            .filter(|f| {
+                f.metadata()
+                    .get(datafusion_table_providers::SOURCE_TYPE_METADATA_KEY)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("jsonb"))
+            })
+            .map(|f| f.name().as_str())
+            .collect();
+        let remote_reads = |e: &Expr| {
+            let mut ok = true;
+            let _ = e.apply(|node| {
+                ok &= match node {
+                    Expr::ScalarFunction(_) => false,
+                    Expr::Column(c) => !retyped.contains(&c.name.as_str()),
+                    _ => true,
+                };
+                Ok(if ok {
+                    TreeNodeRecursion::Continue
+                } else {
+                    TreeNodeRecursion::Stop
+                })
+            });
+            ok
+        };
+        let inner = self.inner.supports_filters_pushdown(filters)?;
+        Ok(filters
+            .iter()
+            .zip(inner)
+            .map(|(f, answer)| {
+                if remote_reads(f) {
+                    answer
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
     }
 
     async fn scan(

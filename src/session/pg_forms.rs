@@ -20,6 +20,8 @@
 //!   refused, as recsql cannot repeat a sample;
 //! * an interval times or divided by a number (`INTERVAL '1 day' * 7`, `'1 hour'::interval
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`);
+//! * `x::json` and `x::jsonb` as text, and `j -> k` as `json_get_json(j, k)` (the JSON
+//!   functions are datafusion-functions-json's);
 //! * a date plus or minus an interval (`current_date - interval '7 days'`) as a timestamp
 //!   plus or minus it, as in PostgreSQL (DataFusion's date dropped the interval's hours).
 //!
@@ -105,14 +107,19 @@ impl VisitorMut for Forms {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         self.0 |= interval_times_number(expr);
+        self.0 |= json_arrow_as_text(expr);
         self.0 |= date_and_interval_as_timestamp(expr);
         ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         match expr {
-            Expr::Cast { data_type, .. } => self.0 |= float_as_double(data_type),
-            Expr::TypedString(typed) => self.0 |= float_as_double(&mut typed.data_type),
+            Expr::Cast { data_type, .. } => {
+                self.0 |= float_as_double(data_type) | json_as_text(data_type)
+            }
+            Expr::TypedString(typed) => {
+                self.0 |= float_as_double(&mut typed.data_type) | json_as_text(&mut typed.data_type)
+            }
             Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
             Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
                 self.0 |= like_any_as_or(expr)
@@ -347,6 +354,35 @@ fn is_interval(expr: &Expr) -> bool {
         Expr::Nested(inner) => is_interval(inner),
         other => is_function(other, "_pg_interval_mul"),
     }
+}
+
+/// `json` and `jsonb` as `text`: JSON values are text here (DataFusion has no JSON type and
+/// refused the cast), read by the JSON functions and operators.
+fn json_as_text(data_type: &mut DataType) -> bool {
+    if matches!(data_type, DataType::JSON | DataType::JSONB) {
+        *data_type = DataType::Text;
+        return true;
+    }
+    false
+}
+
+/// `j -> k` as `json_get_json(j, k)`, the JSON text of the value, as PostgreSQL's `->`
+/// answers json (DataFusion's JSON functions answer a union type, which no client reads).
+fn json_arrow_as_text(expr: &mut Expr) -> bool {
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Arrow,
+        right,
+    } = expr
+    else {
+        return false;
+    };
+    let args = vec![
+        std::mem::replace(left.as_mut(), Expr::value(Value::Null)),
+        std::mem::replace(right.as_mut(), Expr::value(Value::Null)),
+    ];
+    *expr = call_with("json_get_json", args);
+    true
 }
 
 /// Whether `expr` is a date by its form: `date '...'`, a cast to date, `current_date`.

@@ -233,11 +233,14 @@ pub async fn ensure_remote_tables() -> (bool, bool) {
                         .batch_execute(&format!(
                             "DROP TABLE IF EXISTS movie_lens_ratings;
                              CREATE TABLE movie_lens_ratings (\"userId\" BIGINT NOT NULL, \"movieId\" BIGINT NOT NULL, rating BIGINT NOT NULL);
-                             INSERT INTO movie_lens_ratings VALUES {};",
+                             INSERT INTO movie_lens_ratings VALUES {};
+                             DROP TABLE IF EXISTS recsql_docs;
+                             CREATE TABLE recsql_docs (id INT, doc JSONB);
+                             INSERT INTO recsql_docs VALUES (1, '{{\"genre\": \"drama\", \"tags\": [\"a\"]}}'), (2, '{{\"genre\": \"comedy\"}}');",
                             small_ratings_values()
                         ))
                         .await
-                        .expect("create movie_lens_ratings in PostgreSQL");
+                        .expect("create movie_lens_ratings and recsql_docs in PostgreSQL");
                     true
                 }
                 None => false,

@@ -34,6 +34,17 @@ async fn postgres_and_mariadb_tables_query_and_join() {
             .unwrap()
             .get(0);
         assert_eq!(n, expected_pos, "{db}");
+        // Filters with recsql's own functions (checked arithmetic) stay here: the remote
+        // database has no such function.
+        let n: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE rating + 1 >= $1"),
+                &[&5i64],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, expected_pos, "{db}");
         let rows = client
             .query(
                 &format!(
@@ -61,6 +72,21 @@ async fn postgres_and_mariadb_tables_query_and_join() {
             .join("\n");
         assert!(text.contains("WHERE"), "filter not pushed to {db}:\n{text}");
         assert!(text.contains("LIMIT"), "limit not pushed to {db}:\n{text}");
+    }
+
+    if pg {
+        // jsonb columns read as text, which the JSON operators take.
+        let rows = client
+            .query(
+                "SELECT id, doc ->> 'genre', doc -> 'tags' FROM pg_src.recsql_docs \
+                 WHERE doc ->> 'genre' = 'drama' OR id > 5",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get::<_, String>(1), "drama");
+        assert_eq!(rows[0].get::<_, String>(2), "[\"a\"]");
     }
 
     if pg && my {
