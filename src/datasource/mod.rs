@@ -6,6 +6,7 @@
 mod array_function;
 mod checked_arithmetic;
 mod copy_binary;
+mod date_intervals;
 mod datetime_template;
 pub mod declared_types;
 pub mod demo;
@@ -92,6 +93,11 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     // JSON in text columns: `->>`, `->`, `?` and the json_* functions.
     datafusion_functions_json::register_all(&mut ctx)
         .map_err(|e| Error::internal(format!("cannot install the JSON functions: {e}")))?;
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut ctx,
+        Arc::new(date_intervals::DateIntervals),
+    )
+    .map_err(|e| Error::internal(format!("cannot install date arithmetic: {e}")))?;
     let ctx = Arc::new(ctx);
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;

@@ -21,9 +21,7 @@
 //! * an interval times or divided by a number (`INTERVAL '1 day' * 7`, `'1 hour'::interval
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`);
 //! * `x::json` and `x::jsonb` as text, and `j -> k` as `json_get_json(j, k)` (the JSON
-//!   functions are datafusion-functions-json's);
-//! * a date plus or minus an interval (`current_date - interval '7 days'`) as a timestamp
-//!   plus or minus it, as in PostgreSQL (DataFusion's date dropped the interval's hours).
+//!   functions are datafusion-functions-json's).
 //!
 //! This module rewrites ASTs only.
 
@@ -108,7 +106,6 @@ impl VisitorMut for Forms {
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         self.0 |= interval_times_number(expr);
         self.0 |= json_arrow_as_text(expr);
-        self.0 |= date_and_interval_as_timestamp(expr);
         ControlFlow::Continue(())
     }
 
@@ -385,44 +382,6 @@ fn json_arrow_as_text(expr: &mut Expr) -> bool {
     true
 }
 
-/// Whether `expr` is a date by its form: `date '...'`, a cast to date, `current_date`.
-fn is_date(expr: &Expr) -> bool {
-    match expr {
-        Expr::Cast { data_type, .. } => matches!(data_type, DataType::Date),
-        Expr::TypedString(typed) => matches!(typed.data_type, DataType::Date),
-        Expr::Nested(inner) => is_date(inner),
-        Expr::Identifier(i) => {
-            i.quote_style.is_none() && i.value.eq_ignore_ascii_case("current_date")
-        }
-        Expr::Function(f) => crate::sql::last_name(&f.name).is_some_and(|n| n == "current_date"),
-        _ => false,
-    }
-}
-
-/// `d + i`, `i + d` and `d - i` of a date `d` and an interval `i` with `d` cast to a
-/// timestamp: PostgreSQL's answer is a timestamp, DataFusion's a date, which dropped the
-/// interval's hours (`date '2024-01-01' + interval '36 hours'` was 2024-01-02). Dates known
-/// by their form only (`is_date`): a date column plus an interval stays DataFusion's.
-fn date_and_interval_as_timestamp(expr: &mut Expr) -> bool {
-    let Expr::BinaryOp { left, op, right } = expr else {
-        return false;
-    };
-    let date = match op {
-        BinaryOperator::Plus | BinaryOperator::Minus if is_date(left) && is_interval(right) => left,
-        BinaryOperator::Plus if is_interval(left) && is_date(right) => right,
-        _ => return false,
-    };
-    let value = std::mem::replace(date.as_mut(), Expr::value(Value::Null));
-    **date = Expr::Cast {
-        kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
-        expr: Box::new(value),
-        data_type: DataType::Timestamp(None, datafusion::sql::sqlparser::ast::TimezoneInfo::None),
-        array: false,
-        format: None,
-    };
-    true
-}
-
 /// `i * x`, `x * i` or `i / x` of an interval `i` as `_pg_interval_mul(i, x)`.
 fn interval_times_number(expr: &mut Expr) -> bool {
     let Expr::BinaryOp { left, op, right } = expr else {
@@ -612,18 +571,6 @@ mod tests {
             .expect("parses");
         rewrite(&mut q).unwrap();
         q.to_string()
-    }
-
-    #[test]
-    fn a_date_and_an_interval_make_a_timestamp() {
-        assert_eq!(
-            rewritten(
-                "SELECT current_date - INTERVAL '7 days', INTERVAL '1 hour' + DATE '2024-01-01', x::date + INTERVAL '1 day'"
-            ),
-            "SELECT CAST(current_date AS TIMESTAMP) - INTERVAL '7 days', INTERVAL '1 hour' + CAST(DATE '2024-01-01' AS TIMESTAMP), CAST(x::DATE AS TIMESTAMP) + INTERVAL '1 day'"
-        );
-        let kept = "SELECT d + INTERVAL '1 day', current_date + 1, INTERVAL '1 day' - current_date";
-        assert_eq!(rewritten(kept), kept);
     }
 
     #[test]

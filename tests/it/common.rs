@@ -236,11 +236,14 @@ pub async fn ensure_remote_tables() -> (bool, bool) {
                              INSERT INTO movie_lens_ratings VALUES {};
                              DROP TABLE IF EXISTS recsql_docs;
                              CREATE TABLE recsql_docs (id INT, doc JSONB);
-                             INSERT INTO recsql_docs VALUES (1, '{{\"genre\": \"drama\", \"tags\": [\"a\"]}}'), (2, '{{\"genre\": \"comedy\"}}');",
+                             INSERT INTO recsql_docs VALUES (1, '{{\"genre\": \"drama\", \"tags\": [\"a\"]}}'), (2, '{{\"genre\": \"comedy\"}}');
+                             DROP TABLE IF EXISTS recsql_dates;
+                             CREATE TABLE recsql_dates (id INT, d DATE);
+                             INSERT INTO recsql_dates VALUES (1, '2024-01-01'), (2, '2024-01-03');",
                             small_ratings_values()
                         ))
                         .await
-                        .expect("create movie_lens_ratings and recsql_docs in PostgreSQL");
+                        .expect("create movie_lens_ratings, recsql_docs and recsql_dates in PostgreSQL");
                     true
                 }
                 None => false,

@@ -87,6 +87,19 @@ async fn postgres_and_mariadb_tables_query_and_join() {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].get::<_, String>(1), "drama");
         assert_eq!(rows[0].get::<_, String>(2), "[\"a\"]");
+        // A date column plus an interval is a timestamp, here and in a filter sent to
+        // PostgreSQL (the date column is cast there).
+        let rows = client
+            .query(
+                "SELECT id, (d + interval '36 hours')::text FROM pg_src.recsql_dates \
+                 WHERE d < date '2024-01-01' + interval '36 hours'",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get::<_, i32>(0), 1);
+        assert_eq!(rows[0].get::<_, String>(1), "2024-01-02 12:00:00");
     }
 
     if pg && my {
