@@ -17,6 +17,7 @@ mod pg_casts;
 mod pg_functions;
 mod pg_intervals;
 mod pg_math;
+mod pg_sum;
 mod plan_rewrite;
 mod remote;
 pub mod system_catalog;
@@ -104,6 +105,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     system_catalog::install(&ctx)?;
     pg_intervals::install(&ctx);
     ordered_set::install(&ctx);
+    pg_sum::install(&ctx);
     pg_functions::install(&ctx)
         .and_then(|()| pg_math::install(&ctx))
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;

@@ -1,0 +1,141 @@
+//! `sum` as PostgreSQL types it: the sum of bigints is a numeric, so it cannot overflow.
+//! DataFusion summed bigints into a bigint that wrapped silently (the sum of
+//! 9223372036854775807 and 1 was -9223372036854775808). This `sum` replaces DataFusion's
+//! under the same name: it sums 64-bit integers as `numeric(38, 0)`, and everything else
+//! (smaller integers into a bigint, floats, numerics, intervals, the window and statistics
+//! shortcuts) is DataFusion's own `sum`.
+//!
+//! This module registers a function; it does not rewrite plans.
+
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::functions_aggregate::sum::Sum;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, ReversedUDAF, SetMonotonicity,
+    Signature, StatisticsArgs, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+/// Replaces DataFusion's `sum` in `ctx`.
+pub fn install(ctx: &SessionContext) {
+    ctx.register_udaf(AggregateUDF::from(PgSum::new()));
+}
+
+/// The type a `sum` argument of type `t` is summed as, as in PostgreSQL: `numeric(38, 0)`
+/// for 64-bit integers; otherwise what DataFusion's `sum` sums it as.
+fn summed_as(t: &DataType) -> Result<DataType> {
+    Ok(match t {
+        DataType::Int64 | DataType::UInt64 => DataType::Decimal128(38, 0),
+        DataType::Null | DataType::Int8 | DataType::Int16 | DataType::Int32 => DataType::Int64,
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => DataType::UInt64,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..)
+        | DataType::Duration(_)
+        | DataType::Interval(_) => t.clone(),
+        DataType::Dictionary(_, value) => summed_as(value)?,
+        other => return plan_err!("sum takes numbers or intervals, not {other}"),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgSum {
+    signature: Signature,
+}
+
+impl PgSum {
+    fn new() -> Self {
+        PgSum {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// DataFusion's `sum`, which does the summing once the argument has its type.
+fn inner() -> Sum {
+    Sum::new()
+}
+
+impl AggregateUDFImpl for PgSum {
+    fn name(&self) -> &str {
+        "sum"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t] => Ok(vec![summed_as(t)?]),
+            _ => plan_err!("sum takes one argument"),
+        }
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        inner().return_type(arg_types)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        inner().accumulator(args)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        inner().state_fields(args)
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        inner().groups_accumulator_supported(args)
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        inner().create_groups_accumulator(args)
+    }
+
+    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        inner().create_sliding_accumulator(args)
+    }
+
+    fn reverse_expr(&self) -> ReversedUDAF {
+        inner().reverse_expr()
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        inner().order_sensitivity()
+    }
+
+    fn set_monotonicity(&self, data_type: &DataType) -> SetMonotonicity {
+        inner().set_monotonicity(data_type)
+    }
+
+    fn value_from_stats(&self, statistics_args: &StatisticsArgs) -> Option<ScalarValue> {
+        inner().value_from_stats(statistics_args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigints_sum_as_numerics_and_the_rest_as_datafusion_sums_them() {
+        assert_eq!(
+            summed_as(&DataType::Int64).unwrap(),
+            DataType::Decimal128(38, 0)
+        );
+        assert_eq!(summed_as(&DataType::Int32).unwrap(), DataType::Int64);
+        assert_eq!(summed_as(&DataType::Float32).unwrap(), DataType::Float64);
+        assert_eq!(
+            summed_as(&DataType::Decimal128(10, 2)).unwrap(),
+            DataType::Decimal128(10, 2)
+        );
+        assert!(summed_as(&DataType::Utf8).is_err());
+    }
+}
