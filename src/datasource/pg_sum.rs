@@ -45,19 +45,17 @@ fn summed_as(t: &DataType) -> Result<DataType> {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct PgSum {
     signature: Signature,
+    /// DataFusion's `sum`, which does the summing once the argument has its type.
+    inner: Sum,
 }
 
 impl PgSum {
     fn new() -> Self {
         PgSum {
             signature: Signature::user_defined(Volatility::Immutable),
+            inner: Sum::new(),
         }
     }
-}
-
-/// DataFusion's `sum`, which does the summing once the argument has its type.
-fn inner() -> Sum {
-    Sum::new()
 }
 
 impl AggregateUDFImpl for PgSum {
@@ -77,46 +75,46 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        inner().return_type(arg_types)
+        self.inner.return_type(arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        inner().accumulator(args)
+        self.inner.accumulator(args)
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        inner().state_fields(args)
+        self.inner.state_fields(args)
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        inner().groups_accumulator_supported(args)
+        self.inner.groups_accumulator_supported(args)
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        inner().create_groups_accumulator(args)
+        self.inner.create_groups_accumulator(args)
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        inner().create_sliding_accumulator(args)
+        self.inner.create_sliding_accumulator(args)
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
-        inner().reverse_expr()
+        self.inner.reverse_expr()
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
-        inner().order_sensitivity()
+        self.inner.order_sensitivity()
     }
 
     fn set_monotonicity(&self, data_type: &DataType) -> SetMonotonicity {
-        inner().set_monotonicity(data_type)
+        self.inner.set_monotonicity(data_type)
     }
 
     fn value_from_stats(&self, statistics_args: &StatisticsArgs) -> Option<ScalarValue> {
-        inner().value_from_stats(statistics_args)
+        self.inner.value_from_stats(statistics_args)
     }
 }
 
