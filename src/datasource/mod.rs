@@ -19,6 +19,7 @@ mod pg_intervals;
 mod pg_math;
 mod pg_sum;
 mod plan_rewrite;
+mod regexp_matches;
 mod remote;
 pub mod system_catalog;
 mod system_functions;
@@ -106,6 +107,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     pg_intervals::install(&ctx);
     ordered_set::install(&ctx);
     pg_sum::install(&ctx);
+    regexp_matches::install(&ctx);
     pg_functions::install(&ctx)
         .and_then(|()| pg_math::install(&ctx))
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;

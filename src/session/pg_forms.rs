@@ -4,8 +4,8 @@
 //! * `FETCH FIRST n ROWS ONLY` as `LIMIT n` (DataFusion refuses FETCH);
 //! * `x SIMILAR TO 'pattern'` as `x ~ '^(?:regex)$'`: DataFusion read the pattern as an
 //!   unanchored regular expression, so `'abc' SIMILAR TO 'a%'` was false;
-//! * `generate_series(...)` as a select item, a set of rows in PostgreSQL, as
-//!   `unnest(generate_series(...))` (DataFusion's gives one array);
+//! * `generate_series(...)` and `regexp_matches(...)` as a select item, a set of rows in
+//!   PostgreSQL, as `unnest(...)` of them (they give one array);
 //! * `FROM generate_series(1, 3) g` and `FROM unnest(a) g`: the column is named `g`, as in
 //!   PostgreSQL (DataFusion names it `value` or after the call);
 //! * `float` and `float(p)` with p > 24 as `double precision`, as in PostgreSQL (DataFusion
@@ -57,7 +57,7 @@ impl VisitorMut for Forms {
             self.0 |= exists_as_counts(select);
             for item in &mut select.projection {
                 if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
-                    && is_function(expr, "generate_series")
+                    && (is_function(expr, "generate_series") || is_function(expr, "regexp_matches"))
                 {
                     *expr = call("unnest", expr.clone());
                     self.0 = true;
