@@ -36,21 +36,16 @@ impl ExprPlanner for DateIntervals {
         let interval = |t: &Option<DataType>| matches!(t, Some(DataType::Interval(_)));
         let date = |t: &Option<DataType>| matches!(t, Some(DataType::Date32 | DataType::Date64));
         let timestamp = |e: Expr| cast(e, DataType::Timestamp(TimeUnit::Nanosecond, None));
-        let RawBinaryExpr { op, left, right } = expr;
-        Ok(PlannerResult::Original(if date(&l) && interval(&r) {
-            RawBinaryExpr {
-                op,
-                left: timestamp(left),
-                right,
-            }
+        let RawBinaryExpr {
+            op,
+            mut left,
+            mut right,
+        } = expr;
+        if date(&l) && interval(&r) {
+            left = timestamp(left);
         } else if plus && interval(&l) && date(&r) {
-            RawBinaryExpr {
-                op,
-                left,
-                right: timestamp(right),
-            }
-        } else {
-            RawBinaryExpr { op, left, right }
-        }))
+            right = timestamp(right);
+        }
+        Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }))
     }
 }

@@ -86,15 +86,12 @@ fn regexp_matches_of(args: &[ArrayRef]) -> Result<ArrayRef> {
             continue;
         };
         let p = pattern.value(row);
-        if !compiled
-            .as_ref()
-            .is_some_and(|(cp, cf, ..)| cp == p && cf == flag_text)
-        {
-            let (regex, global) = compile(p, flag_text).map_err(DataFusionError::from)?;
-            compiled = Some((p.to_string(), flag_text.to_string(), regex, global));
-        }
-        let Some((_, _, regex, global)) = compiled.as_ref() else {
-            continue;
+        let (_, _, regex, global) = match compiled.take() {
+            Some(same) if same.0 == p && same.1 == flag_text => compiled.insert(same),
+            _ => {
+                let (regex, global) = compile(p, flag_text).map_err(DataFusionError::from)?;
+                compiled.insert((p.to_string(), flag_text.to_string(), regex, global))
+            }
         };
         for captures in regex.captures_iter(text.value(row)) {
             let groups = out.values();
@@ -106,7 +103,7 @@ fn regexp_matches_of(args: &[ArrayRef]) -> Result<ArrayRef> {
                 }
             }
             groups.append(true);
-            if !global {
+            if !*global {
                 break;
             }
         }
