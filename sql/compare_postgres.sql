@@ -195,3 +195,8 @@ SELECT date_trunc('year', '2024-06-15'::date), date_trunc('hour', '2024-06-15 10
 SELECT extract(epoch FROM interval '1 hour'), extract(hour FROM '10:35'::time);
 SELECT '1 day'::interval + '2 hours'::interval, interval '1 day' * 2;
 SELECT current_date - '2024-01-01'::date > 0;
+-- Numeric literals are numerics: quotients keep 16 decimals or more, exponents are numerics too.
+SELECT 1 / 3.0, 10 / 4.0, 2.0 / 3, 100.0 / 7, 1e5 / 3, 1.5e3, pg_typeof(1e5), pg_typeof(0.5);
+SELECT "movieId", count(*) * 100.0 / sum(count(*)) OVER () FROM {r} GROUP BY 1 ORDER BY 1 LIMIT 3;
+SELECT sum(rating) / count(*), sum(rating) / 7.0, avg(rating) > 3.5 FROM {r};
+SELECT round(0.5), round(-0.5), round(1.5::float8), round(-2.5::float8), (2.5)::int, (2.5::float8)::int;

@@ -12,11 +12,13 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
+mod numeric_division;
 mod ordered_set;
 mod pg_casts;
 mod pg_functions;
 mod pg_intervals;
 mod pg_math;
+mod pg_round;
 mod pg_sum;
 mod plan_rewrite;
 mod regexp_matches;
@@ -76,6 +78,8 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
         .with_target_partitions(2);
     config.options_mut().sql_parser.enable_ident_normalization = false;
+    // Numeric literals are numerics, as in PostgreSQL (`0.1 + 0.2 = 0.3`, `2.5::int` is 3).
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
     // datafusion-postgres hands DataFusion statements as text, which it parses again: in
     // PostgreSQL's dialect, as recsql parsed them (`^` is a power there, not a XOR).
     config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::PostgreSQL;
@@ -90,6 +94,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         .with_default_features()
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))
+        .with_analyzer_rule(Arc::new(numeric_division::NumericDivision::new()))
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     // JSON in text columns: `->>`, `->`, `?` and the json_* functions.
@@ -110,6 +115,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     regexp_matches::install(&ctx);
     pg_functions::install(&ctx)
         .and_then(|()| pg_math::install(&ctx))
+        .and_then(|()| pg_round::install(&ctx))
         .map_err(|e| Error::internal(format!("cannot install PostgreSQL's functions: {e}")))?;
     let files_dir = data_dir.join("files");
     std::fs::create_dir_all(&files_dir)

@@ -21,7 +21,10 @@
 //! * an interval times or divided by a number (`INTERVAL '1 day' * 7`, `'1 hour'::interval
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`);
 //! * `x::json` and `x::jsonb` as text, and `j -> k` as `json_get_json(j, k)` (the JSON
-//!   functions are datafusion-functions-json's).
+//!   functions are datafusion-functions-json's);
+//! * numeric literals, which DataFusion reads as decimals: one beyond what a 128-bit decimal
+//!   holds (`1e308`, `1e-400`, 40 digits) as a double (DataFusion refused it), and one whose
+//!   exponent passes its fraction (`1e5`) as a numeric of whole digits (`100000`).
 //!
 //! This module rewrites ASTs only.
 
@@ -118,6 +121,7 @@ impl VisitorMut for Forms {
                 self.0 |= float_as_double(&mut typed.data_type) | json_as_text(&mut typed.data_type)
             }
             Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
+            Expr::Value(_) => self.0 |= number_literal(expr),
             Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
                 self.0 |= like_any_as_or(expr)
             }
@@ -382,6 +386,74 @@ fn json_arrow_as_text(expr: &mut Expr) -> bool {
     true
 }
 
+/// A number literal in the form DataFusion reads as PostgreSQL does; returns whether it
+/// changed `expr`. See [`NumberForm`].
+fn number_literal(expr: &mut Expr) -> bool {
+    let Expr::Value(v) = expr else {
+        return false;
+    };
+    let Value::Number(text, _) = &v.value else {
+        return false;
+    };
+    let sql = match number_form(text) {
+        NumberForm::Kept => return false,
+        NumberForm::Whole(digits) => format!("CAST({digits} AS NUMERIC({}, 0))", digits.len()),
+        NumberForm::Double => format!("CAST('{text}' AS DOUBLE PRECISION)"),
+    };
+    match crate::sql::parse_expr(&sql) {
+        Some(cast) => {
+            *expr = cast;
+            true
+        }
+        None => false,
+    }
+}
+
+/// How a number literal is read: DataFusion reads a fraction or an exponent as a decimal of
+/// the literal's digits and scale.
+#[derive(Debug, PartialEq)]
+enum NumberForm {
+    /// As it is written.
+    Kept,
+    /// Written out in whole digits (`1e5` as `100000`, a numeric of scale 0): an exponent
+    /// beyond the fraction gives a negative scale, which the wire protocol's numeric cannot
+    /// send.
+    Whole(String),
+    /// As a double: more than 38 digits, or a scale beyond ±38, is more than a 128-bit
+    /// decimal holds (DataFusion refused `1e308`).
+    Double,
+}
+
+fn number_form(text: &str) -> NumberForm {
+    let lower = text.to_ascii_lowercase().replace('_', "");
+    let (mantissa, exponent) = match lower.split_once('e') {
+        Some((m, e)) => match e.parse::<i64>() {
+            Ok(e) => (m, e),
+            Err(_) => return NumberForm::Kept,
+        },
+        None => (lower.as_str(), 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0');
+    let scale = fraction.len() as i64 - exponent;
+    let precision = (significant.len().max(1) as i64).max(scale);
+    if precision > 38 || !(-38..=38).contains(&scale) {
+        return NumberForm::Double;
+    }
+    if scale >= 0 {
+        return NumberForm::Kept;
+    }
+    if significant.is_empty() {
+        return NumberForm::Whole("0".into());
+    }
+    let zeros = "0".repeat(scale.unsigned_abs() as usize);
+    if significant.len() + zeros.len() > 38 {
+        return NumberForm::Double;
+    }
+    NumberForm::Whole(format!("{significant}{zeros}"))
+}
+
 /// `i * x`, `x * i` or `i / x` of an interval `i` as `_pg_interval_mul(i, x)`.
 fn interval_times_number(expr: &mut Expr) -> bool {
     let Expr::BinaryOp { left, op, right } = expr else {
@@ -582,6 +654,26 @@ mod tests {
         assert_eq!(
             rewritten("SELECT a FROM t FETCH NEXT ROW ONLY"),
             "SELECT a FROM t LIMIT 1"
+        );
+    }
+
+    #[test]
+    fn number_literals_are_decimals_that_fit() {
+        assert_eq!(number_form("0.1"), NumberForm::Kept);
+        assert_eq!(number_form("2e-3"), NumberForm::Kept);
+        assert_eq!(number_form("12345678901234567890.123"), NumberForm::Kept);
+        assert_eq!(number_form("1e5"), NumberForm::Whole("100000".into()));
+        assert_eq!(number_form("1.5E3"), NumberForm::Whole("1500".into()));
+        assert_eq!(number_form("0e3"), NumberForm::Whole("0".into()));
+        assert_eq!(number_form("1e308"), NumberForm::Double);
+        assert_eq!(number_form("1e-400"), NumberForm::Double);
+        assert_eq!(
+            number_form(&format!("{}.5", "1".repeat(38))),
+            NumberForm::Double
+        );
+        assert_eq!(
+            rewritten("SELECT 1e5, 1e308, 0.5"),
+            "SELECT CAST(100000 AS NUMERIC(6,0)), CAST('1e308' AS DOUBLE PRECISION), 0.5"
         );
     }
 

@@ -1,0 +1,203 @@
+//! The division of numerics with PostgreSQL's precision. Numeric literals are numerics (as in
+//! PostgreSQL: `0.1 + 0.2 = 0.3`), and Arrow's division of decimals keeps four more digits
+//! than the dividend: `1 / 3.0` was 0.3333 and `count(*) * 100.0 / sum(count(*)) OVER ()`
+//! 0.12688, where PostgreSQL answers 0.33333333333333333333 and 0.12688342585249801745.
+//!
+//! PostgreSQL gives a quotient at least 16 significant digits, a scale that depends on the
+//! values. An Arrow column has one scale, so here the quotient has 16 decimals, or the
+//! operands' scale where that is larger, rounded half away from zero at the last one as
+//! PostgreSQL rounds. It is computed in 256-bit decimals, so the dividend's scaling cannot
+//! overflow, and a quotient beyond 38 digits is an error (22003). The wire protocol's numeric
+//! carries up to 28 significant digits, so a quotient of more than 12 integer digits (from
+//! operands of up to 16 decimals) cannot be sent: an error that suggests a cast to double.
+//!
+//! An analyzer rule, run after type coercion (which has made both operands decimals), puts
+//! `_pg_numeric_div` in place of `/`. This module changes plans only; it does not parse SQL.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Datum, Scalar};
+use datafusion::arrow::compute::kernels::numeric;
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use datafusion::logical_expr::expr::BinaryExpr;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+use crate::error::Error;
+
+/// The fewest decimals of a quotient (PostgreSQL's `NUMERIC_MIN_SIG_DIGITS` for quotients
+/// between 1 and 10,000, the common case).
+const MIN_SCALE: i8 = 16;
+
+/// The most significant digits the wire protocol's numeric encoder takes (`rust_decimal`'s).
+const WIRE_DIGITS: u32 = 28;
+
+/// The analyzer rule.
+#[derive(Debug)]
+pub struct NumericDivision {
+    udf: Arc<ScalarUDF>,
+}
+
+impl NumericDivision {
+    pub fn new() -> Self {
+        NumericDivision {
+            udf: Arc::new(ScalarUDF::from(NumericDiv::new())),
+        }
+    }
+
+    /// `expr` as `_pg_numeric_div(a, b)` if it is `a / b` of two 128-bit decimals.
+    fn divided(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Divide,
+            right,
+        }) = &expr
+        else {
+            return Ok(Transformed::no(expr));
+        };
+        if !(matches!(left.get_type(schema)?, DataType::Decimal128(..))
+            && matches!(right.get_type(schema)?, DataType::Decimal128(..)))
+        {
+            return Ok(Transformed::no(expr));
+        }
+        let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+            return Ok(Transformed::no(expr));
+        };
+        Ok(Transformed::yes(self.udf.call(vec![*left, *right])))
+    }
+}
+
+impl AnalyzerRule for NumericDivision {
+    fn name(&self) -> &str {
+        "recsql_numeric_division"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        super::plan_rewrite::rewrite_expressions(plan, |e, schema| self.divided(e, schema))
+    }
+}
+
+/// The scale of the quotient of decimals of scales `s1` and `s2`.
+fn quotient_scale(s1: i8, s2: i8) -> i8 {
+    MIN_SCALE.max(s1).max(s2).min(38)
+}
+
+/// `_pg_numeric_div(a, b)`: `a / b` of two 128-bit decimals, as a `numeric(38, s)` with s
+/// from [`quotient_scale`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NumericDiv {
+    signature: Signature,
+}
+
+impl NumericDiv {
+    fn new() -> Self {
+        NumericDiv {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for NumericDiv {
+    fn name(&self) -> &str {
+        "_pg_numeric_div"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)] => {
+                Ok(DataType::Decimal128(38, quotient_scale(*s1, *s2)))
+            }
+            _ => exec_err!("_pg_numeric_div takes two decimals"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [a, b] = args.args.as_slice() else {
+            return exec_err!("_pg_numeric_div takes two decimals");
+        };
+        let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)) =
+            (a.data_type(), b.data_type())
+        else {
+            return exec_err!("_pg_numeric_div takes two decimals");
+        };
+        let scale = quotient_scale(s1, s2);
+        // Arrow's quotient has the dividend's scale plus 4: one digit more than wanted, to
+        // round at, and never fewer than the dividend had.
+        let dividend_scale = s1.max(scale - 3);
+        let strict = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let wide = |v: &ColumnarValue, s: i8| -> Result<Box<dyn Datum>> {
+            let to = DataType::Decimal256(76, s);
+            Ok(match v {
+                ColumnarValue::Array(a) => Box::new(cast_with_options(a, &to, &strict)?),
+                ColumnarValue::Scalar(v) => Box::new(Scalar::new(cast_with_options(
+                    &v.to_array()?,
+                    &to,
+                    &strict,
+                )?)),
+            })
+        };
+        let quotient = numeric::div(wide(a, dividend_scale)?.as_ref(), wide(b, s2)?.as_ref())?;
+        let quotient = cast_with_options(&quotient, &DataType::Decimal128(38, scale), &strict)
+            .map_err(|_| {
+                Error::new("22003", "numeric field overflow").with_hint(
+                    "A quotient has more than 38 digits: divide doubles instead (x::float8).",
+                )
+            })?;
+        fits_the_wire(&quotient, scale)?;
+        let scalar = matches!(a, ColumnarValue::Scalar(_)) && matches!(b, ColumnarValue::Scalar(_));
+        Ok(if scalar {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&quotient, 0)?)
+        } else {
+            ColumnarValue::Array(quotient)
+        })
+    }
+}
+
+/// An error, with the way out, if a quotient has more significant digits than the wire
+/// protocol's numeric can carry: the encoder would fail with a bare "out of range" after
+/// the first rows were sent.
+fn fits_the_wire(quotient: &ArrayRef, scale: i8) -> Result<()> {
+    let limit = 10i128.pow(WIRE_DIGITS);
+    let too_large = quotient
+        .as_primitive::<Decimal128Type>()
+        .iter()
+        .flatten()
+        .any(|v| v.unsigned_abs() >= limit as u128);
+    if too_large {
+        let whole = i32::try_from(WIRE_DIGITS).unwrap_or(28) - i32::from(scale);
+        return Err(Error::new("22003", "numeric field overflow")
+            .with_hint(format!(
+                "A numeric quotient is sent with {scale} decimals and at most {whole} integer \
+                 digits: divide doubles instead (x::float8 / y)."
+            ))
+            .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotients_have_sixteen_decimals_or_their_operands() {
+        assert_eq!(quotient_scale(0, 1), 16);
+        assert_eq!(quotient_scale(20, 2), 20);
+        assert_eq!(quotient_scale(3, 30), 30);
+        assert_eq!(quotient_scale(38, 0), 38);
+    }
+}
