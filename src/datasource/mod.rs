@@ -80,6 +80,9 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     config.options_mut().sql_parser.enable_ident_normalization = false;
     // Numeric literals are numerics, as in PostgreSQL (`0.1 + 0.2 = 0.3`, `2.5::int` is 3).
     config.options_mut().sql_parser.parse_float_as_decimal = true;
+    // `now()`, `to_timestamp` and `::timestamptz` give timestamps with time zone, in UTC, as
+    // PostgreSQL's in its default zone (they had none: clients read them as local times).
+    config.options_mut().execution.time_zone = Some("+00:00".into());
     // datafusion-postgres hands DataFusion statements as text, which it parses again: in
     // PostgreSQL's dialect, as recsql parsed them (`^` is a power there, not a XOR).
     config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::PostgreSQL;

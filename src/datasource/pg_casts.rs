@@ -8,8 +8,9 @@
 //! * A text literal cast to a timestamp may leave out the seconds (`'2024-01-05 10:00'`),
 //!   which Arrow's parser refuses.
 //! * Floats, timestamps and times cast to text read as PostgreSQL prints them (`1`, `1e+20`,
-//!   `Infinity`, `2024-01-05 10:00:00`), also where DataFusion casts them itself (`'x' ||
-//!   1.0`, `concat`): Arrow wrote `1.0`, `1e20`, `inf` and `2024-01-05T10:00:00`.
+//!   `Infinity`, `2024-01-05 10:00:00`, `2024-01-05 10:00:00+00`), also where DataFusion
+//!   casts them itself (`'x' || 1.0`, `concat`): Arrow wrote `1.0`, `1e20`, `inf`,
+//!   `2024-01-05T10:00:00` and `2024-01-05T10:00:00Z`.
 //!
 //! This module changes plans only; it does not parse SQL.
 
@@ -54,7 +55,7 @@ impl PgCasts {
         self.round_before_cast(expr.data, schema)
     }
 
-    /// A cast of a float, a timestamp (without time zone) or a time to text, as
+    /// A cast of a float, a timestamp or a time to text, as
     /// `_pg_text(x)` cast to the string type wanted.
     fn text_as_postgresql_prints(
         &self,
@@ -165,13 +166,14 @@ fn has_pg_text(t: &DataType) -> bool {
         t,
         DataType::Float32
             | DataType::Float64
-            | DataType::Timestamp(_, None)
+            | DataType::Timestamp(..)
             | DataType::Time32(_)
             | DataType::Time64(_)
     )
 }
 
-/// `_pg_text(x)`: a float, timestamp or time as PostgreSQL prints it
+/// `_pg_text(x)`: a float, timestamp (with its offset if it has a zone) or time as
+/// PostgreSQL prints it
 /// ([`super::text_forms`]), with the default `extra_float_digits`.
 fn pg_text() -> ScalarUDF {
     super::array_function::ArrayFunction::udf(
@@ -200,14 +202,24 @@ fn pg_text() -> ScalarUDF {
                 _ => {
                     // Arrow's ISO form (`2024-01-05T10:00:00.500`) with a space, six digits
                     // of fraction at most and none that are zeros.
+                    // A timestamp with time zone ends in its offset, in hours where it is
+                    // whole (`+00`, `+05:30`).
                     let options = FormatOptions::default()
                         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.6f"))
+                        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.6f%:z"))
                         .with_time_format(Some("%H:%M:%S%.6f"));
                     let formatter = ArrayFormatter::try_new(a.as_ref(), &options)?;
+                    let zoned = matches!(a.data_type(), DataType::Timestamp(_, Some(_)));
                     (0..a.len())
                         .map(|i| {
-                            a.is_valid(i)
-                                .then(|| trim_fractions(&formatter.value(i).to_string()))
+                            a.is_valid(i).then(|| {
+                                let text = formatter.value(i).to_string();
+                                let text = match text.strip_suffix(":00") {
+                                    Some(hours) if zoned => hours.to_string(),
+                                    _ => text,
+                                };
+                                trim_fractions(&text)
+                            })
                         })
                         .collect()
                 }
