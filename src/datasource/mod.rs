@@ -12,6 +12,7 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
+mod number_template;
 mod numeric_division;
 mod ordered_set;
 mod pg_casts;

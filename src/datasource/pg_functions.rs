@@ -6,7 +6,8 @@
 //!   positions `%2$s` and widths `%-10s`);
 //! * `to_char` of dates and timestamps with PostgreSQL's templates (`YYYY-MM-DD`,
 //!   `FMMonth`); DataFusion's takes chrono's `%Y-%m-%d` and printed a PostgreSQL template
-//!   back unchanged, a silent wrong answer;
+//!   back unchanged, a silent wrong answer; and of numbers (`FM9,999.00`, see
+//!   `number_template`);
 //! * `to_date` and `to_timestamp` of text with a PostgreSQL template, which is translated
 //!   to chrono's for DataFusion's functions (`to_timestamp` of a number is DataFusion's).
 //!
@@ -420,9 +421,9 @@ impl ScalarUDFImpl for ToChar {
             Some(
                 DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null,
             ) => Ok(DataType::Utf8),
+            Some(t) if t.is_numeric() => Ok(DataType::Utf8),
             Some(other) => plan_err!(
-                "to_char takes a date or a timestamp and a template, not {other}; numbers \
-                 print with round() or format()"
+                "to_char takes a number, a date or a timestamp and a template, not {other}"
             ),
             None => plan_err!("to_char takes a value and a template"),
         }
@@ -434,6 +435,9 @@ impl ScalarUDFImpl for ToChar {
             return exec_err!("to_char takes a value and a template");
         };
         let value = value.to_array(rows)?;
+        if value.data_type().is_numeric() {
+            return to_char_numbers(&value, &texts(&template.to_array(rows)?)?);
+        }
         // PostgreSQL prints the zone of a timestamp with time zone, and none for one without.
         let zone = match value.data_type() {
             DataType::Timestamp(_, Some(_)) => "UTC",
@@ -475,6 +479,58 @@ impl ScalarUDFImpl for ToChar {
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
+}
+
+/// `to_char(number, template)` of each row ([`super::number_template`]): integers and
+/// numerics exactly, doubles as C's printf rounds them.
+fn to_char_numbers(values: &ArrayRef, templates: &[Option<String>]) -> DfResult<ColumnarValue> {
+    use super::number_template::{Digits, NumberTemplate};
+    use datafusion::arrow::datatypes::Decimal128Type;
+    let (values, scale) = match values.data_type() {
+        DataType::Decimal128(_, s) => (values.clone(), Some(*s)),
+        t if t.is_integer() => (cast(values, &DataType::Decimal128(38, 0))?, Some(0)),
+        _ => (cast(values, &DataType::Float64)?, None),
+    };
+    let mut parsed: Option<(&str, NumberTemplate)> = None;
+    let mut out = StringBuilder::new();
+    for row in 0..values.len() {
+        let template = templates
+            .get(row)
+            .or(templates.first())
+            .and_then(Option::as_deref);
+        let (Some(template), true) = (template, values.is_valid(row)) else {
+            out.append_null();
+            continue;
+        };
+        if parsed.as_ref().is_none_or(|(text, _)| *text != template) {
+            let t = NumberTemplate::parse(template).map_err(|e| {
+                crate::error::Error::not_supported(format!(
+                    "to_char of a number does not take the template pattern \"{}\"",
+                    e.0
+                ))
+                .with_hint("Use 9, 0, ., D, ,, G, S, MI, PL, SG, PR, EEEE, FM and quoted text.")
+            })?;
+            parsed = Some((template, t));
+        }
+        let Some((_, t)) = parsed.as_ref() else {
+            continue;
+        };
+        let digits = match scale {
+            Some(s) => Digits::from_decimal(
+                values.as_primitive::<Decimal128Type>().value(row),
+                s,
+                t.decimals(),
+                t.scientific(),
+            ),
+            None => Digits::from_double(
+                values.as_primitive::<Float64Type>().value(row),
+                t.decimals(),
+                t.scientific(),
+            ),
+        };
+        out.append_value(t.format(&digits));
+    }
+    Ok(ColumnarValue::Array(Arc::new(out.finish())))
 }
 
 /// DataFusion's `to_date` or `to_timestamp`, reading text with PostgreSQL's template: the
