@@ -12,6 +12,7 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
+mod interval_order;
 mod number_template;
 mod numeric_division;
 mod ordered_set;
@@ -99,6 +100,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))
         .with_analyzer_rule(Arc::new(numeric_division::NumericDivision::new()))
+        .with_analyzer_rule(Arc::new(interval_order::IntervalOrder::new()))
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     // JSON in text columns: `->>`, `->`, `?` and the json_* functions.
