@@ -200,3 +200,6 @@ SELECT 1 / 3.0, 10 / 4.0, 2.0 / 3, 100.0 / 7, 1e5 / 3, 1.5e3, pg_typeof(1e5), pg
 SELECT "movieId", count(*) * 100.0 / sum(count(*)) OVER () FROM {r} GROUP BY 1 ORDER BY 1 LIMIT 3;
 SELECT sum(rating) / count(*), sum(rating) / 7.0, avg(rating) > 3.5 FROM {r};
 SELECT round(0.5), round(-0.5), round(1.5::float8), round(-2.5::float8), (2.5)::int, (2.5::float8)::int;
+SELECT interval '04:05:06', interval '1 year 2 months 3 days 04:05:06.5', interval '-1 day 02:00:00', '1 day 10:30'::interval, interval 'P1DT2H', interval '3 days ago';
+SELECT interval '1 day 10 hours' > interval '36 hours', interval '1 day' = interval '24 hours', interval '25 hours' BETWEEN interval '1 day' AND interval '2 days';
+SELECT to_char(1234.5, 'FM9,999.00'), to_char(-0.5, '9.99'), to_char(12345, '999'), to_char(5, '999PR'), to_char(0.004, 'FM9.99');

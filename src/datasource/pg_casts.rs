@@ -162,6 +162,7 @@ fn lacks_seconds(text: &str) -> bool {
 
 /// Whether [`pg_text`] writes values of type `t`.
 fn has_pg_text(t: &DataType) -> bool {
+    use datafusion::arrow::datatypes::IntervalUnit;
     matches!(
         t,
         DataType::Float32
@@ -169,6 +170,8 @@ fn has_pg_text(t: &DataType) -> bool {
             | DataType::Timestamp(..)
             | DataType::Time32(_)
             | DataType::Time64(_)
+            | DataType::Interval(IntervalUnit::MonthDayNano)
+            | DataType::Duration(_)
     )
 }
 
@@ -181,9 +184,13 @@ fn pg_text() -> ScalarUDF {
         datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
         DataType::Utf8,
         |args| {
-            use super::text_forms::{float4_text, float8_text, trim_fractions};
+            use super::text_forms::{float4_text, float8_text, interval_text, trim_fractions};
             use datafusion::arrow::array::{Array, StringArray};
+            use datafusion::arrow::compute::cast;
             use datafusion::arrow::datatypes::Float32Type;
+            use datafusion::arrow::datatypes::{
+                DurationNanosecondType, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
+            };
             use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
             let [a] = args else {
                 return internal_err!("_pg_text takes one value");
@@ -199,6 +206,26 @@ fn pg_text() -> ScalarUDF {
                     .iter()
                     .map(|v| v.map(|v| float4_text(v, 1)))
                     .collect(),
+                DataType::Interval(IntervalUnit::MonthDayNano) => a
+                    .as_primitive::<IntervalMonthDayNanoType>()
+                    .iter()
+                    .map(|v| v.map(|v| interval_text(v.months, v.days, v.nanoseconds)))
+                    .collect(),
+                // A difference of timestamps, with whole days apart, as PostgreSQL's.
+                DataType::Duration(_) => {
+                    let nanos = cast(a, &DataType::Duration(TimeUnit::Nanosecond))?;
+                    nanos
+                        .as_primitive::<DurationNanosecondType>()
+                        .iter()
+                        .map(|v| {
+                            v.map(|v| {
+                                let day = 86_400_000_000_000;
+                                let days = i32::try_from(v / day).unwrap_or(i32::MAX);
+                                interval_text(0, days, v % day)
+                            })
+                        })
+                        .collect()
+                }
                 _ => {
                     // Arrow's ISO form (`2024-01-05T10:00:00.500`) with a space, six digits
                     // of fraction at most and none that are zeros.

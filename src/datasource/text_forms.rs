@@ -1,8 +1,8 @@
 //! PostgreSQL's text forms of values where Arrow's differ: floats as float8out and float4out
-//! write them (`1024`, `1e+20`, `1e-05`, `Infinity`, following `extra_float_digits`) and
-//! times with no zero fraction (`13:04:00`, `13:04:00.5`). The wire layer prints results with
-//! them and the casts to text use them (`datasource::pg_casts`), so a value reads the same
-//! either way. Pure functions of values and text; no SQL, no I/O.
+//! write them (`1024`, `1e+20`, `1e-05`, `Infinity`, following `extra_float_digits`), times
+//! with no zero fraction (`13:04:00`, `13:04:00.5`) and intervals (`-1 days +02:00:00`).
+//! The wire layer prints results with them and the casts to text use them
+//! (`datasource::pg_casts`), so a value reads the same either way. Pure functions of values and text; no SQL, no I/O.
 
 /// PostgreSQL's number of decimal digits a double (`DBL_DIG`) and a real (`FLT_DIG`) keep.
 const DBL_DIG: i32 = 15;
@@ -142,9 +142,106 @@ pub fn trim_fractions_into(text: &str, out: &mut impl std::fmt::Write) -> std::f
     out.write_str(&text[copied..])
 }
 
+/// An interval as PostgreSQL writes it (`IntervalStyle` postgres): years, months and days
+/// that are not zero, then the time if it is not zero or nothing else was written
+/// (`1 year 2 mons 3 days 04:05:06.5`, `-1 days +02:00:00`, `00:00:00`). A field after a
+/// negative one carries its `+`. Microseconds, as PostgreSQL keeps.
+pub fn interval_text(months: i32, days: i32, nanos: i64) -> String {
+    let mut out = String::new();
+    let mut before_negative = false;
+    let mut part = |out: &mut String, value: i64, unit: &str| {
+        if value == 0 {
+            return;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if before_negative && value > 0 {
+            out.push('+');
+        }
+        let plural = if value == 1 { "" } else { "s" };
+        out.push_str(&format!("{value} {unit}{plural}"));
+        before_negative = value < 0;
+    };
+    part(&mut out, i64::from(months / 12), "year");
+    part(&mut out, i64::from(months % 12), "mon");
+    part(&mut out, i64::from(days), "day");
+    let micros = (i128::from(nanos) + if nanos < 0 { -500 } else { 500 }) / 1000;
+    if micros != 0 || out.is_empty() {
+        let sign = if micros < 0 {
+            "-"
+        } else if before_negative {
+            "+"
+        } else {
+            ""
+        };
+        let micros = micros.unsigned_abs();
+        let seconds = micros / 1_000_000;
+        let fraction = micros % 1_000_000;
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let time = format!(
+            "{sign}{:02}:{:02}:{:02}.{fraction:06}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        out.push_str(&trim_fractions(&time));
+    }
+    out
+}
+
+/// pgwire's text of an interval with PostgreSQL's `+` on a field that follows a negative
+/// one (`-1 days 02:00:00` is `-1 days +02:00:00`); `None` when nothing changes.
+pub fn interval_signs(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut before_negative = false;
+    let mut changed = false;
+    for (i, word) in words.iter().enumerate() {
+        let is_number = word.parse::<i64>().is_ok() && i + 1 < words.len();
+        let is_time = word.contains(':');
+        if !(is_number || is_time) {
+            out.push(word.to_string());
+            continue;
+        }
+        let negative = word.starts_with('-');
+        if before_negative && !negative && !word.starts_with('+') {
+            out.push(format!("+{word}"));
+            changed = true;
+        } else {
+            out.push(word.to_string());
+        }
+        before_negative = negative;
+    }
+    changed.then(|| out.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_are_written_as_postgresql_writes_them() {
+        let hour = 3_600_000_000_000i64;
+        // PostgreSQL 15's output of the same intervals.
+        assert_eq!(
+            interval_text(14, 3, 4 * hour + 306_500_000_000),
+            "1 year 2 mons 3 days 04:05:06.5"
+        );
+        assert_eq!(interval_text(0, -1, 2 * hour), "-1 days +02:00:00");
+        assert_eq!(interval_text(-1, 2, -3 * hour), "-1 mons +2 days -03:00:00");
+        assert_eq!(interval_text(1, -1, 0), "1 mon -1 days");
+        assert_eq!(interval_text(0, 0, 0), "00:00:00");
+        assert_eq!(interval_text(-14, 0, 0), "-1 years -2 mons");
+        assert_eq!(interval_text(0, 0, 36 * hour), "36:00:00");
+        assert_eq!(
+            interval_signs("-1 mons 2 days -03:00:00").as_deref(),
+            Some("-1 mons +2 days -03:00:00")
+        );
+        assert_eq!(interval_signs("1 day 02:00:00"), None);
+    }
 
     #[test]
     fn doubles_are_written_as_postgresql_writes_them() {

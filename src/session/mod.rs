@@ -16,6 +16,7 @@ mod drop_database;
 mod drop_model;
 mod drop_table;
 mod insert_into;
+mod interval_input;
 mod lazy_schema;
 mod ml_engine;
 mod model_query;

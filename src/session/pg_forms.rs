@@ -22,6 +22,8 @@
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`);
 //! * `x::json` and `x::jsonb` as text, and `j -> k` as `json_get_json(j, k)` (the JSON
 //!   functions are datafusion-functions-json's);
+//! * interval text in PostgreSQL's forms that Arrow refuses (`'04:05:06'`, `'3 days ago'`,
+//!   `'P1DT2H'`), in units (`session::interval_input`);
 //! * numeric literals, which DataFusion reads as decimals: one beyond what a 128-bit decimal
 //!   holds (`1e308`, `1e-400`, 40 digits) as a double (DataFusion refused it), and one whose
 //!   exponent passes its fraction (`1e5`) as a numeric of whole digits (`100000`).
@@ -114,14 +116,24 @@ impl VisitorMut for Forms {
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
         match expr {
-            Expr::Cast { data_type, .. } => {
-                self.0 |= float_as_double(data_type) | json_as_text(data_type)
+            Expr::Cast {
+                data_type,
+                expr: value,
+                ..
+            } => {
+                self.0 |= float_as_double(data_type) | json_as_text(data_type);
+                if matches!(data_type, DataType::Interval { .. }) {
+                    self.0 |= interval_text(value);
+                }
             }
             Expr::TypedString(typed) => {
                 self.0 |= float_as_double(&mut typed.data_type) | json_as_text(&mut typed.data_type)
             }
             Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
             Expr::Value(_) => self.0 |= number_literal(expr),
+            Expr::Interval(interval) if interval.leading_field.is_none() => {
+                self.0 |= interval_text(&mut interval.value)
+            }
             Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
                 self.0 |= like_any_as_or(expr)
             }
@@ -384,6 +396,24 @@ fn json_arrow_as_text(expr: &mut Expr) -> bool {
     ];
     *expr = call_with("json_get_json", args);
     true
+}
+
+/// A text literal of an interval in PostgreSQL's forms written in units Arrow reads
+/// (`super::interval_input`); returns whether it changed `value`.
+fn interval_text(value: &mut Expr) -> bool {
+    let Expr::Value(v) = value else {
+        return false;
+    };
+    let Value::SingleQuotedString(text) = &mut v.value else {
+        return false;
+    };
+    match super::interval_input::arrow_interval_text(text) {
+        Some(units) => {
+            *text = units;
+            true
+        }
+        None => false,
+    }
 }
 
 /// A number literal in the form DataFusion reads as PostgreSQL does; returns whether it

@@ -19,7 +19,9 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
 use postgres_types::{IsNull, ToSql};
 
-use crate::datasource::text_forms::{float4_text, float8_text, trim_fractions_into};
+use crate::datasource::text_forms::{
+    float4_text, float8_text, interval_signs, trim_fractions_into,
+};
 
 /// How the text of one column's values is rewritten.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +36,8 @@ pub enum TextForm {
     /// Values holding a time of day (time, timestamp, with or without time zone, interval, or
     /// arrays of them).
     Time,
+    /// An interval: a time of day, and `+` on a field after a negative one.
+    Interval,
 }
 
 impl TextForm {
@@ -64,8 +68,8 @@ impl TextForm {
             | Type::TIMESTAMPTZ_ARRAY
             | Type::TIME_ARRAY
             | Type::TIMETZ_ARRAY
-            | Type::INTERVAL
             | Type::INTERVAL_ARRAY => Some(TextForm::Time),
+            Type::INTERVAL => Some(TextForm::Interval),
             _ => None,
         }
     }
@@ -104,6 +108,11 @@ impl TextForm {
             // BytesMut grows as it is written to; the write cannot fail.
             TextForm::Time => {
                 let _ = trim_fractions_into(text, out);
+            }
+            TextForm::Interval => {
+                let trimmed = crate::datasource::text_forms::trim_fractions(text);
+                let signed = interval_signs(&trimmed).unwrap_or(trimmed);
+                out.put_slice(signed.as_bytes());
             }
         }
     }
