@@ -8,6 +8,8 @@
 //!   `FMMonth`); DataFusion's takes chrono's `%Y-%m-%d` and printed a PostgreSQL template
 //!   back unchanged, a silent wrong answer; and of numbers (`FM9,999.00`, see
 //!   `number_template`);
+//! * `_pg_cast_named`, which gives a cast in an aggregate's arguments a name of its own
+//!   (`session::pg_forms`);
 //! * `to_date` and `to_timestamp` of text with a PostgreSQL template, which is translated
 //!   to chrono's for DataFusion's functions (`to_timestamp` of a number is DataFusion's).
 //!
@@ -75,11 +77,52 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
         format_of,
     ));
     ctx.register_udf(ScalarUDF::from(ToChar::new()));
+    ctx.register_udf(ScalarUDF::from(CastNamed::new()));
     for name in ["to_date", "to_timestamp"] {
         let inner = ctx.udf(name)?;
         ctx.register_udf(Wrapped::udf(inner, WithTemplate));
     }
     Ok(())
+}
+
+/// `_pg_cast_named(value, 'type')`: the value. `session::pg_forms` puts it around a cast in
+/// an aggregate's arguments, which DataFusion names after the cast's operand: with the type
+/// in its name, `avg(x)` and `avg(x::float8)` no longer share one.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CastNamed {
+    signature: Signature,
+}
+
+impl CastNamed {
+    fn new() -> Self {
+        CastNamed {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for CastNamed {
+    fn name(&self) -> &str {
+        "_pg_cast_named"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match args.first() {
+            Some(t) => Ok(t.clone()),
+            None => plan_err!("_pg_cast_named takes a value and its type's name"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        match args.args.into_iter().next() {
+            Some(value) => Ok(value),
+            None => exec_err!("_pg_cast_named takes a value and its type's name"),
+        }
+    }
 }
 
 /// A function of two numbers of one type (bigint or double) that answers that type: `mod`

@@ -22,6 +22,8 @@
 //!   / 4`), which DataFusion refuses, as `_pg_interval_mul` (`datasource::pg_intervals`);
 //! * `x::json` and `x::jsonb` as text, and `j -> k` as `json_get_json(j, k)` (the JSON
 //!   functions are datafusion-functions-json's);
+//! * a cast in an aggregate's or window function's arguments as `_pg_cast_named(cast,
+//!   'type')`, so that `avg(x)` and `avg(x::float8)` have different names in the plan;
 //! * interval text in PostgreSQL's forms that Arrow refuses (`'04:05:06'`, `'3 days ago'`,
 //!   `'P1DT2H'`), in units (`session::interval_input`);
 //! * numeric literals, which DataFusion reads as decimals: one beyond what a 128-bit decimal
@@ -109,6 +111,7 @@ impl VisitorMut for Forms {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        self.0 |= named_casts(expr);
         self.0 |= interval_times_number(expr);
         self.0 |= json_arrow_as_text(expr);
         ControlFlow::Continue(())
@@ -396,6 +399,86 @@ fn json_arrow_as_text(expr: &mut Expr) -> bool {
     ];
     *expr = call_with("json_get_json", args);
     true
+}
+
+/// The aggregates whose arguments' casts [`named_casts`] names, beside any call with OVER,
+/// FILTER or WITHIN GROUP.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "median",
+    "corr",
+    "covar_samp",
+    "covar_pop",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "first_value",
+    "last_value",
+    "approx_distinct",
+    "approx_median",
+    "approx_percentile_cont",
+];
+
+/// Each cast of a non-literal argument of an aggregate or window function as
+/// `_pg_cast_named(cast, 'type')`: DataFusion names a cast as its operand, so `avg(x)` and
+/// `avg(x::float8)` had the same name and the query failed ("duplicate field name"), aliases
+/// or not. Returns whether it changed `expr`.
+fn named_casts(expr: &mut Expr) -> bool {
+    let Expr::Function(f) = expr else {
+        return false;
+    };
+    let aggregate = f.over.is_some()
+        || f.filter.is_some()
+        || !f.within_group.is_empty()
+        || crate::sql::last_name(&f.name)
+            .is_some_and(|n| AGGREGATES.contains(&n.to_ascii_lowercase().as_str()));
+    let FunctionArguments::List(list) = &mut f.args else {
+        return false;
+    };
+    if !aggregate {
+        return false;
+    }
+    let mut changed = false;
+    for arg in &mut list.args {
+        let (FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+        | FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(e),
+            ..
+        }) = arg
+        else {
+            continue;
+        };
+        let Expr::Cast {
+            expr: inner,
+            data_type,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        if matches!(inner.as_ref(), Expr::Value(_)) {
+            continue;
+        }
+        let label = Expr::value(Value::SingleQuotedString(data_type.to_string()));
+        *e = call_with("_pg_cast_named", vec![e.clone(), label]);
+        changed = true;
+    }
+    changed
 }
 
 /// A text literal of an interval in PostgreSQL's forms written in units Arrow reads
@@ -704,6 +787,15 @@ mod tests {
         assert_eq!(
             rewritten("SELECT 1e5, 1e308, 0.5"),
             "SELECT CAST(100000 AS NUMERIC(6,0)), CAST('1e308' AS DOUBLE PRECISION), 0.5"
+        );
+    }
+
+    #[test]
+    fn casts_in_aggregates_are_named() {
+        assert_eq!(
+            rewritten("SELECT avg(x), avg(x::float8), sum(2::int), lower(x::text) FROM t"),
+            "SELECT avg(x), avg(_pg_cast_named(x::FLOAT8, 'FLOAT8')), sum(2::INT), \
+             lower(x::TEXT) FROM t"
         );
     }
 
