@@ -15,6 +15,11 @@ use datafusion::logical_expr::{
 /// What runs in place of the inner function's body.
 pub trait Around: std::fmt::Debug + Send + Sync + 'static {
     fn invoke(&self, inner: &ScalarUDF, args: ScalarFunctionArgs) -> Result<ColumnarValue>;
+
+    /// The result type, from the inner function's; the same by default.
+    fn returns(&self, inner: DataType) -> DataType {
+        inner
+    }
 }
 
 /// `inner` with `around` as its body.
@@ -63,11 +68,17 @@ impl<A: Around> ScalarUDFImpl for Wrapped<A> {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(args)
+        Ok(self.around.returns(self.inner.return_type(args)?))
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
+        let field = self.inner.return_field_from_args(args)?;
+        let returns = self.around.returns(field.data_type().clone());
+        Ok(if &returns == field.data_type() {
+            field
+        } else {
+            Arc::new(field.as_ref().clone().with_data_type(returns))
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
