@@ -316,6 +316,7 @@ const REPORTED: &[&str] = &[
     "DateStyle",
     "IntervalStyle",
     "standard_conforming_strings",
+    "TimeZone",
 ];
 
 /// Where the wire layer's own handling keeps two parameters (set by datafusion-postgres'
@@ -490,7 +491,7 @@ impl Command {
             }
             Some((name, i))
         };
-        let delegated = |name: &str| matches!(name, "statement_timeout" | "timezone" | "time");
+        let delegated = |name: &str| name == "statement_timeout";
         match first.as_str() {
             "show" => {
                 let (name, end) = name_at(1)?;
@@ -507,6 +508,12 @@ impl Command {
                 (name != words).then_some(Command::Show(Some(name)))
             }
             "reset" => {
+                // RESET TIME ZONE and RESET timezone are recsql's: datafusion-postgres kept
+                // the zone that was set.
+                let words: Option<Vec<String>> = (1..tokens.len()).map(word).collect();
+                if words.is_some_and(|w| canonical(&w.join(" ")) == "timezone") {
+                    return Some(Command::Reset(Some("timezone".into())));
+                }
                 let (name, end) = name_at(1)?;
                 if end != tokens.len() || delegated(&name) {
                     return None;
@@ -538,6 +545,19 @@ impl Command {
                     });
                 }
                 let (name, end) = name_at(i)?;
+                // SET TIME ZONE value, where DEFAULT and LOCAL are a RESET.
+                if name == "time" && word(end).as_deref() == Some("zone") {
+                    if tokens.len() == end + 2
+                        && matches!(word(end + 1).as_deref(), Some("default" | "local"))
+                    {
+                        return Some(Command::Reset(Some("timezone".into())));
+                    }
+                    let values = values_at(&tokens, end + 1)?;
+                    return Some(Command::Set {
+                        name: "timezone".into(),
+                        values,
+                    });
+                }
                 if delegated(&name) {
                     return None;
                 }
@@ -661,6 +681,25 @@ fn checked(metadata: &Metadata, name: &str, values: &[Value]) -> Result<String> 
             })
             .collect::<Vec<_>>()
             .join(", "),
+        "timezone" => {
+            let v = single()?;
+            let wanted = v.trim();
+            let zone = wanted
+                .parse::<chrono_tz::Tz>()
+                .ok()
+                .or_else(|| {
+                    chrono_tz::TZ_VARIANTS
+                        .iter()
+                        .copied()
+                        .find(|z| z.name().eq_ignore_ascii_case(wanted))
+                })
+                .ok_or_else(|| {
+                    invalid("TimeZone", v).with_hint(
+                    "Name a zone of the IANA database: 'UTC', 'Europe/Paris', 'America/New_York'.",
+                )
+                })?;
+            zone.name().to_string()
+        }
         "datestyle" => {
             let current = value(metadata, "DateStyle")
                 .map(|v| v.1)
@@ -867,10 +906,35 @@ mod tests {
                 values: Some(vec![Value::Text("UTF8".into())])
             })
         );
-        // Left to datafusion-postgres, which acts on them.
-        for other in [
+        for sql in [
             "SET TIME ZONE 'UTC'",
             "SET timezone = 'UTC'",
+            "set time zone utc",
+        ] {
+            let Some(Command::Set {
+                name,
+                values: Some(v),
+            }) = parse(sql)
+            else {
+                panic!("{sql}");
+            };
+            assert_eq!(name, "timezone", "{sql}");
+            assert_eq!(v.len(), 1, "{sql}");
+        }
+        for sql in [
+            "SET TIME ZONE DEFAULT",
+            "SET TIME ZONE LOCAL",
+            "RESET TIME ZONE",
+            "RESET timezone",
+        ] {
+            assert_eq!(
+                parse(sql),
+                Some(Command::Reset(Some("timezone".into()))),
+                "{sql}"
+            );
+        }
+        // Left to datafusion-postgres, which acts on them.
+        for other in [
             "SET statement_timeout = 5000",
             "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",

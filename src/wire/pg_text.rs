@@ -38,6 +38,8 @@ pub enum TextForm {
     Time,
     /// An interval: a time of day, and `+` on a field after a negative one.
     Interval,
+    /// A timestamp with time zone (sent in UTC) in the session's `TimeZone`.
+    Zoned(chrono_tz::Tz),
 }
 
 impl TextForm {
@@ -75,8 +77,20 @@ impl TextForm {
     }
 
     /// The forms of a result's columns, or `None` when no column needs one.
-    pub fn of_all(fields: &[FieldInfo]) -> Option<Arc<Vec<Option<TextForm>>>> {
-        let forms: Vec<Option<TextForm>> = fields.iter().map(TextForm::of).collect();
+    /// `zone` is the session's `TimeZone` where it is not UTC ([`session_zone`]).
+    pub fn of_all(
+        fields: &[FieldInfo],
+        zone: Option<chrono_tz::Tz>,
+    ) -> Option<Arc<Vec<Option<TextForm>>>> {
+        let forms: Vec<Option<TextForm>> = fields
+            .iter()
+            .map(|f| match (TextForm::of(f), zone) {
+                (Some(TextForm::Time), Some(zone)) if *f.datatype() == Type::TIMESTAMPTZ => {
+                    Some(TextForm::Zoned(zone))
+                }
+                (form, _) => form,
+            })
+            .collect();
         forms.iter().any(Option::is_some).then(|| Arc::new(forms))
     }
 
@@ -114,8 +128,56 @@ impl TextForm {
                 let signed = interval_signs(&trimmed).unwrap_or(trimmed);
                 out.put_slice(signed.as_bytes());
             }
+            TextForm::Zoned(zone) => {
+                let local = in_zone(text, zone);
+                let _ = trim_fractions_into(local.as_deref().unwrap_or(text), out);
+            }
         }
     }
+}
+
+/// The time zone a session's `TimeZone` names, unless it is UTC (values are sent in UTC
+/// already) or a zone recsql does not know (named zones of the IANA database are known; the
+/// value is then shown in UTC, with its offset).
+pub fn session_zone(name: &str) -> Option<chrono_tz::Tz> {
+    let zone: chrono_tz::Tz = name.trim().parse().ok()?;
+    let utc = chrono::DateTime::from_timestamp(0, 0)?;
+    let summer = chrono::DateTime::from_timestamp(15_552_000, 0)?;
+    let is_utc = [utc, summer].iter().all(|t| {
+        use chrono::Offset;
+        t.with_timezone(&zone).offset().fix().local_minus_utc() == 0
+    }) && matches!(
+        zone.name(),
+        "UTC"
+            | "Etc/UTC"
+            | "Etc/UCT"
+            | "UCT"
+            | "Etc/GMT"
+            | "GMT"
+            | "Etc/Universal"
+            | "Universal"
+            | "Zulu"
+            | "Etc/Zulu"
+    );
+    (!is_utc).then_some(zone)
+}
+
+/// A timestamp with time zone as pgwire writes it (`2024-01-05 08:00:00.5+00`) in `zone`
+/// (`2024-01-05 09:00:00.5+01`); `None` for text that is not one (infinity, years BC).
+fn in_zone(text: &str, zone: chrono_tz::Tz) -> Option<String> {
+    use chrono::Offset;
+    let t = chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z").ok()?;
+    let local = t.with_timezone(&zone);
+    let offset = local.offset().fix().local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let (hours, minutes) = (offset.abs() / 3600, offset.abs() / 60 % 60);
+    let mut out = local.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    out.push(sign);
+    out.push_str(&format!("{hours:02}"));
+    if minutes != 0 {
+        out.push_str(&format!(":{minutes:02}"));
+    }
+    Some(out)
 }
 
 /// pgwire writes the shortest digits too (ryu's) when extra_float_digits is above 0, so a
@@ -324,7 +386,7 @@ mod tests {
     fn rows_keep_their_other_values_and_nulls() {
         let field = |ty: Type| FieldInfo::new("c".into(), None, None, ty, FieldFormat::Text);
         let fields = [field(Type::INT8), field(Type::FLOAT8), field(Type::FLOAT8)];
-        let forms = TextForm::of_all(&fields).unwrap();
+        let forms = TextForm::of_all(&fields, None).unwrap();
         let mut data = BytesMut::new();
         for v in [Some("7"), Some("1024.0"), None] {
             match v {
@@ -343,6 +405,6 @@ mod tests {
         expected.put_slice(b"1024");
         expected.put_i32(-1);
         assert_eq!(row.data, expected);
-        assert!(TextForm::of_all(&[field(Type::INT8)]).is_none());
+        assert!(TextForm::of_all(&[field(Type::INT8)], None).is_none());
     }
 }

@@ -78,17 +78,28 @@ struct InFlightGuard(Arc<InFlight>);
 /// Ties `guard` to the row streams of `responses`, whose errors (raised while rows are
 /// computed, such as a division by zero) get their SQLSTATE as errors before the first row
 /// do.
-fn hold(responses: Vec<Response>, guard: InFlightGuard) -> Vec<Response> {
+fn hold(
+    responses: Vec<Response>,
+    guard: InFlightGuard,
+    zone: Option<chrono_tz::Tz>,
+) -> Vec<Response> {
     let guard = Arc::new(guard);
-    responses.into_iter().map(|r| hold_one(r, &guard)).collect()
+    responses
+        .into_iter()
+        .map(|r| hold_one(r, &guard, zone))
+        .collect()
 }
 
-fn hold_one(response: Response, guard: &Arc<InFlightGuard>) -> Response {
+fn hold_one(
+    response: Response,
+    guard: &Arc<InFlightGuard>,
+    zone: Option<chrono_tz::Tz>,
+) -> Response {
     match response {
         Response::Query(mut q) => {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
             let guard = guard.clone();
-            let forms = TextForm::of_all(&q.row_schema);
+            let forms = TextForm::of_all(&q.row_schema, zone);
             let mut buffer = bytes::BytesMut::new();
             q.data_rows = Box::pin(rows.map(move |row| {
                 let _held = &guard;
@@ -377,7 +388,7 @@ impl SimpleQueryHandler for RecsqlService {
         let guard = self.in_flight.enter();
         let (result, notices) = notices::collect(self.simple(client, query)).await;
         send_notices(client, notices).await?;
-        result.map(|r| hold(r, guard))
+        result.map(|r| hold(r, guard, display_zone(client)))
     }
 }
 
@@ -634,8 +645,14 @@ impl ExtendedQueryHandler for RecsqlService {
         let guard = Arc::new(self.in_flight.enter());
         let (response, notices) = notices::collect(self.extended(client, portal, max_rows)).await;
         send_notices(client, notices).await?;
-        response.map(|r| hold_one(r, &guard))
+        response.map(|r| hold_one(r, &guard, display_zone(client)))
     }
+}
+
+/// The session's `TimeZone`, where timestamps with time zone are shown in another than UTC.
+fn display_zone<C: ClientInfo>(client: &C) -> Option<chrono_tz::Tz> {
+    crate::settings::value(client.metadata(), "TimeZone")
+        .and_then(|(_, zone)| super::pg_text::session_zone(&zone))
 }
 
 impl RecsqlService {
