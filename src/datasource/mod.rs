@@ -99,7 +99,6 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         .with_default_features()
         .with_analyzer_rule(Arc::new(pg_casts::PgCasts::new()))
         .with_analyzer_rule(Arc::new(checked_arithmetic::CheckedArithmetic::new()))
-        .with_analyzer_rule(Arc::new(numeric_division::NumericDivision::new()))
         .with_analyzer_rule(Arc::new(interval_order::IntervalOrder::new()))
         .build();
     let mut ctx = SessionContext::new_with_state(state);
@@ -111,6 +110,11 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
         Arc::new(date_intervals::DateIntervals),
     )
     .map_err(|e| Error::internal(format!("cannot install date arithmetic: {e}")))?;
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut ctx,
+        Arc::new(numeric_division::NumericDivision::new()),
+    )
+    .map_err(|e| Error::internal(format!("cannot install numeric division: {e}")))?;
     let ctx = Arc::new(ctx);
     setup_pg_catalog(&ctx, DEFAULT_CATALOG, EmptyContextProvider)
         .map_err(|e| Error::internal(format!("cannot set up pg_catalog: {e}")))?;

@@ -11,8 +11,10 @@
 //! carries up to 28 significant digits, so a quotient of more than 12 integer digits (from
 //! operands of up to 16 decimals) cannot be sent: an error that suggests a cast to double.
 //!
-//! An analyzer rule, run after type coercion (which has made both operands decimals), puts
-//! `_pg_numeric_div` in place of `/`. This module changes plans only; it does not parse SQL.
+//! An expression planner puts `_pg_numeric_div(a, b)` in place of `/` of two numerics, or of
+//! a numeric and an integer, while the statement is planned: the quotient's type is then
+//! known to type coercion (a comparison with it, a UNION of it, is coerced to that type) and
+//! to the wire protocol's description. This module plans `/` only; it reads no tables.
 
 use std::sync::Arc;
 
@@ -20,15 +22,13 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Datum, Scalar};
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
-use datafusion::logical_expr::expr::BinaryExpr;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
-use datafusion::optimizer::AnalyzerRule;
+use datafusion::sql::sqlparser::ast::BinaryOperator;
 
 use crate::error::Error;
 
@@ -39,7 +39,7 @@ const MIN_SCALE: i8 = 16;
 /// The most significant digits the wire protocol's numeric encoder takes (`rust_decimal`'s).
 const WIRE_DIGITS: u32 = 28;
 
-/// The analyzer rule.
+/// The expression planner.
 #[derive(Debug)]
 pub struct NumericDivision {
     udf: Arc<ScalarUDF>,
@@ -51,36 +51,38 @@ impl NumericDivision {
             udf: Arc::new(ScalarUDF::from(NumericDiv::new())),
         }
     }
+}
 
-    /// `expr` as `_pg_numeric_div(a, b)` if it is `a / b` of two 128-bit decimals.
-    fn divided(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-        let Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Divide,
-            right,
-        }) = &expr
-        else {
-            return Ok(Transformed::no(expr));
-        };
-        if !(matches!(left.get_type(schema)?, DataType::Decimal128(..))
-            && matches!(right.get_type(schema)?, DataType::Decimal128(..)))
-        {
-            return Ok(Transformed::no(expr));
+impl ExprPlanner for NumericDivision {
+    /// `a / b` as `_pg_numeric_div(a, b)` if one operand is a numeric and the other a numeric
+    /// or an integer; left to DataFusion otherwise (doubles, two integers, a parameter).
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        if !matches!(expr.op, BinaryOperator::Divide) {
+            return Ok(PlannerResult::Original(expr));
         }
-        let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
-            return Ok(Transformed::no(expr));
-        };
-        Ok(Transformed::yes(self.udf.call(vec![*left, *right])))
+        let type_of = |e: &Expr| e.get_type(schema).ok();
+        let (l, r) = (type_of(&expr.left), type_of(&expr.right));
+        let decimal = |t: &Option<DataType>| matches!(t, Some(DataType::Decimal128(..)));
+        let number = |t: &Option<DataType>| t.as_ref().and_then(scale_of).is_some();
+        if !(number(&l) && number(&r) && (decimal(&l) || decimal(&r))) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        Ok(PlannerResult::Planned(
+            self.udf.call(vec![expr.left, expr.right]),
+        ))
     }
 }
 
-impl AnalyzerRule for NumericDivision {
-    fn name(&self) -> &str {
-        "recsql_numeric_division"
-    }
-
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        super::plan_rewrite::rewrite_expressions(plan, |e, schema| self.divided(e, schema))
+/// The scale of a numeric, 0 for an integer; `None` for other types.
+fn scale_of(t: &DataType) -> Option<i8> {
+    match t {
+        DataType::Decimal128(_, s) => Some(*s),
+        t if t.is_integer() => Some(0),
+        _ => None,
     }
 }
 
@@ -89,8 +91,8 @@ fn quotient_scale(s1: i8, s2: i8) -> i8 {
     MIN_SCALE.max(s1).max(s2).min(38)
 }
 
-/// `_pg_numeric_div(a, b)`: `a / b` of two 128-bit decimals, as a `numeric(38, s)` with s
-/// from [`quotient_scale`].
+/// `_pg_numeric_div(a, b)`: `a / b` of two 128-bit decimals (or a decimal and an integer),
+/// as a `numeric(38, s)` with s from [`quotient_scale`].
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct NumericDiv {
     signature: Signature,
@@ -115,10 +117,11 @@ impl ScalarUDFImpl for NumericDiv {
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         match args {
-            [DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)] => {
-                Ok(DataType::Decimal128(38, quotient_scale(*s1, *s2)))
-            }
-            _ => exec_err!("_pg_numeric_div takes two decimals"),
+            [a, b] => match (scale_of(a), scale_of(b)) {
+                (Some(s1), Some(s2)) => Ok(DataType::Decimal128(38, quotient_scale(s1, s2))),
+                _ => exec_err!("_pg_numeric_div takes two numerics or integers, not {a} and {b}"),
+            },
+            _ => exec_err!("_pg_numeric_div takes two numbers"),
         }
     }
 
@@ -126,10 +129,8 @@ impl ScalarUDFImpl for NumericDiv {
         let [a, b] = args.args.as_slice() else {
             return exec_err!("_pg_numeric_div takes two decimals");
         };
-        let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)) =
-            (a.data_type(), b.data_type())
-        else {
-            return exec_err!("_pg_numeric_div takes two decimals");
+        let (Some(s1), Some(s2)) = (scale_of(&a.data_type()), scale_of(&b.data_type())) else {
+            return exec_err!("_pg_numeric_div takes two numerics or integers");
         };
         let scale = quotient_scale(s1, s2);
         // Arrow's quotient has the dividend's scale plus 4: one digit more than wanted, to
