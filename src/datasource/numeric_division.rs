@@ -8,8 +8,9 @@
 //! operands' scale where that is larger, rounded half away from zero at the last one as
 //! PostgreSQL rounds. It is computed in 256-bit decimals, so the dividend's scaling cannot
 //! overflow, and a quotient beyond 38 digits is an error (22003). The wire protocol's numeric
-//! carries up to 28 significant digits, so a quotient of more than 12 integer digits (from
-//! operands of up to 16 decimals) cannot be sent: an error that suggests a cast to double.
+//! encoder takes 28 significant digits, so a quotient of more than 12 integer digits (from
+//! operands of up to 16 decimals) can be computed with, compared, summed, but not sent: its
+//! encoding fails with 22003 (a cast to double, or `round(q, 2)`, sends it).
 //!
 //! An expression planner puts `_pg_numeric_div(a, b)` in place of `/` of two numerics, or of
 //! a numeric and an integer, while the statement is planned: the quotient's type is then
@@ -18,10 +19,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Datum, Scalar};
+use datafusion::arrow::array::{Datum, Scalar};
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
@@ -35,9 +36,6 @@ use crate::error::Error;
 /// The fewest decimals of a quotient (PostgreSQL's `NUMERIC_MIN_SIG_DIGITS` for quotients
 /// between 1 and 10,000, the common case).
 const MIN_SCALE: i8 = 16;
-
-/// The most significant digits the wire protocol's numeric encoder takes (`rust_decimal`'s).
-const WIRE_DIGITS: u32 = 28;
 
 /// The expression planner.
 #[derive(Debug)]
@@ -158,7 +156,6 @@ impl ScalarUDFImpl for NumericDiv {
                     "A quotient has more than 38 digits: divide doubles instead (x::float8).",
                 )
             })?;
-        fits_the_wire(&quotient, scale)?;
         let scalar = matches!(a, ColumnarValue::Scalar(_)) && matches!(b, ColumnarValue::Scalar(_));
         Ok(if scalar {
             ColumnarValue::Scalar(ScalarValue::try_from_array(&quotient, 0)?)
@@ -166,28 +163,6 @@ impl ScalarUDFImpl for NumericDiv {
             ColumnarValue::Array(quotient)
         })
     }
-}
-
-/// An error, with the way out, if a quotient has more significant digits than the wire
-/// protocol's numeric can carry: the encoder would fail with a bare "out of range" after
-/// the first rows were sent.
-fn fits_the_wire(quotient: &ArrayRef, scale: i8) -> Result<()> {
-    let limit = 10i128.pow(WIRE_DIGITS);
-    let too_large = quotient
-        .as_primitive::<Decimal128Type>()
-        .iter()
-        .flatten()
-        .any(|v| v.unsigned_abs() >= limit as u128);
-    if too_large {
-        let whole = i32::try_from(WIRE_DIGITS).unwrap_or(28) - i32::from(scale);
-        return Err(Error::new("22003", "numeric field overflow")
-            .with_hint(format!(
-                "A numeric quotient is sent with {scale} decimals and at most {whole} integer \
-                 digits: divide doubles instead (x::float8 / y)."
-            ))
-            .into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
