@@ -6,8 +6,9 @@
 //! PostgreSQL gives a quotient at least 16 significant digits, a scale that depends on the
 //! values. An Arrow column has one scale, so here the quotient has 16 decimals, or the
 //! operands' scale where that is larger, rounded half away from zero at the last one as
-//! PostgreSQL rounds. It is computed in 256-bit decimals, so the dividend's scaling cannot
-//! overflow, and a quotient beyond 38 digits is an error (22003). The wire protocol's numeric
+//! PostgreSQL rounds. It is computed in 128-bit decimals, or in 256-bit ones where the
+//! dividend's scaling would overflow those, and a quotient beyond 38 digits is an error
+//! (22003). The wire protocol's numeric
 //! encoder takes 28 significant digits, so a quotient of more than 12 integer digits (from
 //! operands of up to 16 decimals) can be computed with, compared, summed, but not sent: its
 //! encoding fails with 22003 (a cast to double, or `round(q, 2)`, sends it).
@@ -19,10 +20,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Datum, Scalar};
+use datafusion::arrow::array::{ArrayRef, Datum, Scalar};
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
@@ -138,18 +140,37 @@ impl ScalarUDFImpl for NumericDiv {
             safe: false,
             ..Default::default()
         };
-        let wide = |v: &ColumnarValue, s: i8| -> Result<Box<dyn Datum>> {
-            let to = DataType::Decimal256(76, s);
-            Ok(match v {
-                ColumnarValue::Array(a) => Box::new(cast_with_options(a, &to, &strict)?),
-                ColumnarValue::Scalar(v) => Box::new(Scalar::new(cast_with_options(
-                    &v.to_array()?,
-                    &to,
-                    &strict,
-                )?)),
-            })
+        // In 128-bit decimals where the dividend's scaling fits (Arrow's kernel checks every
+        // step), else again in 256-bit ones: 20M quotients took 1.9 s in 256 bits.
+        let divide = |wide: bool| -> std::result::Result<ArrayRef, ArrowError> {
+            let as_type = |s: i8| match wide {
+                true => DataType::Decimal256(76, s),
+                false => DataType::Decimal128(38, s),
+            };
+            let operand =
+                |v: &ColumnarValue, s: i8| -> std::result::Result<Box<dyn Datum>, ArrowError> {
+                    Ok(match v {
+                        ColumnarValue::Array(a) => {
+                            Box::new(cast_with_options(a, &as_type(s), &strict)?)
+                        }
+                        ColumnarValue::Scalar(v) => {
+                            let one = v
+                                .to_array()
+                                .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
+                            Box::new(Scalar::new(cast_with_options(&one, &as_type(s), &strict)?))
+                        }
+                    })
+                };
+            numeric::div(
+                operand(a, dividend_scale)?.as_ref(),
+                operand(b, s2)?.as_ref(),
+            )
         };
-        let quotient = numeric::div(wide(a, dividend_scale)?.as_ref(), wide(b, s2)?.as_ref())?;
+        let quotient = match divide(false) {
+            Ok(q) => q,
+            Err(ArrowError::DivideByZero) => return Err(ArrowError::DivideByZero.into()),
+            Err(_) => divide(true)?,
+        };
         let quotient = cast_with_options(&quotient, &DataType::Decimal128(38, scale), &strict)
             .map_err(|_| {
                 Error::new("22003", "numeric field overflow").with_hint(
