@@ -478,8 +478,19 @@ impl ScalarUDFImpl for ToChar {
             return exec_err!("to_char takes a value and a template");
         };
         let value = value.to_array(rows)?;
+        // One template for all rows, or a template per row.
+        let template_texts = match template {
+            ColumnarValue::Scalar(s) => vec![match s {
+                ScalarValue::Utf8(t) | ScalarValue::Utf8View(t) | ScalarValue::LargeUtf8(t) => {
+                    t.clone()
+                }
+                ScalarValue::Null => None,
+                other => return exec_err!("to_char's template is text, not {}", other.data_type()),
+            }],
+            ColumnarValue::Array(a) => texts(a)?,
+        };
         if value.data_type().is_numeric() {
-            return to_char_numbers(&value, &texts(&template.to_array(rows)?)?);
+            return to_char_numbers(&value, &template_texts);
         }
         // PostgreSQL prints the zone of a timestamp with time zone, and none for one without.
         let zone = match value.data_type() {
@@ -488,24 +499,10 @@ impl ScalarUDFImpl for ToChar {
         };
         let micros = cast(&value, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
         let micros = micros.as_primitive::<TimestampMicrosecondType>();
-        let fixed = match template {
-            ColumnarValue::Scalar(s) => Some(match s {
-                ScalarValue::Utf8(t) | ScalarValue::Utf8View(t) | ScalarValue::LargeUtf8(t) => {
-                    t.as_deref().map(Template::parse)
-                }
-                ScalarValue::Null => None,
-                other => return exec_err!("to_char's template is text, not {}", other.data_type()),
-            }),
-            ColumnarValue::Array(_) => None,
-        };
-        // One template for all rows, or a template per row.
-        let templates: Vec<Option<Template>> = match fixed {
-            Some(t) => vec![t],
-            None => texts(&template.to_array(rows)?)?
-                .iter()
-                .map(|t| t.as_deref().map(Template::parse))
-                .collect(),
-        };
+        let templates: Vec<Option<Template>> = template_texts
+            .iter()
+            .map(|t| t.as_deref().map(Template::parse))
+            .collect();
         let mut out = StringBuilder::new();
         for (row, micros) in micros.iter().enumerate() {
             let template = templates

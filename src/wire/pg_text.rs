@@ -141,12 +141,7 @@ impl TextForm {
 /// value is then shown in UTC, with its offset).
 pub fn session_zone(name: &str) -> Option<chrono_tz::Tz> {
     let zone: chrono_tz::Tz = name.trim().parse().ok()?;
-    let utc = chrono::DateTime::from_timestamp(0, 0)?;
-    let summer = chrono::DateTime::from_timestamp(15_552_000, 0)?;
-    let is_utc = [utc, summer].iter().all(|t| {
-        use chrono::Offset;
-        t.with_timezone(&zone).offset().fix().local_minus_utc() == 0
-    }) && matches!(
+    let is_utc = matches!(
         zone.name(),
         "UTC"
             | "Etc/UTC"
