@@ -319,10 +319,21 @@ const REPORTED: &[&str] = &[
     "TimeZone",
 ];
 
-/// Where the wire layer's own handling keeps two parameters (set by datafusion-postgres'
-/// SET of `statement_timeout` and `TIME ZONE`, which act on the session).
-const TIMEOUT_KEY: &str = "statement_timeout_ms";
+/// Where the session keeps the time zone (the name datafusion-postgres reads it by).
 const TIME_ZONE_KEY: &str = "timezone";
+
+/// The parameters that are durations, kept in milliseconds.
+const MILLISECOND_PARAMETERS: [&str; 3] = [
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+];
+
+/// The session's `statement_timeout`, where it has one (0 is none).
+pub fn statement_timeout(metadata: &Metadata) -> Option<std::time::Duration> {
+    let ms: u64 = metadata.get("statement_timeout")?.parse().ok()?;
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
 
 /// The key under which a session keeps the value a parameter had before its first SET.
 fn startup_key(name: &str) -> String {
@@ -371,7 +382,9 @@ pub fn value(metadata: &Metadata, name: &str) -> Option<(String, String)> {
         })
     };
     let value = match lower.as_str() {
-        "statement_timeout" => metadata.get(TIMEOUT_KEY).map(|ms| duration_text(ms)),
+        _ if MILLISECOND_PARAMETERS.contains(&lower.as_str()) => {
+            metadata.get(&lower).map(|ms| duration_text(ms))
+        }
         "timezone" => get(TIME_ZONE_KEY),
         "session_authorization" => get("user"),
         _ => get(&lower),
@@ -387,6 +400,8 @@ pub fn value(metadata: &Metadata, name: &str) -> Option<(String, String)> {
 fn duration_text(ms: &str) -> String {
     match ms.parse::<u64>() {
         Ok(0) => "0".into(),
+        Ok(ms) if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
+        Ok(ms) if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
         Ok(ms) if ms % 60_000 == 0 => format!("{}min", ms / 60_000),
         Ok(ms) if ms % 1000 == 0 => format!("{}s", ms / 1000),
         Ok(ms) => format!("{ms}ms"),
@@ -491,7 +506,6 @@ impl Command {
             }
             Some((name, i))
         };
-        let delegated = |name: &str| name == "statement_timeout";
         match first.as_str() {
             "show" => {
                 let (name, end) = name_at(1)?;
@@ -515,7 +529,7 @@ impl Command {
                     return Some(Command::Reset(Some("timezone".into())));
                 }
                 let (name, end) = name_at(1)?;
-                if end != tokens.len() || delegated(&name) {
+                if end != tokens.len() {
                     return None;
                 }
                 Some(Command::Reset((name != "all").then_some(name)))
@@ -557,9 +571,6 @@ impl Command {
                         name: "timezone".into(),
                         values,
                     });
-                }
-                if delegated(&name) {
-                    return None;
                 }
                 let assigns = match tokens.get(end) {
                     Some(Token::Eq) => true,
@@ -623,6 +634,40 @@ fn invalid(name: &str, value: &str) -> Error {
         sqlstate::INVALID_PARAMETER_VALUE,
         format!("invalid value for parameter \"{name}\": \"{value}\""),
     )
+}
+
+/// A duration as PostgreSQL reads one for a parameter in milliseconds (`5000`, `'5s'`,
+/// `'1.5min'`, `'250ms'`; units `us`, `ms`, `s`, `min`, `h`, `d`), in whole milliseconds.
+fn milliseconds(name: &str, value: &str) -> Result<String> {
+    let text = value.trim();
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_end);
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1e3,
+        "min" => 6e4,
+        "h" => 3.6e6,
+        "d" => 8.64e7,
+        _ => {
+            return Err(invalid(name, value).with_hint(
+                "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".",
+            ));
+        }
+    };
+    let number: f64 = number.parse().map_err(|_| invalid(name, value))?;
+    let ms = (number * scale).round();
+    if !(0.0..=f64::from(i32::MAX)).contains(&ms) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "{ms} ms is outside the valid range for parameter \"{name}\" (0 .. 2147483647)"
+            ),
+        ));
+    }
+    Ok((ms as i64).to_string())
 }
 
 /// A boolean as PostgreSQL reads one, written `on` or `off`.
@@ -753,6 +798,7 @@ fn checked(metadata: &Metadata, name: &str, values: &[Value]) -> Result<String> 
             }
             v
         }
+        _ if MILLISECOND_PARAMETERS.contains(&name) => milliseconds(name, single()?)?,
         _ if param.is_some_and(|p| p.vartype == "bool") => boolean(name, single()?)?,
         _ => values
             .iter()
@@ -827,6 +873,60 @@ pub fn apply(metadata: &mut Metadata, command: &Command) -> Result<Vec<(String, 
         }
     }
     Ok(reported)
+}
+
+/// The parameters a client sets in its startup packet's `options` (libpq's `PGOPTIONS`,
+/// JDBC's `options`): `-c name=value`, `-cname=value` or `--name=value`, separated by spaces,
+/// a backslash keeping the next character (`-c search_path=files,\\ demo`). Answers what
+/// the session starts with, checked as `SET` checks it; PostgreSQL refuses the connection
+/// where a value is wrong, so the caller does.
+pub fn startup_options(options: &str) -> Result<Metadata> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut session = Metadata::new();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let assignment = if w == "-c" {
+            words.next().unwrap_or_default()
+        } else if let Some(rest) = w.strip_prefix("--").or_else(|| w.strip_prefix("-c")) {
+            rest.to_string()
+        } else {
+            return Err(Error::syntax(format!(
+                "invalid command-line argument for server process: {w}"
+            ))
+            .with_hint("Startup options are -c name=value or --name=value."));
+        };
+        let Some((name, value)) = assignment.split_once('=') else {
+            return Err(Error::syntax(format!("-c {assignment} requires a value")));
+        };
+        let name = canonical(&name.replace('-', "_"));
+        if parameter(&name).is_none() && !name.contains('.') {
+            return Err(unrecognized(&name));
+        }
+        let set = Command::Set {
+            name,
+            values: Some(vec![Value::Text(value.to_string())]),
+        };
+        apply(&mut session, &set)?;
+    }
+    // What the session starts with is no SET: RESET comes back to it.
+    session.retain(|k, _| !k.starts_with("recsql.startup."));
+    Ok(session)
 }
 
 /// The schemas of a session's search path, in order: names as they resolve (unquoted ones
@@ -935,7 +1035,6 @@ mod tests {
         }
         // Left to datafusion-postgres, which acts on them.
         for other in [
-            "SET statement_timeout = 5000",
             "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
             "SET SESSION AUTHORIZATION bob",
@@ -1042,12 +1141,71 @@ mod tests {
     }
 
     #[test]
+    fn startup_options_set_what_the_session_starts_with() {
+        let mut m = startup_options(
+            "-c statement_timeout=5s  -csearch_path=files,\\ demo --extra-float-digits=1",
+        )
+        .unwrap();
+        assert_eq!(shown(&m, "statement_timeout"), "5s");
+        assert_eq!(search_path(&m), ["files", "demo"]);
+        assert_eq!(shown(&m, "extra_float_digits"), "1");
+        set(&mut m, "SET statement_timeout = 0").unwrap();
+        set(&mut m, "RESET statement_timeout").unwrap();
+        assert_eq!(shown(&m, "statement_timeout"), "5s");
+        assert!(startup_options("").unwrap().is_empty());
+        for bad in [
+            "-c statement_timeout=abc",
+            "-c nope=1",
+            "-x",
+            "-c statement_timeout",
+        ] {
+            assert!(startup_options(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_read_in_postgresql_units_and_reset() {
+        let mut m = Metadata::new();
+        assert_eq!(statement_timeout(&m), None);
+        for (sql, shows, ms) in [
+            ("SET statement_timeout = 5000", "5s", 5000),
+            ("SET statement_timeout TO '250ms'", "250ms", 250),
+            ("SET statement_timeout = '1.5min'", "90s", 90_000),
+            ("SET statement_timeout = '2h'", "2h", 7_200_000),
+            ("SET statement_timeout = '1500us'", "2ms", 2),
+        ] {
+            set(&mut m, sql).expect(sql);
+            assert_eq!(shown(&m, "statement_timeout"), shows, "{sql}");
+            assert_eq!(
+                statement_timeout(&m),
+                Some(std::time::Duration::from_millis(ms)),
+                "{sql}"
+            );
+        }
+        for bad in [
+            "SET statement_timeout = 'abc'",
+            "SET statement_timeout = '5 parsecs'",
+            "SET statement_timeout = -1",
+            "SET lock_timeout = '1y'",
+        ] {
+            let err = set(&mut m, bad).expect_err(bad);
+            assert_eq!(err.code, sqlstate::INVALID_PARAMETER_VALUE, "{bad}");
+        }
+        set(&mut m, "SET statement_timeout = 0").unwrap();
+        assert_eq!(statement_timeout(&m), None);
+        set(&mut m, "SET statement_timeout = '1s'").unwrap();
+        set(&mut m, "RESET statement_timeout").unwrap();
+        assert_eq!(statement_timeout(&m), None);
+        assert_eq!(shown(&m, "statement_timeout"), "0");
+    }
+
+    #[test]
     fn durations_read_as_postgresql_shows_them() {
         let mut m = Metadata::new();
         assert_eq!(shown(&m, "statement_timeout"), "0");
-        m.insert(TIMEOUT_KEY.into(), "5000".into());
+        m.insert("statement_timeout".into(), "5000".into());
         assert_eq!(shown(&m, "statement_timeout"), "5s");
-        m.insert(TIMEOUT_KEY.into(), "250".into());
+        m.insert("statement_timeout".into(), "250".into());
         assert_eq!(shown(&m, "statement_timeout"), "250ms");
         assert_eq!(shown(&m, "TimeZone"), "Etc/UTC");
     }

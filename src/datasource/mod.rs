@@ -21,6 +21,7 @@ mod pg_functions;
 mod pg_intervals;
 mod pg_math;
 mod pg_round;
+mod pg_sleep;
 mod pg_sum;
 mod plan_rewrite;
 mod regexp_matches;
@@ -123,6 +124,7 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     ordered_set::install(&ctx);
     pg_sum::install(&ctx);
     regexp_matches::install(&ctx);
+    pg_sleep::install(&ctx);
     pg_functions::install(&ctx)
         .and_then(|()| pg_math::install(&ctx))
         .and_then(|()| pg_round::install(&ctx))

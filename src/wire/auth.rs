@@ -151,9 +151,26 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // The startup packet's `options` are checked before the client is let in, as
+        // PostgreSQL refuses a connection with a wrong one.
+        let options = match &message {
+            PgWireFrontendMessage::Startup(startup) => match startup.parameters.get("options") {
+                Some(options) => Some(crate::settings::startup_options(options).map_err(|e| {
+                    let mut info = super::to_error_info(e);
+                    info.severity = "FATAL".into();
+                    PgWireError::UserError(Box::new(info))
+                })?),
+                None => None,
+            },
+            _ => None,
+        };
         match self {
-            Startup::Open(h) => h.on_startup(client, message).await,
-            Startup::Password(h) => h.on_startup(client, message).await,
+            Startup::Open(h) => h.on_startup(client, message).await?,
+            Startup::Password(h) => h.on_startup(client, message).await?,
         }
+        if let Some(options) = options {
+            client.metadata_mut().extend(options);
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! The rows of `COPY ... TO STDOUT` as COPY data: Arrow record batches encoded row by row in
 //! PostgreSQL's text, CSV or binary COPY format while they stream, after the header line that
-//! HEADER asks for. It holds no SQL semantics.
+//! HEADER asks for, and their sending. It holds no SQL semantics.
 
 use std::sync::Arc;
 
@@ -9,12 +9,13 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::arrow_pg::encoder::{Encoder, encode_value};
-use futures::StreamExt;
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
-use pgwire::messages::copy::CopyData;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 
 use super::pg_text::{CopyText, copy_fields};
 use crate::sql::{CopyFormat, CopyOptions, display_name};
@@ -150,4 +151,48 @@ pub fn response(
     )
     .flat_map(futures::stream::iter);
     Ok(CopyResponse::new(i8::from(binary), columns, data))
+}
+
+/// Sends `copy` to the client: the CopyOutResponse, the data and CopyDone; answers the rows
+/// sent, for the `COPY n` tag. An error while the rows are computed is returned with its
+/// SQLSTATE and no more data follows, so that the client gets an ErrorResponse in the middle
+/// of the COPY as from PostgreSQL (pgwire's own sender puts a CopyFail first, a message only
+/// clients send: libpq and tokio-postgres then report an unexpected message instead of the
+/// error). A cancel request is heeded by pgwire while this runs, as it runs in the handler.
+pub async fn send<C>(client: &mut C, copy: CopyResponse) -> PgWireResult<usize>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<C::Error>,
+{
+    let formats = copy.column_formats();
+    let CopyResponse {
+        format,
+        columns,
+        mut data_stream,
+        ..
+    } = copy;
+    let columns = i16::try_from(columns).map_err(|_| {
+        PgWireError::ApiError("a COPY of more than 32767 columns cannot be sent".into())
+    })?;
+    client
+        .feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+            format, columns, formats,
+        )))
+        .await?;
+    let mut rows = 0;
+    while let Some(data) = data_stream.next().await {
+        let data = data.map_err(super::errors::classify)?;
+        if data.data.is_empty() {
+            continue;
+        }
+        // The binary format's trailer is no row.
+        if data.data.as_ref() != [0xFF, 0xFF] {
+            rows += 1;
+        }
+        client.feed(PgWireBackendMessage::CopyData(data)).await?;
+    }
+    client
+        .feed(PgWireBackendMessage::CopyDone(CopyDone::new()))
+        .await?;
+    Ok(rows)
 }

@@ -4,6 +4,7 @@
 //! semantics of its own.
 
 mod auth;
+mod cancel;
 mod copy_in;
 mod copy_out;
 mod errors;

@@ -20,12 +20,15 @@ use datafusion_postgres::{DfSessionService, Parser as DfParser};
 use futures::{Sink, StreamExt};
 use pgwire::api::DEFAULT_NAME;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_describe_response, send_execution_response,
+    send_query_response,
+};
 use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::Entry;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::{NoData, ParameterDescription};
@@ -34,7 +37,9 @@ use pgwire::messages::response::TransactionStatus;
 use pgwire::types::format::FormatOptions;
 use tokio::sync::Notify;
 
+use super::cancel::{Stops, stoppable, within};
 use super::copy_in::Uploads;
+use super::copy_out;
 use super::errors::{classify, to_error_info, to_pgwire};
 use super::pg_text::TextForm;
 use super::settings_command;
@@ -77,31 +82,56 @@ struct InFlightGuard(Arc<InFlight>);
 
 /// Ties `guard` to the row streams of `responses`, whose errors (raised while rows are
 /// computed, such as a division by zero) get their SQLSTATE as errors before the first row
-/// do.
+/// do. Their rows also end at a cancel request for the connection (`cancel`), where the
+/// context has its signal.
 fn hold(
     responses: Vec<Response>,
-    guard: InFlightGuard,
-    zone: Option<chrono_tz::Tz>,
+    guard: &Arc<InFlightGuard>,
+    result: &ResultContext,
 ) -> Vec<Response> {
-    let guard = Arc::new(guard);
     responses
         .into_iter()
-        .map(|r| hold_one(r, &guard, zone))
+        .map(|r| hold_one(r, guard, result))
         .collect()
 }
 
-fn hold_one(
-    response: Response,
-    guard: &Arc<InFlightGuard>,
+/// What the rows of a connection's results depend on: the zone timestamps are shown in and
+/// what stops them early.
+#[derive(Clone)]
+struct ResultContext {
     zone: Option<chrono_tz::Tz>,
-) -> Response {
+    stops: Stops,
+}
+
+impl ResultContext {
+    /// For a statement that started when `deadline` was set.
+    fn of<C: ClientInfo>(client: &C, deadline: Option<tokio::time::Instant>) -> Self {
+        ResultContext {
+            zone: display_zone(client),
+            stops: Stops {
+                cancel: client
+                    .session_extensions()
+                    .get::<Arc<ConnectionHandle>>()
+                    .map(|handle| handle.as_ref().clone()),
+                deadline,
+            },
+        }
+    }
+}
+
+/// When the statement that `client` starts now runs out of its `statement_timeout`.
+fn deadline<C: ClientInfo>(client: &C) -> Option<tokio::time::Instant> {
+    Stops::deadline_after(crate::settings::statement_timeout(client.metadata()))
+}
+
+fn hold_one(response: Response, guard: &Arc<InFlightGuard>, result: &ResultContext) -> Response {
     match response {
         Response::Query(mut q) => {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
             let guard = guard.clone();
-            let forms = TextForm::of_all(&q.row_schema, zone);
+            let forms = TextForm::of_all(&q.row_schema, result.zone);
             let mut buffer = bytes::BytesMut::new();
-            q.data_rows = Box::pin(rows.map(move |row| {
+            let rows = Box::pin(rows.map(move |row| {
                 let _held = &guard;
                 let row = row.map_err(classify)?;
                 match &forms {
@@ -109,6 +139,7 @@ fn hold_one(
                     None => Ok(row),
                 }
             }));
+            q.data_rows = stoppable(rows, &result.stops);
             if let Some(fields) = displayed(&q.row_schema) {
                 q.row_schema = Arc::new(fields);
             }
@@ -211,7 +242,7 @@ impl RecsqlService {
                 schema,
                 stream,
                 options,
-            } => Ok(Response::CopyOut(super::copy_out::response(
+            } => Ok(Response::CopyOut(copy_out::response(
                 schema, stream, &options,
             )?)),
             Output::Rows { schema, batches } => {
@@ -385,10 +416,68 @@ impl SimpleQueryHandler for RecsqlService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let guard = self.in_flight.enter();
-        let (result, notices) = notices::collect(self.simple(client, query)).await;
-        send_notices(client, notices).await?;
-        result.map(|r| hold(r, guard, display_zone(client)))
+        let guard = Arc::new(self.in_flight.enter());
+        let deadline = deadline(client);
+        within(deadline, async {
+            let (result, notices) = notices::collect(self.simple(client, query)).await;
+            send_notices(client, notices).await?;
+            let mut responses = result?;
+            let context = ResultContext::of(client, deadline);
+            if let Some(sent) = sent_here(&responses) {
+                let rest = responses.split_off(sent);
+                // Sent while the handler runs, where pgwire heeds cancel requests itself
+                // and `within` the deadline.
+                let direct = ResultContext {
+                    stops: Stops::default(),
+                    ..context.clone()
+                };
+                for response in hold(responses, &guard, &direct) {
+                    send_here(client, response).await?;
+                }
+                responses = rest;
+            }
+            Ok(hold(responses, &guard, &context))
+        })
+        .await
+    }
+}
+
+/// How many of `responses` the handler sends itself: those up to the last COPY TO STDOUT,
+/// whose errors pgwire would send as a CopyFail (see [`copy_out::send`]). None where there is
+/// no COPY, or where one of them changes the transaction status, which only pgwire's loop
+/// records (that COPY goes through pgwire's sender).
+fn sent_here(responses: &[Response]) -> Option<usize> {
+    let last = responses
+        .iter()
+        .rposition(|r| matches!(r, Response::CopyOut(_)))?;
+    responses[..=last]
+        .iter()
+        .all(|r| {
+            matches!(
+                r,
+                Response::Query(_) | Response::Execution(_) | Response::CopyOut(_)
+            )
+        })
+        .then_some(last + 1)
+}
+
+/// Sends one response of a simple query as pgwire's loop would (see [`sent_here`]).
+async fn send_here<C>(client: &mut C, response: Response) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    match response {
+        Response::Query(q) => send_query_response(client, q, true).await,
+        Response::Execution(tag) => send_execution_response(client, tag).await,
+        Response::CopyOut(copy) => {
+            let rows = copy_out::send(client, copy).await?;
+            send_execution_response(client, Tag::new("COPY").with_rows(rows)).await
+        }
+        _ => Err(PgWireError::ApiError(
+            "a response of this kind is sent by pgwire".into(),
+        )),
     }
 }
 
@@ -643,9 +732,25 @@ impl ExtendedQueryHandler for RecsqlService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let guard = Arc::new(self.in_flight.enter());
-        let (response, notices) = notices::collect(self.extended(client, portal, max_rows)).await;
-        send_notices(client, notices).await?;
-        response.map(|r| hold_one(r, &guard, display_zone(client)))
+        let deadline = deadline(client);
+        within(deadline, async {
+            let (response, notices) =
+                notices::collect(self.extended(client, portal, max_rows)).await;
+            send_notices(client, notices).await?;
+            match response? {
+                // See `copy_out::send`.
+                Response::CopyOut(copy) => {
+                    let rows = copy_out::send(client, copy).await?;
+                    Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
+                }
+                response => Ok(hold_one(
+                    response,
+                    &guard,
+                    &ResultContext::of(client, deadline),
+                )),
+            }
+        })
+        .await
     }
 }
 

@@ -655,3 +655,144 @@ async fn queries_beyond_the_memory_limit_fail_or_spill() {
     assert_eq!(rows, vec![vec!["5999999".to_string()]]);
     server.stop().await;
 }
+
+/// A cancel request stops a statement whose rows are being computed (the whole sum is
+/// computed before its one row), in both protocols, in COPY and in pg_sleep, with
+/// PostgreSQL's 57014; the connection then runs the next statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_a_running_query() {
+    use std::time::Duration;
+    const ENDLESS: &str = "SELECT sum(x) FROM generate_series(1, 100000000000) t(x)";
+    let dir = temp_data_dir("cancel");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    for protocol in ["simple", "extended", "copy", "sleep"] {
+        let token = client.cancel_token();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            token.cancel_query(tokio_postgres::NoTls).await
+        });
+        let run = async {
+            match protocol {
+                "simple" => client.simple_query(ENDLESS).await.map(|_| ()),
+                "extended" => client.query(ENDLESS, &[]).await.map(|_| ()),
+                "sleep" => client.query("SELECT pg_sleep(600)", &[]).await.map(|_| ()),
+                _ => copy_all(&client, &format!("COPY ({ENDLESS}) TO STDOUT")).await,
+            }
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(120), run)
+            .await
+            .unwrap_or_else(|_| panic!("{protocol}: the cancel request was not heeded"));
+        let err = outcome.expect_err("a cancelled statement fails");
+        assert_eq!(sqlstate(&err), "57014", "{protocol}: {err}");
+        canceller
+            .await
+            .unwrap()
+            .expect("the cancel request is sent");
+        let rows = client
+            .simple_query("SELECT 1")
+            .await
+            .expect("the connection lives on");
+        assert_eq!(rows_of(&rows), vec![vec!["1".to_string()]], "{protocol}");
+    }
+    // pg_sleep waits once for each row.
+    let started = std::time::Instant::now();
+    client
+        .simple_query("SELECT pg_sleep(0.2) FROM generate_series(1, 2)")
+        .await
+        .expect("pg_sleep");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    // An error while a COPY's rows are computed reaches the client as PostgreSQL sends it.
+    let err = copy_all(
+        &client,
+        "COPY (SELECT 10 / (x - 5) FROM generate_series(1, 10) t(x)) TO STDOUT",
+    )
+    .await
+    .expect_err("a failing COPY fails");
+    assert_eq!(sqlstate(&err), "22012", "{err}");
+    let rows = client
+        .simple_query("SELECT 2")
+        .await
+        .expect("the connection lives on");
+    assert_eq!(rows_of(&rows), vec![vec!["2".to_string()]]);
+    server.stop().await;
+}
+
+/// `statement_timeout` stops a statement that runs longer, while its rows are computed too,
+/// in both protocols and in COPY; 0 turns it off again. It may also come in the startup
+/// packet's options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_stops_a_long_statement() {
+    use std::time::Duration;
+    const ENDLESS: &str = "SELECT sum(x) FROM generate_series(1, 100000000000) t(x)";
+    let dir = temp_data_dir("statement-timeout");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .simple_query("SET statement_timeout = '300ms'")
+        .await
+        .expect("SET statement_timeout");
+    for protocol in ["simple", "extended", "copy"] {
+        let run = async {
+            match protocol {
+                "simple" => client.simple_query(ENDLESS).await.map(|_| ()),
+                "extended" => client.query(ENDLESS, &[]).await.map(|_| ()),
+                _ => copy_all(&client, &format!("COPY ({ENDLESS}) TO STDOUT")).await,
+            }
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(120), run)
+            .await
+            .unwrap_or_else(|_| panic!("{protocol}: the timeout was not heeded"));
+        let err = outcome.expect_err("a statement past its timeout fails");
+        assert_eq!(sqlstate(&err), "57014", "{protocol}: {err}");
+        assert!(
+            message(&err).contains("statement timeout"),
+            "{protocol}: {err}"
+        );
+    }
+    client
+        .simple_query("SET statement_timeout = 0")
+        .await
+        .expect("SET statement_timeout = 0");
+    let rows = client
+        .simple_query("SELECT pg_sleep(0.5), 1")
+        .await
+        .expect("no timeout any more");
+    assert_eq!(
+        rows_of(&rows),
+        vec![vec!["NULL".to_string(), "1".to_string()]]
+    );
+    // The timeout can come with the connection, as libpq's PGOPTIONS sends it; RESET comes
+    // back to it, and a wrong value refuses the connection.
+    let with_options = |options: &str| format!("{} options='{options}'", server.conn_string());
+    let timed = connect(&with_options("-c statement_timeout=300ms"))
+        .await
+        .expect("connect with options");
+    timed
+        .simple_query("SET statement_timeout = 0; RESET statement_timeout")
+        .await
+        .expect("SET and RESET");
+    let err = timed
+        .simple_query("SELECT pg_sleep(600)")
+        .await
+        .expect_err("past the timeout of the options");
+    assert_eq!(sqlstate(&err), "57014", "{err}");
+    let refused = connect(&with_options("-c statement_timeout=soon"))
+        .await
+        .expect_err("a wrong option refuses the connection");
+    assert_eq!(sqlstate(&refused), "22023", "{refused}");
+    server.stop().await;
+}
+
+/// Reads all the data of a COPY TO STDOUT.
+async fn copy_all(
+    client: &tokio_postgres::Client,
+    copy: &str,
+) -> Result<(), tokio_postgres::Error> {
+    use futures::StreamExt;
+    let mut data = Box::pin(client.copy_out(copy).await?);
+    while let Some(chunk) = data.next().await {
+        chunk?;
+    }
+    Ok(())
+}
