@@ -356,6 +356,10 @@ impl Engine {
                 self.plan_query(&query, &using, prefix, Some(sent), session)
                     .await?
             }
+            Statement::DeclareCursor { head, query, using } => {
+                self.plan_query(&query, &using, format!("{head} "), None, session)
+                    .await?
+            }
             other => self.plan_statement(other, sent, session)?,
         })
     }
@@ -367,7 +371,8 @@ impl Engine {
             Statement::Passthrough
             | Statement::Query(_)
             | Statement::SelectUsing { .. }
-            | Statement::Explain { .. } => Plan::DataFusion,
+            | Statement::Explain { .. }
+            | Statement::DeclareCursor { .. } => Plan::DataFusion,
             Statement::ShowModels {
                 project,
                 like,

@@ -27,6 +27,13 @@ pub enum Statement {
         query: Box<Query>,
         using: Vec<UsingOption>,
     },
+    /// `DECLARE name ... CURSOR FOR query [USING ...]`: a cursor over a query, which may read
+    /// from a model. `head` is the text up to and including `FOR`.
+    DeclareCursor {
+        head: String,
+        query: Box<Query>,
+        using: Vec<UsingOption>,
+    },
     CreateMlEngine {
         name: Ident,
         if_not_exists: bool,
@@ -204,6 +211,7 @@ impl Statement {
             Statement::Query(query)
             | Statement::SelectUsing { query, .. }
             | Statement::Explain { query, .. }
+            | Statement::DeclareCursor { query, .. }
             | Statement::CopyTo { query, .. }
             | Statement::CreateTableAs { query, .. }
             | Statement::InsertInto { query, .. } => vec![query.as_ref()],
@@ -224,6 +232,7 @@ impl Statement {
             Statement::Passthrough | Statement::Query(_) => "SELECT",
             Statement::SelectUsing { .. } => "SELECT ... USING",
             Statement::Explain { .. } => "EXPLAIN",
+            Statement::DeclareCursor { .. } => "DECLARE CURSOR",
             Statement::CreateMlEngine { .. } => "CREATE ML_ENGINE",
             Statement::ShowMlEngines => "SHOW ML_ENGINES",
             Statement::DropMlEngine { .. } => "DROP ML_ENGINE",
@@ -473,6 +482,10 @@ impl fmt::Display for Statement {
                 using,
             } => {
                 write!(f, "{} {query}", explain_prefix(*analyze, *verbose))?;
+                write_using(f, using)
+            }
+            Statement::DeclareCursor { head, query, using } => {
+                write!(f, "{head} {query}")?;
                 write_using(f, using)
             }
             Statement::CreateMlEngine {

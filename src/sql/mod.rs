@@ -46,6 +46,8 @@ mod tests {
         "SELECT b.* FROM mysql_demo_db.movie_lens_ratings AS a JOIN lightfm_demo AS b WHERE a.userId IN (215, 216)",
         "EXPLAIN SELECT * FROM m WHERE userId = 1",
         "EXPLAIN ANALYZE VERBOSE SELECT * FROM m WHERE movieId = 3 USING recommender_type = 'item_item'",
+        "DECLARE \"my cursor\" BINARY NO SCROLL CURSOR WITH HOLD FOR SELECT * FROM m WHERE userId = 1",
+        "DECLARE c CURSOR FOR SELECT * FROM m WHERE movieId = 3 USING recommender_type = 'item_item'",
         "DESCRIBE lightfm_demo",
         "DESCRIBE MODEL lightfm_demo",
         "DESCRIBE lightfm_demo.info",

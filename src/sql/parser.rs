@@ -161,6 +161,7 @@ impl<'a> DialectParser<'a> {
                 Ok(Statement::SetModelActive { name })
             }
             (Some("EXPLAIN"), _) => self.explain(),
+            (Some("DECLARE"), _) => self.declare_cursor(),
             (Some("SELECT" | "WITH" | "VALUES"), _) => self.query(),
             _ if self.parser.peek_token().token == Token::LParen => self.query(),
             _ => Ok(Statement::Passthrough),
@@ -376,6 +377,35 @@ impl<'a> DialectParser<'a> {
         Ok(Statement::Explain {
             analyze,
             verbose,
+            query,
+            using,
+        })
+    }
+
+    /// `DECLARE name [BINARY] [[NO] SCROLL] CURSOR [WITH[OUT] HOLD] FOR query [USING ...]`, a
+    /// cursor over a query that may read from a model (psql's FETCH_COUNT and drivers'
+    /// server-side cursors declare one around the client's query). What sqlparser cannot read
+    /// is left to DataFusion.
+    fn declare_cursor(&mut self) -> Result<Statement> {
+        let mut head = Vec::new();
+        loop {
+            let token = self.parser.next_token().token;
+            match &token {
+                Token::EOF | Token::SemiColon => return Ok(Statement::Passthrough),
+                Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::FOR => {
+                    head.push(token.to_string());
+                    break;
+                }
+                _ => head.push(token.to_string()),
+            }
+        }
+        let (query, using) = match self.query()? {
+            Statement::Query(query) => (query, Vec::new()),
+            Statement::SelectUsing { query, using } => (query, using),
+            _ => return self.rest_to_datafusion(),
+        };
+        Ok(Statement::DeclareCursor {
+            head: head.join(" "),
             query,
             using,
         })
