@@ -7,6 +7,7 @@ mod auth;
 mod cancel;
 mod copy_in;
 mod copy_out;
+mod cursor;
 mod errors;
 mod pg_text;
 mod service;

@@ -24,7 +24,7 @@ use pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_describe_response, send_execution_response,
     send_query_response,
 };
-use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::Entry;
 use pgwire::api::store::PortalStore;
@@ -40,6 +40,7 @@ use tokio::sync::Notify;
 use super::cancel::{Stops, stoppable, within};
 use super::copy_in::Uploads;
 use super::copy_out;
+use super::cursor;
 use super::errors::{classify, to_error_info, to_pgwire};
 use super::pg_text::TextForm;
 use super::settings_command;
@@ -584,6 +585,41 @@ pub struct RecsqlParser {
     inner: Arc<DfParser>,
 }
 
+impl RecsqlParser {
+    /// DataFusion's statement for `sql`; a `DECLARE` whose query takes parameters keeps its
+    /// query's plan (see [`cursor::declare`]).
+    async fn parse_datafusion<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<DfStatement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let parsed = self
+            .inner
+            .parse_sql(client, sql, types)
+            .await
+            .map_err(classify)?;
+        let Some((text, Some((ast, plan)))) = parsed else {
+            return Ok(parsed);
+        };
+        if let Some(query) = cursor::declared_query(&ast)
+            && query.contains('$')
+            && let Some((_, Some((_, query_plan)))) = self
+                .inner
+                .parse_sql(client, &query, types)
+                .await
+                .map_err(classify)?
+            && cursor::query_with_parameters(&ast, &query_plan)
+        {
+            return Ok(Some((text, Some((ast, query_plan)))));
+        }
+        Ok(Some((text, Some((ast, plan)))))
+    }
+}
+
 #[async_trait]
 impl QueryParser for RecsqlParser {
     type Statement = DfStatement;
@@ -607,16 +643,8 @@ impl QueryParser for RecsqlParser {
             .await
             .map_err(to_pgwire)?
         {
-            Route::DataFusion => self
-                .inner
-                .parse_sql(client, sql, types)
-                .await
-                .map_err(classify),
-            Route::Rewritten(rewritten) => self
-                .inner
-                .parse_sql(client, &rewritten, types)
-                .await
-                .map_err(classify),
+            Route::DataFusion => self.parse_datafusion(client, sql, types).await,
+            Route::Rewritten(rewritten) => self.parse_datafusion(client, &rewritten, types).await,
             // With `$n` parameters, DataFusion's plan of the statement types them; it is
             // kept for that only (`extended` runs the statement as recsql's).
             Route::Ours(stmt) => match self.engine.parameter_plan(&stmt).await {
@@ -665,6 +693,8 @@ impl QueryParser for RecsqlParser {
                     None => Ok(vec![]),
                 }
             }
+            // A DECLARE sends no rows (FETCH does).
+            other if cursor::is_declare_with_parameters(other) => Ok(vec![]),
             other => {
                 let fields = self.inner.get_result_schema(other, column_format)?;
                 Ok(displayed(&fields).unwrap_or(fields))
@@ -697,7 +727,10 @@ impl ExtendedQueryHandler for RecsqlService {
         if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
             let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
             if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name) {
-                let described = self.do_describe_statement(client, &stmt).await?;
+                let mut described = self.do_describe_statement(client, &stmt).await?;
+                if let Some(fields) = cursor::fetch_fields(client, &stmt.statement).await {
+                    described.fields = displayed(&fields).unwrap_or(fields);
+                }
                 // A query of no columns (`SELECT FROM t`) still has rows to describe.
                 let query = matches!(&stmt.statement, (_, Some((_, plan)))
                     if !matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)));
@@ -715,6 +748,10 @@ impl ExtendedQueryHandler for RecsqlService {
                 }
                 return send_describe_response(client, &described).await;
             }
+        } else if let Some(fields) = cursor::portal_fields(client, message.name.as_deref()).await {
+            let fields = displayed(&fields).unwrap_or(fields);
+            let described = DescribePortalResponse::new(fields);
+            return send_describe_response(client, &described).await;
         }
         self._on_describe(client, message).await
     }
@@ -813,6 +850,10 @@ impl RecsqlService {
                     _ => return self.datafusion(client, portal, max_rows).await,
                 }
             }
+            stmt if cursor::is_declare_with_parameters(stmt) => {
+                let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+                return cursor::declare(client, self.engine.context(), portal, options).await;
+            }
             _ => return self.datafusion(client, portal, max_rows).await,
         };
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
@@ -847,7 +888,7 @@ impl RecsqlService {
 /// The values bound to a portal's parameters, in the order `$1, $2, ...`, decoded with the
 /// types the client gave them or else those `plan` gives them (the ones announced when the
 /// statement was described).
-fn parameter_values(
+pub(super) fn parameter_values(
     portal: &Portal<DfStatement>,
     plan: &LogicalPlan,
 ) -> PgWireResult<Vec<datafusion::common::ScalarValue>> {

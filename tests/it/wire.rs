@@ -796,3 +796,54 @@ async fn copy_all(
     }
     Ok(())
 }
+
+/// A cursor declared through the extended protocol takes parameters, as psycopg 3's
+/// server-side cursors declare them (DataFusion's cursor ran the query without the values:
+/// "Placeholder '$1' was not provided"), and FETCH reads it in parts.
+#[tokio::test]
+async fn cursors_take_parameters_in_the_extended_protocol() {
+    let dir = temp_data_dir("cursor-parameters");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client.batch_execute("BEGIN").await.expect("BEGIN");
+    let declare = client
+        .prepare("DECLARE few CURSOR FOR SELECT movieId FROM demo.movies WHERE movieId < $1 AND title LIKE $2 ORDER BY movieId")
+        .await
+        .expect("prepare DECLARE");
+    assert_eq!(declare.params(), &[Type::INT8, Type::TEXT]);
+    assert!(declare.columns().is_empty(), "DECLARE sends no rows");
+    client
+        .execute(&declare, &[&6i64, &"%"])
+        .await
+        .expect("DECLARE with parameters");
+    // FETCH as psql sends it (its rows are kept in text: a FETCH prepared by a driver that
+    // asks for binary results is not served).
+    let first = client
+        .simple_query("FETCH 3 FROM few")
+        .await
+        .expect("FETCH");
+    assert_eq!(rows_of(&first), [["1"], ["2"], ["3"]]);
+    let rest = client
+        .simple_query("FETCH ALL FROM few")
+        .await
+        .expect("FETCH ALL");
+    assert_eq!(rows_of(&rest), [["4"], ["5"]]);
+    client
+        .batch_execute("CLOSE few; COMMIT")
+        .await
+        .expect("CLOSE");
+    let err = client
+        .execute(
+            "DECLARE bad CURSOR FOR SELECT movieId FROM demo.movies WHERE movieId = $1",
+            &[&"x"],
+        )
+        .await
+        .expect_err("a text for a bigint");
+    assert!(!sqlstate(&err).is_empty(), "{err}");
+    let rows = client
+        .simple_query("SELECT 1")
+        .await
+        .expect("the connection lives on");
+    assert_eq!(rows_of(&rows), vec![vec!["1".to_string()]]);
+    server.stop().await;
+}
