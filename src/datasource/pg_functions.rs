@@ -10,6 +10,9 @@
 //!   `number_template`);
 //! * `_pg_cast_named`, which gives a cast in an aggregate's arguments a name of its own
 //!   (`session::pg_forms`);
+//! * `_pg_numeric(x)`, a cast to `numeric` without precision (`session::pg_forms`): a
+//!   numeric keeps its scale and an integer has none (DataFusion's `numeric` has 10
+//!   decimals: `5::numeric` was `5.0000000000`); other values get those 10 decimals;
 //! * `to_date` and `to_timestamp` of text with a PostgreSQL template, which is translated
 //!   to chrono's for DataFusion's functions (`to_timestamp` of a number is DataFusion's).
 //!
@@ -78,6 +81,7 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
     ));
     ctx.register_udf(ScalarUDF::from(ToChar::new()));
     ctx.register_udf(ScalarUDF::from(CastNamed::new()));
+    ctx.register_udf(ScalarUDF::from(Numeric::new()));
     for name in ["to_date", "to_timestamp"] {
         let inner = ctx.udf(name)?;
         ctx.register_udf(Wrapped::udf(inner, WithTemplate));
@@ -121,6 +125,64 @@ impl ScalarUDFImpl for CastNamed {
         match args.args.into_iter().next() {
             Some(value) => Ok(value),
             None => exec_err!("_pg_cast_named takes a value and its type's name"),
+        }
+    }
+}
+
+/// `_pg_numeric(x)`: `x` as a numeric, in the type [`Numeric::of`] gives it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Numeric {
+    signature: Signature,
+}
+
+impl Numeric {
+    fn new() -> Self {
+        Numeric {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    /// A numeric keeps its type; an integer has no decimals, with room for every value of
+    /// its type; anything else has DataFusion's 10 decimals.
+    fn of(t: &DataType) -> DataType {
+        match t {
+            DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..) => t.clone(),
+            DataType::Int8 | DataType::UInt8 => DataType::Decimal128(3, 0),
+            DataType::Int16 | DataType::UInt16 => DataType::Decimal128(5, 0),
+            DataType::Int32 | DataType::UInt32 => DataType::Decimal128(10, 0),
+            DataType::Int64 | DataType::UInt64 => DataType::Decimal128(20, 0),
+            _ => DataType::Decimal128(38, 10),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Numeric {
+    fn name(&self) -> &str {
+        "_pg_numeric"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match args {
+            [t] => Ok(Numeric::of(t)),
+            _ => plan_err!("_pg_numeric takes one value"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let Some(value) = args.args.into_iter().next() else {
+            return exec_err!("_pg_numeric takes one value");
+        };
+        let target = args.return_field.data_type();
+        match value {
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(cast(&a, target)?)),
+            ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.cast_to(target)?)),
         }
     }
 }

@@ -28,7 +28,11 @@
 //!   `'P1DT2H'`), in units (`session::interval_input`);
 //! * numeric literals, which DataFusion reads as decimals: one beyond what a 128-bit decimal
 //!   holds (`1e308`, `1e-400`, 40 digits) as a double (DataFusion refused it), and one whose
-//!   exponent passes its fraction (`1e5`) as a numeric of whole digits (`100000`).
+//!   exponent passes its fraction (`1e5`) as a numeric of whole digits (`100000`);
+//! * a cast to `numeric` without precision, which DataFusion reads as `numeric(38, 10)`
+//!   (`5::numeric` was `5.0000000000`): of a text literal, to its own digits (`'1.25'` is
+//!   `numeric(3, 2)`), of anything else as `_pg_numeric(x)`, which keeps a numeric's scale
+//!   and gives an integer none (`datasource::pg_functions`).
 //!
 //! This module rewrites ASTs only.
 
@@ -111,6 +115,7 @@ impl VisitorMut for Forms {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Error> {
+        self.0 |= unconstrained_numeric(expr);
         self.0 |= named_casts(expr);
         self.0 |= interval_times_number(expr);
         self.0 |= json_arrow_as_text(expr);
@@ -435,6 +440,50 @@ const AGGREGATES: &[&str] = &[
 ];
 
 /// Each cast of a non-literal argument of an aggregate or window function as
+/// A cast to `numeric` without precision or scale (see the module's notes); returns whether
+/// it changed `expr`.
+fn unconstrained_numeric(expr: &mut Expr) -> bool {
+    let Expr::Cast {
+        expr: value,
+        data_type:
+            data_type @ (DataType::Numeric(ExactNumberInfo::None)
+            | DataType::Decimal(ExactNumberInfo::None)
+            | DataType::Dec(ExactNumberInfo::None)),
+        format: None,
+        ..
+    } = expr
+    else {
+        return false;
+    };
+    if let Expr::Value(v) = value.as_ref()
+        && let Value::SingleQuotedString(text) = &v.value
+    {
+        if let Some((precision, scale)) = decimal_digits(text) {
+            *data_type = DataType::Numeric(ExactNumberInfo::PrecisionAndScale(precision, scale));
+            return true;
+        }
+        // Other text keeps DataFusion's cast, and its error for what is no number.
+        return false;
+    }
+    *expr = call_with("_pg_numeric", vec![value.as_ref().clone()]);
+    true
+}
+
+/// The precision and scale of a plain decimal text (`-12.50`: 4 and 2), if it fits a
+/// 128-bit decimal.
+fn decimal_digits(text: &str) -> Option<(u64, i64)> {
+    let unsigned = text.trim().trim_start_matches(['+', '-']);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let whole = whole.trim_start_matches('0').len() as u64;
+    let scale = fraction.len() as u64;
+    let precision = (whole + scale).max(1);
+    (precision <= 38).then_some((precision, scale as i64))
+}
+
 /// `_pg_cast_named(cast, 'type')`: DataFusion names a cast as its operand, so `avg(x)` and
 /// `avg(x::float8)` had the same name and the query failed ("duplicate field name"), aliases
 /// or not. Returns whether it changed `expr`.
@@ -748,6 +797,21 @@ mod tests {
     use super::*;
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
+
+    #[test]
+    fn unconstrained_numeric_casts_keep_their_digits() {
+        assert_eq!(
+            rewritten(
+                "SELECT '-12.50'::numeric, '007'::numeric, x::numeric, CAST(x AS DECIMAL(5, 2)), 'a'::numeric FROM t"
+            ),
+            "SELECT '-12.50'::NUMERIC(4,2), '007'::NUMERIC(1,0), _pg_numeric(x), CAST(x AS DECIMAL(5,2)), 'a'::NUMERIC FROM t"
+        );
+        assert_eq!(decimal_digits("0.5"), Some((1, 1)));
+        assert_eq!(decimal_digits(".5"), Some((1, 1)));
+        assert_eq!(decimal_digits("1e5"), None);
+        assert_eq!(decimal_digits("."), None);
+        assert_eq!(decimal_digits(&"9".repeat(39)), None);
+    }
 
     fn rewritten(sql: &str) -> String {
         let mut q = *Parser::new(&PostgreSqlDialect {})
