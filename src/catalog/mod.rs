@@ -155,6 +155,9 @@ struct CatalogDoc {
     ml_engines: BTreeMap<String, EngineDef>,
     #[serde(default)]
     models: Vec<ModelVersion>,
+    /// Projects created besides the built-in one (`mindsdb`).
+    #[serde(default)]
+    projects: std::collections::BTreeSet<String>,
 }
 
 /// The catalog of one data dir.
@@ -232,6 +235,13 @@ impl Catalog {
     /// Records a database; fails with 42P04 if the name is taken.
     pub fn add_database(&self, def: DatabaseDef) -> Result<()> {
         self.update(|doc| {
+            if doc.projects.contains(&def.name) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_DATABASE,
+                    format!("\"{}\" is a project", def.name),
+                )
+                .with_hint("choose another name, or DROP PROJECT it first"));
+            }
             insert_new(&mut doc.databases, def.name.clone(), def, |name| {
                 Error::new(
                     sqlstate::DUPLICATE_DATABASE,
@@ -248,6 +258,59 @@ impl Catalog {
             return Ok(false);
         }
         self.update(|doc| Ok(doc.databases.remove(name).is_some()))
+    }
+}
+
+impl Catalog {
+    /// The projects created with CREATE PROJECT, by name.
+    pub fn projects(&self) -> Vec<String> {
+        self.read().projects.iter().cloned().collect()
+    }
+
+    pub fn has_project(&self, name: &str) -> bool {
+        self.read().projects.contains(name)
+    }
+
+    /// Records a project; fails with 42P04 if the name is taken by a project or a database.
+    pub fn add_project(&self, name: &str) -> Result<()> {
+        self.update(|doc| {
+            if doc.projects.contains(name) || doc.databases.contains_key(name) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_DATABASE,
+                    format!("a database or project named \"{name}\" already exists"),
+                )
+                .with_hint("use CREATE PROJECT IF NOT EXISTS, or another name"));
+            }
+            doc.projects.insert(name.to_string());
+            Ok(())
+        })
+    }
+
+    /// Removes a project that holds no model; returns whether it existed.
+    pub fn remove_project(&self, name: &str) -> Result<bool> {
+        if !self.read().projects.contains(name) {
+            return Ok(false);
+        }
+        self.update(|doc| {
+            let models: std::collections::BTreeSet<&str> = doc
+                .models
+                .iter()
+                .filter(|m| m.project == name)
+                .map(|m| m.name.as_str())
+                .collect();
+            if !models.is_empty() {
+                let list: Vec<&str> = models.into_iter().collect();
+                return Err(Error::new(
+                    sqlstate::OBJECT_IN_USE,
+                    format!(
+                        "project \"{name}\" cannot be dropped: it holds the models {}",
+                        list.join(", ")
+                    ),
+                )
+                .with_hint(format!("DROP MODEL {name}.<model> for each of them first")));
+            }
+            Ok(doc.projects.remove(name))
+        })
     }
 }
 

@@ -17,17 +17,19 @@ use crate::sql::{ModelName, Source, UsingOption, using_to_json};
 
 pub const DEFAULT_PROJECT: &str = "mindsdb";
 
-pub fn project_of(name: &ModelName) -> Result<String> {
+/// The project of a model's name: `mindsdb` when none is named; a named one must exist.
+pub fn project_of(engine: &Engine, name: &ModelName) -> Result<String> {
     match &name.project {
         None => Ok(DEFAULT_PROJECT.to_string()),
-        Some(p) if p.value == DEFAULT_PROJECT => Ok(p.value.clone()),
+        Some(p) if engine.is_project(&p.value) => Ok(p.value.clone()),
         Some(p) => Err(Error::new(
             sqlstate::INVALID_SCHEMA_NAME,
-            format!(
-                "project {} does not exist; models live in project {DEFAULT_PROJECT}",
-                p.value
-            ),
-        )),
+            format!("project {} does not exist", p.value),
+        )
+        .with_hint(format!(
+            "CREATE PROJECT {} first, or name a model of project {DEFAULT_PROJECT}",
+            p.value
+        ))),
     }
 }
 
@@ -285,7 +287,7 @@ pub async fn execute(
     predict: &Ident,
     using: &[UsingOption],
 ) -> Result<Output> {
-    let project = project_of(name)?;
+    let project = project_of(engine, name)?;
     let model = name.name.value.clone();
     if !engine.catalog().versions(&project, &model).is_empty() && !or_replace {
         if if_not_exists {

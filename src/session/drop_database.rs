@@ -1,4 +1,5 @@
-//! `DROP DATABASE [IF EXISTS] name`: forgets a created database. Built-in databases stay.
+//! `DROP DATABASE [IF EXISTS] name`: forgets a created database, or drops a project as DROP
+//! PROJECT does (MindsDB's databases include projects). Built-in databases stay.
 
 use super::{Engine, Output};
 use crate::datasource::{self, BUILTIN_DATABASES};
@@ -10,6 +11,10 @@ pub fn execute(engine: &Engine, name: &str, if_exists: bool) -> Result<Output> {
             sqlstate::OBJECT_IN_USE,
             format!("\"{name}\" is a built-in database and cannot be dropped"),
         ));
+    }
+    if engine.catalog().has_project(name) {
+        return super::project::drop(engine, name, if_exists)
+            .map(|_| Output::Command("DROP DATABASE".into()));
     }
     if !engine.catalog().remove_database(name)? {
         if if_exists {

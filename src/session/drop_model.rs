@@ -8,7 +8,7 @@ use crate::error::{Error, Result, sqlstate};
 use crate::sql::ModelName;
 
 pub fn execute(engine: &Engine, name: &ModelName, if_exists: bool) -> Result<Output> {
-    let project = project_of(name)?;
+    let project = project_of(engine, name)?;
     let model = &name.name.value;
     let versions = engine.catalog().versions(&project, model);
     if versions.is_empty()

@@ -25,6 +25,7 @@ mod models_table;
 pub mod notices;
 mod per_session;
 mod pg_forms;
+mod project;
 mod project_schema;
 mod retrain;
 mod show_databases;
@@ -97,6 +98,26 @@ impl std::fmt::Debug for Output {
     }
 }
 
+/// The schema of project `name`, from the parts every project shares.
+fn project_schema(
+    parts: &(Arc<Catalog>, Arc<Jobs>, Arc<ModelStore>),
+    data_dir: &Path,
+    name: &str,
+) -> Arc<ProjectSchema> {
+    let (catalog, jobs, store) = parts;
+    Arc::new(ProjectSchema {
+        project: name.to_string(),
+        models: Arc::new(models_table::ModelsTable {
+            project: name.to_string(),
+            catalog: catalog.clone(),
+            jobs: jobs.clone(),
+        }),
+        catalog: catalog.clone(),
+        store: store.clone(),
+        data_dir: data_dir.to_path_buf(),
+    })
+}
+
 /// Whether recsql runs a statement itself or hands its text to DataFusion.
 #[derive(Debug)]
 pub enum Plan {
@@ -130,17 +151,11 @@ impl Engine {
         let ctx = datasource::new_context(data_dir, memory_limit)?;
         let jobs = Arc::new(Jobs::new()?);
         let store = Arc::new(ModelStore::default());
-        let project = Arc::new(ProjectSchema {
-            project: DEFAULT_PROJECT.to_string(),
-            models: Arc::new(models_table::ModelsTable {
-                catalog: catalog.clone(),
-                jobs: jobs.clone(),
-            }),
-            catalog: catalog.clone(),
-            store: store.clone(),
-            data_dir: data_dir.to_path_buf(),
-        });
-        datasource::register(&ctx, DEFAULT_PROJECT, project)?;
+        let engine_parts = (catalog.clone(), jobs.clone(), store.clone());
+        for project in std::iter::once(DEFAULT_PROJECT.to_string()).chain(catalog.projects()) {
+            let schema = project_schema(&engine_parts, data_dir, &project);
+            datasource::register(&ctx, &project, schema)?;
+        }
         ctx.register_udtf(
             model_table::FUNCTION_NAME,
             Arc::new(ModelFunction {
@@ -183,12 +198,23 @@ impl Engine {
         &self.jobs
     }
 
+    /// The schema of project `name`: its models and its `models` table.
+    pub fn project_schema(&self, name: &str) -> Arc<ProjectSchema> {
+        let parts = (self.catalog.clone(), self.jobs.clone(), self.store.clone());
+        project_schema(&parts, &self.data_dir, name)
+    }
+
+    /// Whether `name` is a project: the built-in one or a created one.
+    pub fn is_project(&self, name: &str) -> bool {
+        name == DEFAULT_PROJECT || self.catalog.has_project(name)
+    }
+
     /// The model a table name in a query refers to, if any.
     fn resolve_model(&self, name: &ObjectName) -> Option<ModelRef> {
         let m = model_name_from_parts(name).ok()?;
         let project = match &m.project {
             None => DEFAULT_PROJECT.to_string(),
-            Some(p) if p.value == DEFAULT_PROJECT => p.value.clone(),
+            Some(p) if self.is_project(&p.value) => p.value.clone(),
             Some(_) => return None,
         };
         let versions = self.catalog.versions(&project, &m.name.value);
@@ -517,6 +543,13 @@ impl Engine {
                 drop_database::execute(self, &name.value, if_exists)
             }
             Statement::ShowDatabases => show_databases::execute(self),
+            Statement::CreateProject {
+                name,
+                if_not_exists,
+            } => project::create(self, &name.value, if_not_exists),
+            Statement::DropProject { name, if_exists } => {
+                project::drop(self, &name.value, if_exists)
+            }
             Statement::CreateMlEngine {
                 name,
                 if_not_exists,

@@ -122,6 +122,8 @@ fn total_phases(m: &ModelVersion) -> i64 {
 
 /// `mindsdb.models` as a table.
 pub struct ModelsTable {
+    /// The project whose models the table lists.
+    pub project: String,
     pub catalog: Arc<Catalog>,
     pub jobs: Arc<Jobs>,
 }
@@ -149,7 +151,13 @@ impl TableProvider for ModelsTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let b = batch(&self.catalog.models(), &self.jobs)
+        let models: Vec<_> = self
+            .catalog
+            .models()
+            .into_iter()
+            .filter(|m| m.project == self.project)
+            .collect();
+        let b = batch(&models, &self.jobs)
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![b]],

@@ -32,7 +32,7 @@ pub async fn execute(
     using: &[UsingOption],
     finetune: bool,
 ) -> Result<Output> {
-    let project = project_of(name)?;
+    let project = project_of(engine, name)?;
     let model = &name.name.value;
     let base = engine
         .catalog()
@@ -137,7 +137,7 @@ pub async fn execute(
 
 /// `SET model_active = [project.]name.version`
 pub fn set_active(engine: &Engine, name: &ModelName) -> Result<Output> {
-    let project = project_of(name)?;
+    let project = project_of(engine, name)?;
     let version = name
         .version
         .ok_or_else(|| Error::syntax("SET model_active needs a version, as in m.2"))?;

@@ -1,5 +1,5 @@
 //! `SHOW DATABASES`: the built-in and created databases with their engine and parameters,
-//! passwords masked.
+//! passwords masked, then the projects (engine `project`), as MindsDB lists them.
 
 use std::sync::Arc;
 
@@ -35,6 +35,11 @@ pub fn execute(engine: &Engine) -> Result<Output> {
             def.engine.clone(),
             datasource::masked_parameters(&def.parameters),
         ));
+    }
+    for project in
+        std::iter::once(super::DEFAULT_PROJECT.to_string()).chain(engine.catalog().projects())
+    {
+        rows.push((project, "project".into(), "{}".into()));
     }
     let schema = schema();
     let batch = RecordBatch::try_new(

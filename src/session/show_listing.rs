@@ -8,12 +8,10 @@ use super::model_query::{literal, quote};
 use super::{DEFAULT_PROJECT, Engine};
 use crate::error::{Error, Result};
 
-/// `SELECT * FROM <project>.models` restricted as the statement says.
+/// `SELECT * FROM <project>.models` restricted as the statement says; `mindsdb`'s without a
+/// project. A project that does not exist fails as an unknown schema would.
 pub fn models_sql(project: Option<&Ident>, like: Option<&str>, filter: Option<&Expr>) -> String {
     let mut conditions = Vec::new();
-    if let Some(p) = project {
-        conditions.push(format!("project = {}", literal(&p.value)));
-    }
     if let Some(l) = like {
         conditions.push(format!("name LIKE {}", literal(l)));
     }
@@ -22,7 +20,7 @@ pub fn models_sql(project: Option<&Ident>, like: Option<&str>, filter: Option<&E
     }
     format!(
         "SELECT * FROM {}.models{}",
-        quote(DEFAULT_PROJECT),
+        quote(project.map_or(DEFAULT_PROJECT, |p| p.value.as_str())),
         where_clause(&conditions)
     )
 }

@@ -45,6 +45,16 @@ pub enum Statement {
         name: Ident,
         if_exists: bool,
     },
+    /// `CREATE PROJECT [IF NOT EXISTS] name`, or `CREATE DATABASE name` without an engine, as
+    /// in MindsDB: a namespace of models besides `mindsdb`.
+    CreateProject {
+        name: Ident,
+        if_not_exists: bool,
+    },
+    DropProject {
+        name: Ident,
+        if_exists: bool,
+    },
     CreateDatabase {
         name: Ident,
         if_not_exists: bool,
@@ -237,6 +247,8 @@ impl Statement {
             Statement::ShowMlEngines => "SHOW ML_ENGINES",
             Statement::DropMlEngine { .. } => "DROP ML_ENGINE",
             Statement::CreateDatabase { .. } => "CREATE DATABASE",
+            Statement::CreateProject { .. } => "CREATE PROJECT",
+            Statement::DropProject { .. } => "DROP PROJECT",
             Statement::ShowDatabases => "SHOW DATABASES",
             Statement::DropDatabase { .. } => "DROP DATABASE",
             Statement::CreateModel { .. } => "CREATE MODEL",
@@ -529,6 +541,23 @@ impl fmt::Display for Statement {
                     )?;
                 }
                 Ok(())
+            }
+            Statement::CreateProject {
+                name,
+                if_not_exists,
+            } => {
+                f.write_str("CREATE PROJECT ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{name}")
+            }
+            Statement::DropProject { name, if_exists } => {
+                f.write_str("DROP PROJECT ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")
             }
             Statement::ShowDatabases => f.write_str("SHOW DATABASES"),
             Statement::DropDatabase { name, if_exists } => {

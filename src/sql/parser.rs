@@ -103,6 +103,25 @@ impl<'a> DialectParser<'a> {
         match (first.as_deref(), second.as_deref()) {
             (Some("CREATE"), Some("ML_ENGINE")) => self.create_ml_engine(),
             (Some("CREATE"), Some("DATABASE")) => self.create_database(),
+            (Some("CREATE"), Some("PROJECT")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let if_not_exists =
+                    self.parser
+                        .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+                let name = self.parser.parse_identifier()?;
+                Ok(Statement::CreateProject {
+                    name,
+                    if_not_exists,
+                })
+            }
+            (Some("DROP"), Some("PROJECT")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+                let name = self.parser.parse_identifier()?;
+                Ok(Statement::DropProject { name, if_exists })
+            }
             (Some("CREATE"), Some("MODEL" | "PREDICTOR" | "OR")) => self.create_model(),
             (Some("SHOW"), Some("ML_ENGINES")) => {
                 self.parser.next_token();
@@ -466,6 +485,16 @@ impl<'a> DialectParser<'a> {
             self.parser
                 .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
         let name = self.parser.parse_identifier()?;
+        // Without an engine, MindsDB creates a project.
+        if matches!(
+            self.parser.peek_token().token,
+            Token::EOF | Token::SemiColon
+        ) {
+            return Ok(Statement::CreateProject {
+                name,
+                if_not_exists,
+            });
+        }
         let _ = self.parser.parse_keyword(Keyword::WITH);
         self.parser.expect_keyword(Keyword::ENGINE)?;
         let _ = self.parser.consume_token(&Token::Eq);

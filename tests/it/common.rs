@@ -265,3 +265,18 @@ pub async fn ensure_remote_tables() -> (bool, bool) {
 
 pub const CREATE_PG: &str = "CREATE DATABASE pg_src WITH ENGINE = 'postgres', PARAMETERS = {\"host\": \"127.0.0.1\", \"port\": 5432, \"user\": \"postgres\", \"password\": \"\", \"database\": \"test\"}";
 pub const CREATE_MY: &str = "CREATE DATABASE mysql_demo_db WITH ENGINE = 'mysql', PARAMETERS = {\"host\": \"127.0.0.1\", \"port\": 3306, \"user\": \"root\", \"password\": \"\", \"database\": \"test\"}";
+
+/// The rows of a simple query's messages, NULL as `NULL`.
+pub fn rows_of(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}

@@ -778,3 +778,105 @@ async fn copy_from_stdin_uploads_a_table_to_train_on() {
     assert!(hidden_files(&dir).is_empty(), "{:?}", hidden_files(&dir));
     server.stop().await;
 }
+
+/// Projects, as in MindsDB: a model lives in the project its name gives, answers from there,
+/// is listed by that project's `models` table and SHOW MODELS FROM it; projects outlive a
+/// restart, and one that holds a model cannot be dropped.
+#[tokio::test]
+async fn models_live_in_projects() {
+    let dir = temp_data_dir("projects");
+    std::fs::write(dir.join("files/ratings.csv"), small_ratings_csv()).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE PROJECT shop; CREATE DATABASE lab")
+        .await
+        .expect("CREATE PROJECT, CREATE DATABASE without engine");
+    let err = client
+        .batch_execute("CREATE PROJECT shop")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P04");
+    client
+        .batch_execute("CREATE PROJECT IF NOT EXISTS shop")
+        .await
+        .unwrap();
+    let err = client
+        .batch_execute(&CREATE_SMALL.replace("MODEL m", "MODEL nowhere.m"))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "3F000", "{err}");
+    client
+        .batch_execute(&CREATE_SMALL.replace("MODEL m", "MODEL shop.m"))
+        .await
+        .expect("CREATE MODEL in a project");
+    let started = Instant::now();
+    loop {
+        let status: String = client
+            .query_one("SELECT status FROM shop.models WHERE name = 'm'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if status == "complete" {
+            break;
+        }
+        assert!(status != "error" && started.elapsed() < Duration::from_secs(300));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_mindsdb: i64 = client
+        .query_one("SELECT count(*) FROM models", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(in_mindsdb, 0, "mindsdb.models lists mindsdb's models");
+    let shown = client.simple_query("SHOW MODELS FROM shop").await.unwrap();
+    assert_eq!(rows_of(&shown).len(), 1);
+    let err = client
+        .simple_query("SELECT * FROM m WHERE userId = 1")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "unqualified names are mindsdb's");
+    let answers = client
+        .simple_query("SELECT * FROM shop.m WHERE userId = 1")
+        .await
+        .expect("answers from a project's model");
+    assert!(!rows_of(&answers).is_empty());
+    let databases = client.simple_query("SHOW DATABASES").await.unwrap();
+    let projects: Vec<Vec<String>> = rows_of(&databases)
+        .into_iter()
+        .filter(|r| r[1] == "project")
+        .collect();
+    assert_eq!(
+        projects.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["mindsdb", "lab", "shop"]
+    );
+    server.stop().await;
+
+    // After a restart the projects and the model are back; a project with a model stays.
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let answers = client
+        .simple_query("SELECT * FROM shop.m WHERE userId = 1")
+        .await
+        .expect("answers after a restart");
+    assert!(!rows_of(&answers).is_empty());
+    let err = client.batch_execute("DROP PROJECT shop").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "55006", "{err}");
+    let err = client
+        .batch_execute("DROP PROJECT mindsdb")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "55006", "{err}");
+    client
+        .batch_execute(
+            "DROP MODEL shop.m; DROP PROJECT shop; DROP DATABASE lab; DROP PROJECT IF EXISTS lab",
+        )
+        .await
+        .expect("drops");
+    let err = client
+        .simple_query("SELECT * FROM shop.models")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    server.stop().await;
+}

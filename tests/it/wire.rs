@@ -2,24 +2,9 @@
 //! authentication, protocol garbage and graceful shutdown.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::types::Type;
 
 use crate::common::*;
-
-fn rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn simple_and_extended_queries_over_demo() {
@@ -372,7 +357,7 @@ async fn result_columns_are_named_as_postgresql_names_them() {
     let row = messages
         .iter()
         .find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(r),
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
             _ => None,
         })
         .expect("rows");
