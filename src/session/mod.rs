@@ -40,7 +40,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use datafusion::sql::sqlparser::ast::ObjectName;
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 
 use crate::catalog::{Catalog, ModelVersion};
 use crate::datasource;
@@ -95,6 +95,36 @@ impl std::fmt::Debug for Output {
                 .field("options", options)
                 .finish_non_exhaustive(),
         }
+    }
+}
+
+/// Names the models of `stmt` that have no project as models of `project` (the session's,
+/// see [`Engine::session_project`]); `is_schema` tells a database's or project's name in
+/// DESCRIBE's dotted names, which are then left as they are.
+fn in_project(stmt: &mut Statement, project: &str, is_schema: &dyn Fn(&str) -> bool) {
+    let ident = || Ident::new(project);
+    match stmt {
+        Statement::CreateModel { name, .. }
+        | Statement::DropModel { name, .. }
+        | Statement::Retrain { name, .. }
+        | Statement::Finetune { name, .. }
+        | Statement::SetModelActive { name }
+            if name.project.is_none() =>
+        {
+            name.project = Some(ident());
+        }
+        Statement::ShowModels { project: p, .. } if p.is_none() => *p = Some(ident()),
+        Statement::Describe { name, .. } => {
+            let first = name
+                .0
+                .first()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.clone());
+            if first.is_some_and(|f| !is_schema(&f)) {
+                name.0.insert(0, ObjectNamePart::Identifier(ident()));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -207,6 +237,13 @@ impl Engine {
     /// Whether `name` is a project: the built-in one or a created one.
     pub fn is_project(&self, name: &str) -> bool {
         name == DEFAULT_PROJECT || self.catalog.has_project(name)
+    }
+
+    /// The project that `USE` made the session's (the first schema of its search path), when
+    /// it is a created one: the models that statements name without a project are its.
+    fn session_project(&self, session: &Metadata) -> Option<String> {
+        let first = crate::settings::search_path(session).into_iter().next()?;
+        self.catalog.has_project(&first).then_some(first)
     }
 
     /// The model a table name in a query refers to, if any.
@@ -393,6 +430,15 @@ impl Engine {
     /// `plan` of a statement that is not a query (queries may need the columns of tables,
     /// which takes waiting). A query here goes to DataFusion as written.
     pub fn plan_statement(&self, stmt: Statement, sent: &str, session: &Metadata) -> Result<Plan> {
+        let mut stmt = stmt;
+        if let Some(project) = self.session_project(session) {
+            let schemas = self
+                .ctx
+                .catalog(datasource::DEFAULT_CATALOG)
+                .map(|c| c.schema_names())
+                .unwrap_or_default();
+            in_project(&mut stmt, &project, &|p| schemas.iter().any(|s| s == p));
+        }
         Ok(match stmt {
             Statement::Passthrough
             | Statement::Query(_)

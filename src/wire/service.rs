@@ -275,11 +275,61 @@ async fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, 
     if let Some(route) = command_route(sql) {
         return Ok(route);
     }
+    if let Some(route) = use_route(engine, sql)? {
+        return Ok(route);
+    }
     let stmt = parse_statement(sql)?;
     if let Some(route) = setting_route(&stmt, sql) {
         return Ok(route);
     }
     Ok(engine.plan(stmt, sql, session).await?.into())
+}
+
+/// MindsDB's `USE name`: the database or project where the session's unqualified names
+/// resolve, as `SET search_path TO name` (models that statements name without a project then
+/// belong to a project used so). None for other statements.
+fn use_route(engine: &Engine, sql: &str) -> Result<Option<Route>, Error> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return Ok(None);
+    };
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let [Token::Word(keyword), Token::Word(name)] = words.as_slice() else {
+        return Ok(None);
+    };
+    if keyword.quote_style.is_some() || !keyword.value.eq_ignore_ascii_case("use") {
+        return Ok(None);
+    }
+    let schemas = engine
+        .context()
+        .catalog(crate::datasource::DEFAULT_CATALOG)
+        .map(|c| c.schema_names())
+        .unwrap_or_default();
+    // Names keep their case, as in MindsDB; an unquoted one also finds its lower case.
+    let mut spellings = vec![name.value.clone()];
+    if name.quote_style.is_none() {
+        spellings.push(name.value.to_ascii_lowercase());
+    }
+    let Some(schema) = spellings.into_iter().find(|s| schemas.contains(s)) else {
+        let schema = &name.value;
+        return Err(Error::new(
+            "3D000",
+            format!("database or project \"{schema}\" does not exist"),
+        )
+        .with_hint("SHOW DATABASES lists the databases and projects"));
+    };
+    Ok(Some(Route::Setting(Command::Set {
+        name: "search_path".into(),
+        values: Some(vec![if schema == schema.to_ascii_lowercase() {
+            crate::settings::Value::Word(schema)
+        } else {
+            crate::settings::Value::Quoted(schema)
+        }]),
+    })))
 }
 
 /// The route of a statement that only recsql's own statements and settings have a result

@@ -841,6 +841,24 @@ async fn models_live_in_projects() {
         .await
         .expect("answers from a project's model");
     assert!(!rows_of(&answers).is_empty());
+    // USE makes a project the session's: its models answer and list without its name, and
+    // statements name models in it.
+    let other = server.connect().await;
+    other
+        .batch_execute("USE shop")
+        .await
+        .expect("USE a project");
+    let answers = other
+        .simple_query("SELECT * FROM m WHERE userId = 1")
+        .await
+        .expect("a model of the project used");
+    assert!(!rows_of(&answers).is_empty());
+    let listed = other.simple_query("SHOW MODELS").await.unwrap();
+    assert_eq!(rows_of(&listed).len(), 1);
+    let described = other.simple_query("DESCRIBE m").await.expect("DESCRIBE m");
+    assert_eq!(rows_of(&described).len(), 1);
+    let err = other.batch_execute("USE nowhere").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "3D000");
     let databases = client.simple_query("SHOW DATABASES").await.unwrap();
     let projects: Vec<Vec<String>> = rows_of(&databases)
         .into_iter()
