@@ -104,22 +104,14 @@ impl<'a> DialectParser<'a> {
             (Some("CREATE"), Some("ML_ENGINE")) => self.create_ml_engine(),
             (Some("CREATE"), Some("DATABASE")) => self.create_database(),
             (Some("CREATE"), Some("PROJECT")) => {
-                self.parser.next_token();
-                self.parser.next_token();
-                let if_not_exists =
-                    self.parser
-                        .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
-                let name = self.parser.parse_identifier()?;
+                let (name, if_not_exists) = self.created_name()?;
                 Ok(Statement::CreateProject {
                     name,
                     if_not_exists,
                 })
             }
             (Some("DROP"), Some("PROJECT")) => {
-                self.parser.next_token();
-                self.parser.next_token();
-                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-                let name = self.parser.parse_identifier()?;
+                let (name, if_exists) = self.dropped_name()?;
                 Ok(Statement::DropProject { name, if_exists })
             }
             (Some("CREATE"), Some("MODEL" | "PREDICTOR" | "OR")) => self.create_model(),
@@ -136,17 +128,11 @@ impl<'a> DialectParser<'a> {
             (Some("SHOW"), Some("MODELS" | "PREDICTORS")) => self.show_models(),
             (Some("SHOW"), Some("TABLES" | "FULL")) => self.show_tables(),
             (Some("DROP"), Some("ML_ENGINE")) => {
-                self.parser.next_token();
-                self.parser.next_token();
-                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-                let name = self.parser.parse_identifier()?;
+                let (name, if_exists) = self.dropped_name()?;
                 Ok(Statement::DropMlEngine { name, if_exists })
             }
             (Some("DROP"), Some("DATABASE")) => {
-                self.parser.next_token();
-                self.parser.next_token();
-                let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-                let name = self.parser.parse_identifier()?;
+                let (name, if_exists) = self.dropped_name()?;
                 Ok(Statement::DropDatabase { name, if_exists })
             }
             (Some("DROP"), Some("MODEL" | "PREDICTOR")) => {
@@ -460,13 +446,26 @@ impl<'a> DialectParser<'a> {
         }
     }
 
-    fn create_ml_engine(&mut self) -> Result<Statement> {
+    /// After the two words of `CREATE <kind>`: `[IF NOT EXISTS] name`.
+    fn created_name(&mut self) -> Result<(Ident, bool)> {
         self.parser.next_token();
         self.parser.next_token();
         let if_not_exists =
             self.parser
                 .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
-        let name = self.parser.parse_identifier()?;
+        Ok((self.parser.parse_identifier()?, if_not_exists))
+    }
+
+    /// After the two words of `DROP <kind>`: `[IF EXISTS] name`.
+    fn dropped_name(&mut self) -> Result<(Ident, bool)> {
+        self.parser.next_token();
+        self.parser.next_token();
+        let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        Ok((self.parser.parse_identifier()?, if_exists))
+    }
+
+    fn create_ml_engine(&mut self) -> Result<Statement> {
+        let (name, if_not_exists) = self.created_name()?;
         self.parser.expect_keyword(Keyword::FROM)?;
         let handler = self.parser.parse_identifier()?;
         let using = self.optional_using()?;
@@ -479,12 +478,7 @@ impl<'a> DialectParser<'a> {
     }
 
     fn create_database(&mut self) -> Result<Statement> {
-        self.parser.next_token();
-        self.parser.next_token();
-        let if_not_exists =
-            self.parser
-                .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
-        let name = self.parser.parse_identifier()?;
+        let (name, if_not_exists) = self.created_name()?;
         // Without an engine, MindsDB creates a project.
         if matches!(
             self.parser.peek_token().token,

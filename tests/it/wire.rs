@@ -647,7 +647,6 @@ async fn queries_beyond_the_memory_limit_fail_or_spill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_request_stops_a_running_query() {
     use std::time::Duration;
-    const ENDLESS: &str = "SELECT sum(x) FROM generate_series(1, 100000000000) t(x)";
     let dir = temp_data_dir("cancel");
     let server = TestServer::start(&dir).await;
     let client = server.connect().await;
@@ -657,18 +656,7 @@ async fn a_cancel_request_stops_a_running_query() {
             tokio::time::sleep(Duration::from_millis(300)).await;
             token.cancel_query(tokio_postgres::NoTls).await
         });
-        let run = async {
-            match protocol {
-                "simple" => client.simple_query(ENDLESS).await.map(|_| ()),
-                "extended" => client.query(ENDLESS, &[]).await.map(|_| ()),
-                "sleep" => client.query("SELECT pg_sleep(600)", &[]).await.map(|_| ()),
-                _ => copy_all(&client, &format!("COPY ({ENDLESS}) TO STDOUT")).await,
-            }
-        };
-        let outcome = tokio::time::timeout(Duration::from_secs(120), run)
-            .await
-            .unwrap_or_else(|_| panic!("{protocol}: the cancel request was not heeded"));
-        let err = outcome.expect_err("a cancelled statement fails");
+        let err = stopped(&client, protocol).await;
         assert_eq!(sqlstate(&err), "57014", "{protocol}: {err}");
         canceller
             .await
@@ -708,8 +696,6 @@ async fn a_cancel_request_stops_a_running_query() {
 /// packet's options.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_stops_a_long_statement() {
-    use std::time::Duration;
-    const ENDLESS: &str = "SELECT sum(x) FROM generate_series(1, 100000000000) t(x)";
     let dir = temp_data_dir("statement-timeout");
     let server = TestServer::start(&dir).await;
     let client = server.connect().await;
@@ -718,17 +704,7 @@ async fn statement_timeout_stops_a_long_statement() {
         .await
         .expect("SET statement_timeout");
     for protocol in ["simple", "extended", "copy"] {
-        let run = async {
-            match protocol {
-                "simple" => client.simple_query(ENDLESS).await.map(|_| ()),
-                "extended" => client.query(ENDLESS, &[]).await.map(|_| ()),
-                _ => copy_all(&client, &format!("COPY ({ENDLESS}) TO STDOUT")).await,
-            }
-        };
-        let outcome = tokio::time::timeout(Duration::from_secs(120), run)
-            .await
-            .unwrap_or_else(|_| panic!("{protocol}: the timeout was not heeded"));
-        let err = outcome.expect_err("a statement past its timeout fails");
+        let err = stopped(&client, protocol).await;
         assert_eq!(sqlstate(&err), "57014", "{protocol}: {err}");
         assert!(
             message(&err).contains("statement timeout"),
@@ -767,6 +743,26 @@ async fn statement_timeout_stops_a_long_statement() {
         .expect_err("a wrong option refuses the connection");
     assert_eq!(sqlstate(&refused), "22023", "{refused}");
     server.stop().await;
+}
+
+/// A statement that would run for hours: a sum computed before its one row.
+const ENDLESS: &str = "SELECT sum(x) FROM generate_series(1, 100000000000) t(x)";
+
+/// The error of an endless statement run in `protocol` (simple, extended, COPY or a
+/// pg_sleep), which something must stop within two minutes.
+async fn stopped(client: &tokio_postgres::Client, protocol: &str) -> tokio_postgres::Error {
+    let run = async {
+        match protocol {
+            "simple" => client.simple_query(ENDLESS).await.map(|_| ()),
+            "extended" => client.query(ENDLESS, &[]).await.map(|_| ()),
+            "sleep" => client.query("SELECT pg_sleep(600)", &[]).await.map(|_| ()),
+            _ => copy_all(client, &format!("COPY ({ENDLESS}) TO STDOUT")).await,
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .unwrap_or_else(|_| panic!("{protocol}: the statement was not stopped"))
+        .expect_err("a stopped statement fails")
 }
 
 /// Reads all the data of a COPY TO STDOUT.
