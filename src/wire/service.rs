@@ -83,8 +83,8 @@ struct InFlightGuard(Arc<InFlight>);
 
 /// Ties `guard` to the row streams of `responses`, whose errors (raised while rows are
 /// computed, such as a division by zero) get their SQLSTATE as errors before the first row
-/// do. Their rows also end at a cancel request for the connection (`cancel`), where the
-/// context has its signal.
+/// do. Their rows also end at a cancel request or the statement's timeout, where the context
+/// has them (see `cancel`).
 fn hold(
     responses: Vec<Response>,
     guard: &Arc<InFlightGuard>,
@@ -291,6 +291,12 @@ async fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, 
 fn use_route(engine: &Engine, sql: &str) -> Result<Option<Route>, Error> {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    // Told by its first word before any statement is tokenized for it.
+    let mut words = sql.split_whitespace();
+    let starts_with_use = words.next().is_some_and(|w| w.eq_ignore_ascii_case("use"));
+    if !starts_with_use {
+        return Ok(None);
+    }
     let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
         return Ok(None);
     };
