@@ -449,11 +449,22 @@ impl Engine {
                 project,
                 like,
                 filter,
-            } => Plan::Rewritten(show_listing::models_sql(
-                project.as_ref(),
-                like.as_deref(),
-                filter.as_ref(),
-            )),
+            } => {
+                if let Some(p) = &project
+                    && !self.is_project(&p.value)
+                {
+                    return Err(Error::new(
+                        "3D000",
+                        format!("project \"{}\" does not exist", p.value),
+                    )
+                    .with_hint("SHOW DATABASES lists the projects, with engine 'project'"));
+                }
+                Plan::Rewritten(show_listing::models_sql(
+                    project.as_ref(),
+                    like.as_deref(),
+                    filter.as_ref(),
+                ))
+            }
             Statement::ShowTables {
                 full,
                 database,

@@ -832,6 +832,11 @@ async fn models_live_in_projects() {
     let shown = client.simple_query("SHOW MODELS FROM shop").await.unwrap();
     assert_eq!(rows_of(&shown).len(), 1);
     let err = client
+        .simple_query("SHOW MODELS FROM nowhere")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "3D000", "{err}");
+    let err = client
         .simple_query("SELECT * FROM m WHERE userId = 1")
         .await
         .unwrap_err();
