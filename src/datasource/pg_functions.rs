@@ -80,8 +80,8 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
         format_of,
     ));
     ctx.register_udf(ScalarUDF::from(ToChar::new()));
-    ctx.register_udf(ScalarUDF::from(CastNamed::new()));
-    ctx.register_udf(ScalarUDF::from(Numeric::new()));
+    ctx.register_udf(ScalarUDF::from(Retyped::cast_named()));
+    ctx.register_udf(ScalarUDF::from(Retyped::numeric()));
     for name in ["to_date", "to_timestamp"] {
         let inner = ctx.udf(name)?;
         ctx.register_udf(Wrapped::udf(inner, WithTemplate));
@@ -89,25 +89,72 @@ pub fn install(ctx: &SessionContext) -> DfResult<()> {
     Ok(())
 }
 
-/// `_pg_cast_named(value, 'type')`: the value. `session::pg_forms` puts it around a cast in
-/// an aggregate's arguments, which DataFusion names after the cast's operand: with the type
-/// in its name, `avg(x)` and `avg(x::float8)` no longer share one.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CastNamed {
+/// A function that answers its first argument in the type `target` gives it (the same type,
+/// or a cast):
+/// * `_pg_cast_named(value, 'type')`: the value. `session::pg_forms` puts it around a cast
+///   in an aggregate's arguments, which DataFusion names after the cast's operand: with the
+///   type in its name, `avg(x)` and `avg(x::float8)` no longer share one.
+/// * `_pg_numeric(x)`: `x` as a numeric, in the type [`numeric_of`] gives it.
+#[derive(Debug)]
+struct Retyped {
+    name: &'static str,
     signature: Signature,
+    target: fn(&DataType) -> DataType,
 }
 
-impl CastNamed {
-    fn new() -> Self {
-        CastNamed {
+impl Retyped {
+    fn cast_named() -> Self {
+        Retyped {
+            name: "_pg_cast_named",
             signature: Signature::any(2, Volatility::Immutable),
+            target: DataType::clone,
+        }
+    }
+
+    fn numeric() -> Self {
+        Retyped {
+            name: "_pg_numeric",
+            signature: Signature::any(1, Volatility::Immutable),
+            target: numeric_of,
         }
     }
 }
 
-impl ScalarUDFImpl for CastNamed {
+// Functions are told apart by name (the function pointer is no identity).
+impl PartialEq for Retyped {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Retyped {}
+
+impl std::hash::Hash for Retyped {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+/// The type of a cast to `numeric` without precision: a numeric keeps its type; an integer
+/// has no decimals, with room for every value of its type; anything else has DataFusion's 10
+/// decimals.
+fn numeric_of(t: &DataType) -> DataType {
+    match t {
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => t.clone(),
+        DataType::Int8 | DataType::UInt8 => DataType::Decimal128(3, 0),
+        DataType::Int16 | DataType::UInt16 => DataType::Decimal128(5, 0),
+        DataType::Int32 | DataType::UInt32 => DataType::Decimal128(10, 0),
+        DataType::Int64 | DataType::UInt64 => DataType::Decimal128(20, 0),
+        _ => DataType::Decimal128(38, 10),
+    }
+}
+
+impl ScalarUDFImpl for Retyped {
     fn name(&self) -> &str {
-        "_pg_cast_named"
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -116,70 +163,19 @@ impl ScalarUDFImpl for CastNamed {
 
     fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
         match args.first() {
-            Some(t) => Ok(t.clone()),
-            None => plan_err!("_pg_cast_named takes a value and its type's name"),
-        }
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        match args.args.into_iter().next() {
-            Some(value) => Ok(value),
-            None => exec_err!("_pg_cast_named takes a value and its type's name"),
-        }
-    }
-}
-
-/// `_pg_numeric(x)`: `x` as a numeric, in the type [`Numeric::of`] gives it.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Numeric {
-    signature: Signature,
-}
-
-impl Numeric {
-    fn new() -> Self {
-        Numeric {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-
-    /// A numeric keeps its type; an integer has no decimals, with room for every value of
-    /// its type; anything else has DataFusion's 10 decimals.
-    fn of(t: &DataType) -> DataType {
-        match t {
-            DataType::Decimal32(..)
-            | DataType::Decimal64(..)
-            | DataType::Decimal128(..)
-            | DataType::Decimal256(..) => t.clone(),
-            DataType::Int8 | DataType::UInt8 => DataType::Decimal128(3, 0),
-            DataType::Int16 | DataType::UInt16 => DataType::Decimal128(5, 0),
-            DataType::Int32 | DataType::UInt32 => DataType::Decimal128(10, 0),
-            DataType::Int64 | DataType::UInt64 => DataType::Decimal128(20, 0),
-            _ => DataType::Decimal128(38, 10),
-        }
-    }
-}
-
-impl ScalarUDFImpl for Numeric {
-    fn name(&self) -> &str {
-        "_pg_numeric"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
-        match args {
-            [t] => Ok(Numeric::of(t)),
-            _ => plan_err!("_pg_numeric takes one value"),
+            Some(t) => Ok((self.target)(t)),
+            None => plan_err!("{} takes a value", self.name),
         }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let Some(value) = args.args.into_iter().next() else {
-            return exec_err!("_pg_numeric takes one value");
+            return exec_err!("{} takes a value", self.name);
         };
         let target = args.return_field.data_type();
+        if &value.data_type() == target {
+            return Ok(value);
+        }
         match value {
             ColumnarValue::Array(a) => Ok(ColumnarValue::Array(cast(&a, target)?)),
             ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.cast_to(target)?)),

@@ -128,26 +128,6 @@ fn in_project(stmt: &mut Statement, project: &str, is_schema: &dyn Fn(&str) -> b
     }
 }
 
-/// The schema of project `name`, from the parts every project shares.
-fn project_schema(
-    parts: &(Arc<Catalog>, Arc<Jobs>, Arc<ModelStore>),
-    data_dir: &Path,
-    name: &str,
-) -> Arc<ProjectSchema> {
-    let (catalog, jobs, store) = parts;
-    Arc::new(ProjectSchema {
-        project: name.to_string(),
-        models: Arc::new(models_table::ModelsTable {
-            project: name.to_string(),
-            catalog: catalog.clone(),
-            jobs: jobs.clone(),
-        }),
-        catalog: catalog.clone(),
-        store: store.clone(),
-        data_dir: data_dir.to_path_buf(),
-    })
-}
-
 /// Whether recsql runs a statement itself or hands its text to DataFusion.
 #[derive(Debug)]
 pub enum Plan {
@@ -181,11 +161,6 @@ impl Engine {
         let ctx = datasource::new_context(data_dir, memory_limit)?;
         let jobs = Arc::new(Jobs::new()?);
         let store = Arc::new(ModelStore::default());
-        let engine_parts = (catalog.clone(), jobs.clone(), store.clone());
-        for project in std::iter::once(DEFAULT_PROJECT.to_string()).chain(catalog.projects()) {
-            let schema = project_schema(&engine_parts, data_dir, &project);
-            datasource::register(&ctx, &project, schema)?;
-        }
         ctx.register_udtf(
             model_table::FUNCTION_NAME,
             Arc::new(ModelFunction {
@@ -203,13 +178,18 @@ impl Engine {
             datasource::register(&ctx, &def.name, lazy.clone())?;
             lazy.warm_up();
         }
-        Ok(Arc::new(Engine {
+        let engine = Engine {
             ctx,
             catalog,
             jobs,
             store,
             data_dir: data_dir.to_path_buf(),
-        }))
+        };
+        for project in std::iter::once(DEFAULT_PROJECT.to_string()).chain(engine.catalog.projects())
+        {
+            datasource::register(&engine.ctx, &project, engine.project_schema(&project))?;
+        }
+        Ok(Arc::new(engine))
     }
 
     pub fn context(&self) -> &Arc<SessionContext> {
@@ -230,8 +210,17 @@ impl Engine {
 
     /// The schema of project `name`: its models and its `models` table.
     pub fn project_schema(&self, name: &str) -> Arc<ProjectSchema> {
-        let parts = (self.catalog.clone(), self.jobs.clone(), self.store.clone());
-        project_schema(&parts, &self.data_dir, name)
+        Arc::new(ProjectSchema {
+            project: name.to_string(),
+            models: Arc::new(models_table::ModelsTable {
+                project: name.to_string(),
+                catalog: self.catalog.clone(),
+                jobs: self.jobs.clone(),
+            }),
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            data_dir: self.data_dir.clone(),
+        })
     }
 
     /// Whether `name` is a project: the built-in one or a created one.
@@ -453,11 +442,7 @@ impl Engine {
                 if let Some(p) = &project
                     && !self.is_project(&p.value)
                 {
-                    return Err(Error::new(
-                        "3D000",
-                        format!("project \"{}\" does not exist", p.value),
-                    )
-                    .with_hint("SHOW DATABASES lists the projects, with engine 'project'"));
+                    return Err(project::missing(&p.value));
                 }
                 Plan::Rewritten(show_listing::models_sql(
                     project.as_ref(),

@@ -42,11 +42,14 @@ pub fn drop(engine: &Engine, name: &str, if_exists: bool) -> Result<Output> {
         if if_exists {
             return Ok(Output::Command("DROP PROJECT".into()));
         }
-        return Err(
-            Error::new("3D000", format!("project \"{name}\" does not exist"))
-                .with_hint("SHOW DATABASES lists the projects, with engine 'project'"),
-        );
+        return Err(missing(name));
     }
     datasource::deregister(engine.context(), name)?;
     Ok(Output::Command("DROP PROJECT".into()))
+}
+
+/// The error for a project that does not exist.
+pub fn missing(name: &str) -> Error {
+    Error::new("3D000", format!("project \"{name}\" does not exist"))
+        .with_hint("SHOW DATABASES lists the projects, with engine 'project'")
 }

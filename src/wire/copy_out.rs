@@ -12,7 +12,9 @@ use datafusion_postgres::arrow_pg::encoder::{Encoder, encode_value};
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, FieldInfo};
+use pgwire::api::results::{
+    CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, FieldInfo, Tag,
+};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
@@ -153,13 +155,13 @@ pub fn response(
     Ok(CopyResponse::new(i8::from(binary), columns, data))
 }
 
-/// Sends `copy` to the client: the CopyOutResponse, the data and CopyDone; answers the rows
-/// sent, for the `COPY n` tag. An error while the rows are computed is returned with its
+/// Sends `copy` to the client: the CopyOutResponse, the data and CopyDone; answers the
+/// `COPY n` tag of the rows sent. An error while the rows are computed is returned with its
 /// SQLSTATE and no more data follows, so that the client gets an ErrorResponse in the middle
 /// of the COPY as from PostgreSQL (pgwire's own sender puts a CopyFail first, a message only
 /// clients send: libpq and tokio-postgres then report an unexpected message instead of the
 /// error). A cancel request is heeded by pgwire while this runs, as it runs in the handler.
-pub async fn send<C>(client: &mut C, copy: CopyResponse) -> PgWireResult<usize>
+pub async fn send<C>(client: &mut C, copy: CopyResponse) -> PgWireResult<Tag>
 where
     C: Sink<PgWireBackendMessage> + Unpin,
     PgWireError: From<C::Error>,
@@ -194,5 +196,5 @@ where
     client
         .feed(PgWireBackendMessage::CopyDone(CopyDone::new()))
         .await?;
-    Ok(rows)
+    Ok(Tag::new("COPY").with_rows(rows))
 }

@@ -529,8 +529,8 @@ where
         Response::Query(q) => send_query_response(client, q, true).await,
         Response::Execution(tag) => send_execution_response(client, tag).await,
         Response::CopyOut(copy) => {
-            let rows = copy_out::send(client, copy).await?;
-            send_execution_response(client, Tag::new("COPY").with_rows(rows)).await
+            let tag = copy_out::send(client, copy).await?;
+            send_execution_response(client, tag).await
         }
         _ => Err(PgWireError::ApiError(
             "a response of this kind is sent by pgwire".into(),
@@ -833,8 +833,7 @@ impl ExtendedQueryHandler for RecsqlService {
             match response? {
                 // See `copy_out::send`.
                 Response::CopyOut(copy) => {
-                    let rows = copy_out::send(client, copy).await?;
-                    Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
+                    Ok(Response::Execution(copy_out::send(client, copy).await?))
                 }
                 response => Ok(hold_one(
                     response,
