@@ -3,6 +3,7 @@
 //! built-in `files` and `demo`, and the `postgres`, `mysql` and `files` databases users create.
 //! This module attaches and detaches databases; it does not know about models.
 
+mod any_parameter;
 mod array_function;
 mod checked_arithmetic;
 mod copy_binary;
@@ -41,6 +42,7 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContex
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use serde_json::{Map, Value};
 
+pub use any_parameter::type_any_parameters;
 pub use files::FilesSchema;
 pub use remote::{DEFAULT_CONNECT_TIMEOUT, RemoteKind, RemoteSchema};
 

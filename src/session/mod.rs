@@ -3,6 +3,7 @@
 //! result schemas. It knows nothing of the wire protocol: results are Arrow batches or
 //! command tags.
 
+mod array_text;
 mod catalog_query;
 mod cold_start;
 mod compat_guards;

@@ -10,6 +10,10 @@
 //!   PostgreSQL (DataFusion names it `value` or after the call);
 //! * `float` and `float(p)` with p > 24 as `double precision`, as in PostgreSQL (DataFusion
 //!   read them as `real`, losing digits silently);
+//! * an array in PostgreSQL's text form, cast to an array type or compared with `= ANY`
+//!   (`'{1,"a b",NULL}'::text[]`), as `ARRAY[...]` of its elements
+//!   (`session::array_text`): datafusion-postgres' parser split it at every comma and kept
+//!   the quotes;
 //! * `x = ANY (subquery)` as `x IN (subquery)` and `x <> ALL (subquery)` as `NOT IN`
 //!   (datafusion-postgres' parser made them array functions that fail);
 //! * `x LIKE ANY (ARRAY[...])` and `ILIKE ANY`, which DataFusion refuses, as ORs of LIKEs;
@@ -133,11 +137,23 @@ impl VisitorMut for Forms {
                 if matches!(data_type, DataType::Interval { .. }) {
                     self.0 |= interval_text(value);
                 }
+                if matches!(data_type, DataType::Array(_)) {
+                    match array_text(value) {
+                        Ok(changed) => self.0 |= changed,
+                        Err(e) => return ControlFlow::Break(e),
+                    }
+                }
             }
             Expr::TypedString(typed) => {
                 self.0 |= float_as_double(&mut typed.data_type) | json_as_text(&mut typed.data_type)
             }
-            Expr::AnyOp { .. } | Expr::AllOp { .. } => self.0 |= any_as_in(expr),
+            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => {
+                match array_text(right) {
+                    Ok(changed) => self.0 |= changed,
+                    Err(e) => return ControlFlow::Break(e),
+                }
+                self.0 |= any_as_in(expr)
+            }
             Expr::Value(_) => self.0 |= number_literal(expr),
             Expr::Interval(interval) if interval.leading_field.is_none() => {
                 self.0 |= interval_text(&mut interval.value)
@@ -182,6 +198,39 @@ impl VisitorMut for Forms {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// An array in PostgreSQL's text form (`'{1,"a b",NULL}'`, the operand of a cast to an array
+/// type or of `= ANY`) as `ARRAY['1', 'a b', NULL]`, its elements text for the cast or the
+/// comparison to type; returns whether it changed `expr`. datafusion-postgres' parser split
+/// such text at every comma and kept the quotes (`'{"1","2"}'::int[]` failed).
+fn array_text(expr: &mut Expr) -> Result<bool> {
+    fn array(elements: Vec<super::array_text::Element>) -> Expr {
+        use super::array_text::Element;
+        Expr::Array(datafusion::sql::sqlparser::ast::Array {
+            elem: elements
+                .into_iter()
+                .map(|e| match e {
+                    Element::Text(t) => Expr::value(Value::SingleQuotedString(t)),
+                    Element::Null => Expr::value(Value::Null),
+                    Element::Array(inner) => array(inner),
+                })
+                .collect(),
+            named: true,
+        })
+    }
+    let target = match expr {
+        Expr::Nested(inner) => inner.as_mut(),
+        other => other,
+    };
+    let Expr::Value(v) = target else {
+        return Ok(false);
+    };
+    let (Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text)) = &v.value else {
+        return Ok(false);
+    };
+    *target = array(super::array_text::parse(text)?);
+    Ok(true)
 }
 
 /// `x = ANY (subquery)` as `x IN (subquery)`, `x <> ALL (subquery)` as `x NOT IN
@@ -918,5 +967,24 @@ mod tests {
             ),
             "SELECT unnest(generate_series(1, 3)) AS g, x, u FROM generate_series(1, 2) s (s), UNNEST(ARRAY[1]) u (u)"
         );
+    }
+
+    #[test]
+    fn array_text_becomes_an_array_of_its_elements() {
+        assert_eq!(
+            rewritten(r#"SELECT '{"1", 2, NULL}'::int[], CAST('{"a b",c}' AS TEXT[]) FROM t"#),
+            "SELECT ARRAY['1', '2', NULL]::INT[], CAST(ARRAY['a b', 'c'] AS TEXT[]) FROM t"
+        );
+        assert_eq!(
+            rewritten(r#"SELECT a FROM t WHERE a = ANY ('{"x,y",z}') AND b <> ALL ('{}')"#),
+            "SELECT a FROM t WHERE a = ANY(ARRAY['x,y', 'z']) AND b <> ALL(ARRAY[])"
+        );
+        let mut query = *Parser::new(&PostgreSqlDialect {})
+            .try_with_sql("SELECT '{1,2'::int[]")
+            .and_then(|mut p| p.parse_query())
+            .expect("parses");
+        let e = rewrite(&mut query).unwrap_err();
+        assert_eq!(e.code, "22P02");
+        assert_eq!(e.message, r#"malformed array literal: "{1,2""#);
     }
 }

@@ -661,6 +661,7 @@ impl RecsqlParser {
         let Some((text, Some((ast, plan)))) = parsed else {
             return Ok(parsed);
         };
+        let plan = crate::datasource::type_any_parameters(plan).map_err(|e| to_pgwire(e.into()))?;
         if let Some(query) = cursor::declared_query(&ast)
             && query.contains('$')
             && let Some((_, Some((_, query_plan)))) = self

@@ -828,3 +828,78 @@ async fn cursors_take_parameters_in_the_extended_protocol() {
     assert_eq!(rows_of(&rows), vec![vec!["1".to_string()]]);
     server.stop().await;
 }
+
+/// A parameter sent in text format, as node-postgres and psycopg 2 send every parameter.
+#[derive(Debug)]
+struct AsText(&'static str);
+
+impl tokio_postgres::types::ToSql for AsText {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+#[tokio::test]
+async fn arrays_in_text_and_as_any_parameters() {
+    let dir = temp_data_dir("arrays");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+
+    // PostgreSQL's array text: quotes, escapes, NULL, spaces.
+    let rows = client
+        .simple_query(r#"SELECT '{"1", 2 ,NULL}'::int[] AS a, '{"a b",c\,d,"NULL"}'::text[] AS t, 2 = ANY ('{"1","2"}') AS b"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_of(&rows),
+        vec![vec![
+            "{1,2,NULL}".to_string(),
+            r#"{"a b","c,d","NULL"}"#.to_string(),
+            "t".to_string()
+        ]]
+    );
+    let e = client
+        .simple_query("SELECT '{1,2'::int[]")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22P02"), "{e:?}");
+
+    // `= ANY($1)` takes an array of the column's type, in binary or in text.
+    let stmt = client
+        .prepare("SELECT count(*) FROM demo.movies WHERE movieId = ANY($1)")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::INT8_ARRAY]);
+    let row = client.query_one(&stmt, &[&vec![1i64, 2, 3]]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+    let row = client
+        .query_one(&stmt, &[&AsText(r#"{"1","2","3","4"}"#)])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 4);
+    let titles = client
+        .query(
+            "SELECT movieId FROM demo.movies WHERE title = ANY($1) ORDER BY movieId",
+            &[&AsText(r#"{"Crimson Dream 1","Dark Road 2",NULL}"#)],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = titles.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ids, vec![1, 2]);
+    server.stop().await;
+}
