@@ -13,6 +13,7 @@ mod create_database;
 mod create_model;
 mod create_table;
 mod describe;
+pub mod driver_queries;
 mod drop_database;
 mod drop_model;
 mod drop_table;

@@ -45,7 +45,7 @@ use super::errors::{classify, to_error_info, to_pgwire};
 use super::pg_text::TextForm;
 use super::settings_command;
 use crate::error::Error;
-use crate::session::{Engine, Output, Plan, notices};
+use crate::session::{Engine, Output, Plan, driver_queries, notices};
 use crate::settings::{Command, Metadata};
 use crate::sql::{Statement, display_name, is_repeated, parse_statement, split_statements};
 
@@ -147,6 +147,21 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>, result: &ResultConte
             Response::Query(q)
         }
         other => other,
+    }
+}
+
+/// `fields` with the wire types of `columns` (by name) in place of those their Arrow types gave.
+fn announce(fields: &mut [FieldInfo], columns: &[(&str, Type)]) {
+    for field in fields.iter_mut() {
+        if let Some((_, ty)) = columns.iter().find(|(name, _)| field.name() == *name) {
+            *field = FieldInfo::new(
+                field.name().to_string(),
+                field.table_id(),
+                field.column_id(),
+                ty.clone(),
+                field.format(),
+            );
+        }
     }
 }
 
@@ -272,6 +287,9 @@ impl RecsqlService {
 }
 
 async fn route(engine: &Engine, sql: &str, session: &Metadata) -> Result<Route, Error> {
+    if let Some(replacement) = driver_queries::replacement(sql) {
+        return Ok(Route::Rewritten(replacement.to_string()));
+    }
     if let Some(route) = command_route(sql) {
         return Ok(route);
     }
@@ -726,6 +744,9 @@ impl QueryParser for RecsqlParser {
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
         match stmt {
             (_, None) => Ok(vec![]),
+            (sql, _) if let Some(announced) = driver_queries::announced(sql) => {
+                Ok(announced.parameters.to_vec())
+            }
             other => self.inner.get_parameter_types(other),
         }
     }
@@ -753,7 +774,10 @@ impl QueryParser for RecsqlParser {
             // A DECLARE sends no rows (FETCH does).
             other if cursor::is_declare_with_parameters(other) => Ok(vec![]),
             other => {
-                let fields = self.inner.get_result_schema(other, column_format)?;
+                let mut fields = self.inner.get_result_schema(other, column_format)?;
+                if let Some(announced) = driver_queries::announced(&other.0) {
+                    announce(&mut fields, announced.columns);
+                }
                 Ok(displayed(&fields).unwrap_or(fields))
             }
         }

@@ -903,3 +903,46 @@ async fn arrays_in_text_and_as_any_parameters() {
     assert_eq!(ids, vec![1, 2]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn asyncpg_learns_array_types_from_its_type_query() {
+    let dir = temp_data_dir("asyncpg-types");
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    // asyncpg's introspection (a recursive CTE named typeinfo_tree over pg_type, taking the
+    // types as $1::oid[]), in outline: recsql answers such a query with its own.
+    let stmt = client
+        .prepare(
+            "WITH RECURSIVE typeinfo_tree(oid, ns, name, kind, basetype, elemtype, elemdelim, \
+             range_subtype, attrtypoids, attrnames, depth) AS (SELECT t.oid, NULL, t.typname, \
+             t.typtype, NULL, t.typelem, NULL, NULL, NULL, NULL, 0 FROM pg_type t \
+             WHERE t.oid = any($1::oid[])) SELECT DISTINCT * FROM typeinfo_tree",
+        )
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::OID_ARRAY]);
+    let column = |name: &str| stmt.columns().iter().find(|c| c.name() == name).unwrap();
+    assert_eq!(column("attrtypoids").type_(), &Type::OID_ARRAY);
+    assert_eq!(column("oid").type_(), &Type::OID);
+    let rows = client.query(&stmt, &[&vec![1016u32]]).await.unwrap();
+    let found: Vec<(u32, String, u32, Option<String>, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("oid"),
+                r.get("name"),
+                r.get("elemtype"),
+                r.get("elemdelim"),
+                r.get("depth"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (20, "int8".to_string(), 0, None, 1),
+            (1016, "_int8".to_string(), 20, Some(",".to_string()), 0)
+        ]
+    );
+    server.stop().await;
+}
