@@ -5,6 +5,7 @@
 
 mod any_parameter;
 mod array_function;
+mod bytea_input;
 mod checked_arithmetic;
 mod copy_binary;
 mod date_intervals;

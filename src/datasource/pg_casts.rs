@@ -11,6 +11,8 @@
 //!   `Infinity`, `2024-01-05 10:00:00`, `2024-01-05 10:00:00+00`), also where DataFusion
 //!   casts them itself (`'x' || 1.0`, `concat`): Arrow wrote `1.0`, `1e20`, `inf`,
 //!   `2024-01-05T10:00:00` and `2024-01-05T10:00:00Z`.
+//! * Text cast to `bytea` is read in PostgreSQL's hex or escape form (`'\x0102'` is two
+//!   bytes, `super::bytea_input`); Arrow took the text's own bytes.
 //!
 //! This module changes plans only; it does not parse SQL.
 
@@ -32,6 +34,7 @@ use datafusion::optimizer::AnalyzerRule;
 pub struct PgCasts {
     rint: Arc<ScalarUDF>,
     text: Arc<ScalarUDF>,
+    bytea: Arc<ScalarUDF>,
 }
 
 impl PgCasts {
@@ -39,6 +42,7 @@ impl PgCasts {
         PgCasts {
             rint: Arc::new(rint()),
             text: Arc::new(pg_text()),
+            bytea: Arc::new(super::bytea_input::udf()),
         }
     }
 
@@ -49,6 +53,10 @@ impl PgCasts {
             return Ok(expr);
         }
         let expr = self.text_as_postgresql_prints(expr.data, schema)?;
+        if expr.transformed {
+            return Ok(expr);
+        }
+        let expr = self.bytea_from_text(expr.data, schema)?;
         if expr.transformed {
             return Ok(expr);
         }
@@ -80,6 +88,37 @@ impl PgCasts {
             text
         } else {
             text.cast_to(to, schema)?
+        }))
+    }
+
+    /// A cast of text to bytes, as `_pg_bytea(x)` (PostgreSQL's bytea input) cast to the
+    /// binary type wanted.
+    fn bytea_from_text(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let (inner, to) = match &expr {
+            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                (expr.as_ref(), field.data_type())
+            }
+            _ => return Ok(Transformed::no(expr)),
+        };
+        // The target first: an expression that cannot be typed here (a column of another
+        // node's) is left alone.
+        let binary = matches!(
+            to,
+            DataType::Binary | DataType::BinaryView | DataType::LargeBinary
+        );
+        let text = || {
+            inner.get_type(schema).is_ok_and(|t| {
+                matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+            })
+        };
+        if !binary || !text() {
+            return Ok(Transformed::no(expr));
+        }
+        let bytes = self.bytea.call(vec![inner.clone()]);
+        Ok(Transformed::yes(if to == &DataType::Binary {
+            bytes
+        } else {
+            bytes.cast_to(to, schema)?
         }))
     }
 
