@@ -99,13 +99,16 @@ impl Jobs {
     }
 
     /// Starts training `version` from `batches`; `done` receives the artifact on success.
+    /// The receiver answers when the job has ended and the catalog says how: Ok for a
+    /// complete version, the training's error otherwise (for `join_learn_process`).
     pub fn start(
         self: &Arc<Self>,
         catalog: Arc<Catalog>,
         data_dir: PathBuf,
         job: Job,
         done: impl FnOnce(&ModelVersion, Arc<Artifact>) + Send + 'static,
-    ) {
+    ) -> tokio::sync::oneshot::Receiver<Result<()>> {
+        let (ended, receiver) = tokio::sync::oneshot::channel();
         let Job {
             version,
             rows,
@@ -140,10 +143,11 @@ impl Jobs {
             );
             jobs.lock().remove(&key);
             let (project, name, v) = &key;
-            match result {
+            let outcome = match result {
                 Ok((artifact, finished)) => {
                     tracing::info!(model = %name, version = v, seconds = finished.training_time, "model trained");
                     done(&finished, Arc::new(artifact));
+                    Ok(())
                 }
                 Err(e) => {
                     if cancel.load(Ordering::SeqCst) {
@@ -156,9 +160,13 @@ impl Jobs {
                         m.error = Some(e.message.clone());
                         m.training_time = Some(started.elapsed().as_secs_f64());
                     });
+                    Err(e)
                 }
-            }
+            };
+            // Nobody may be waiting (an asynchronous CREATE MODEL, or a client gone).
+            let _ = ended.send(outcome);
         });
+        receiver
     }
 
     /// Trains `mv` from the source `rows`: from scratch, or, with `base`, by continuing to

@@ -13,7 +13,7 @@ use crate::catalog::{EngineDef, ModelSpec, ModelVersion, PendingVersion};
 use crate::error::{Error, Result, sqlstate};
 use crate::side_features::id_kind;
 use crate::source_rows::SourceRows;
-use crate::sql::{ModelName, Source, UsingOption, using_to_json};
+use crate::sql::{ModelName, Options, Source, UsingOption, using_to_json};
 
 pub const DEFAULT_PROJECT: &str = "mindsdb";
 
@@ -277,6 +277,59 @@ pub async fn fetch_features(
     Ok(rows)
 }
 
+/// What USING says about a statement that trains (CREATE MODEL, RETRAIN, FINETUNE) rather
+/// than about the model: `join_learn_process` (answer when training has ended, as in MindsDB)
+/// and, for a new version, `active`. Neither is kept with the model's options.
+pub struct RunOptions {
+    pub join: bool,
+    pub active: Option<bool>,
+}
+
+/// The statement's [`RunOptions`] among `using` (of `keys`), and the model's options.
+pub fn run_options(
+    using: &[UsingOption],
+    keys: &[&str],
+    statement: &'static str,
+) -> Result<(RunOptions, Vec<UsingOption>)> {
+    let (run, rest): (Vec<UsingOption>, Vec<UsingOption>) = using
+        .iter()
+        .cloned()
+        .partition(|o| keys.contains(&o.key.as_str()));
+    let options = Options::new(&run, keys, statement)?;
+    let run = RunOptions {
+        join: options.boolean("join_learn_process")?.unwrap_or(false),
+        active: options.boolean("active")?,
+    };
+    Ok((run, rest))
+}
+
+/// The answer of a statement that started training `version`: its row of the models table,
+/// at once, or, with `join`, when training has ended (the training's error if it failed; the
+/// version stays, with status `error`, as after an asynchronous run).
+pub async fn answer(
+    engine: &Engine,
+    version: ModelVersion,
+    ended: tokio::sync::oneshot::Receiver<Result<()>>,
+    join: bool,
+) -> Result<Output> {
+    let version = if join {
+        ended
+            .await
+            .map_err(|_| Error::internal("the training job ended without saying how"))??;
+        engine
+            .catalog()
+            .model(&version.project, &version.name, Some(version.version))
+            .unwrap_or(version)
+    } else {
+        version
+    };
+    let batch = models_table::batch(&[version], engine.jobs())?;
+    Ok(Output::Rows {
+        schema: models_table::schema(),
+        batches: vec![batch],
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     engine: &Engine,
@@ -288,6 +341,8 @@ pub async fn execute(
     using: &[UsingOption],
 ) -> Result<Output> {
     let project = project_of(engine, name)?;
+    let (run, using) = run_options(using, &["join_learn_process"], "CREATE MODEL")?;
+    let using = using.as_slice();
     let model = name.name.value.clone();
     if !engine.catalog().versions(&project, &model).is_empty() && !or_replace {
         if if_not_exists {
@@ -327,10 +382,6 @@ pub async fn execute(
     let version = engine
         .catalog()
         .add_model_version(version, true, or_replace)?;
-    engine.start_training(version.clone(), rows, features, None, true);
-    let batch = models_table::batch(&[version], engine.jobs())?;
-    Ok(Output::Rows {
-        schema: models_table::schema(),
-        batches: vec![batch],
-    })
+    let ended = engine.start_training(version.clone(), rows, features, None, true);
+    answer(engine, version, ended, run.join).await
 }

@@ -522,7 +522,7 @@ impl Engine {
         features: crate::side_features::SideRows,
         base: Option<Arc<crate::recommender::Artifact>>,
         activate: bool,
-    ) {
+    ) -> tokio::sync::oneshot::Receiver<Result<()>> {
         let store = self.store.clone();
         let catalog = self.catalog.clone();
         self.jobs.start(
@@ -545,7 +545,7 @@ impl Engine {
                     );
                 }
             },
-        );
+        )
     }
 
     /// The artifact of a complete version, loaded off the async threads.

@@ -9,11 +9,13 @@ use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::create_model::{fetch_features, fetch_source, now_text, project_of, resolve_engine};
-use super::{Engine, Output, models_table};
+use super::create_model::{
+    answer, fetch_features, fetch_source, now_text, project_of, resolve_engine, run_options,
+};
+use super::{Engine, Output};
 use crate::catalog::{ModelSpec, ModelVersion, PendingVersion, Status};
 use crate::error::{Error, Result, sqlstate};
-use crate::sql::{ModelName, Options, Source, UsingOption, UsingValue};
+use crate::sql::{ModelName, Source, UsingOption, UsingValue};
 
 fn missing(project: &str, name: &ModelName) -> Error {
     Error::new(
@@ -76,11 +78,9 @@ pub async fn execute(
     } else {
         None
     };
-    let (active_opts, rest): (Vec<UsingOption>, Vec<UsingOption>) =
-        using.iter().cloned().partition(|o| o.key == "active");
-    let activate = Options::new(&active_opts, &["active"], "RETRAIN")?
-        .boolean("active")?
-        .unwrap_or(true);
+    let statement = if finetune { "FINETUNE" } else { "RETRAIN" };
+    let (run, rest) = run_options(using, &["active", "join_learn_process"], statement)?;
+    let activate = run.active.unwrap_or(true);
     let mut merged = base.training_options.clone();
     for o in &rest {
         merged.insert(o.key.clone(), o.value.to_json());
@@ -127,12 +127,8 @@ pub async fn execute(
         created_at: now_text(),
     });
     let version = engine.catalog().add_model_version(version, false, false)?;
-    engine.start_training(version.clone(), rows, features, base_artifact, activate);
-    let batch = models_table::batch(&[version], engine.jobs())?;
-    Ok(Output::Rows {
-        schema: models_table::schema(),
-        batches: vec![batch],
-    })
+    let ended = engine.start_training(version.clone(), rows, features, base_artifact, activate);
+    answer(engine, version, ended, run.join).await
 }
 
 /// `SET model_active = [project.]name.version`

@@ -903,3 +903,62 @@ async fn models_live_in_projects() {
     assert_eq!(sqlstate(&err), "42P01");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn join_learn_process_answers_when_training_has_ended() {
+    let dir = temp_data_dir("join-learn");
+    std::fs::write(dir.join("files/ratings.csv"), small_ratings_csv()).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let create = |name: &str, threshold: u32| {
+        format!(
+            "CREATE MODEL {name} FROM files (SELECT * FROM ratings) PREDICT movieId USING \
+             engine = 'lightfm', item_id = 'movieId', user_id = 'userId', threshold = {threshold}, \
+             epochs = 5, join_learn_process = true"
+        )
+    };
+    // Both protocols: the answer is the complete version, and the model answers at once.
+    let rows = client.query(&create("m", 1), &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>("status"), "complete");
+    let options: String = rows[0].get("training_options");
+    assert!(!options.contains("join_learn_process"), "{options}");
+    let answers = client
+        .simple_query("SELECT * FROM m WHERE userId = 1")
+        .await
+        .unwrap();
+    assert!(!rows_of(&answers).is_empty());
+    // RETRAIN waits too, and keeps the old version active with active = false.
+    let rows = client
+        .simple_query("RETRAIN m USING join_learn_process = true, active = false, epochs = 2")
+        .await
+        .unwrap();
+    let row = rows_of(&rows);
+    assert!(
+        row[0].contains(&"complete".to_string()),
+        "RETRAIN answered {row:?}"
+    );
+    let active = client
+        .query_one(
+            "SELECT version FROM models WHERE name = 'm' AND active",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(active.get::<_, i64>(0), 1);
+    // A training that fails is the statement's error; the version stays, with status error.
+    let e = client
+        .simple_query(&create("nothing", 100))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e:?}");
+    assert_eq!(wait_trained(&client, "nothing").await.0, "error");
+    // The option takes true or false only.
+    let e = client
+        .simple_query(
+            &create("bad", 1).replace("join_learn_process = true", "join_learn_process = 'x'"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e:?}");
+    server.stop().await;
+}
