@@ -17,6 +17,7 @@ pub mod driver_queries;
 mod drop_database;
 mod drop_model;
 mod drop_table;
+mod information_tables;
 mod insert_into;
 mod interval_input;
 mod lazy_schema;
@@ -299,6 +300,13 @@ impl Engine {
         let postgres =
             using_joins::rewrite(&mut query, &|name| columns.get(&name.to_string()).cloned())
                 | postgres;
+        let listed = information_tables::Listed {
+            projects: std::iter::once(DEFAULT_PROJECT.to_string())
+                .chain(self.catalog.projects())
+                .collect(),
+            engines: self.catalog.engines(),
+        };
+        let postgres = information_tables::rewrite(&mut query, &listed)? | postgres;
         let catalogs = catalog_query::reads_only_system_catalogs(&query);
         let shielded = !catalogs && compat_guards::shield(&mut query);
         if let Some(sql) = model_query::rewrite(&query, using, &|n| self.resolve_model(n))? {
@@ -452,6 +460,9 @@ impl Engine {
                     filter.as_ref(),
                 ))
             }
+            Statement::ShowHandlers { like, filter } => {
+                Plan::Rewritten(show_listing::handlers_sql(like.as_deref(), filter.as_ref()))
+            }
             Statement::ShowTables {
                 full,
                 database,
@@ -501,7 +512,7 @@ impl Engine {
     /// The schema of the rows a statement returns, or `None` for commands.
     pub fn result_schema(&self, stmt: &Statement) -> Option<SchemaRef> {
         match stmt {
-            Statement::ShowDatabases => Some(show_databases::schema()),
+            Statement::ShowDatabases { full } => Some(show_databases::schema(*full)),
             Statement::ShowMlEngines => Some(ml_engine::schema()),
             Statement::CreateModel { .. } => Some(models_table::schema()),
             Statement::Describe { name, .. } => describe::schema(
@@ -586,7 +597,7 @@ impl Engine {
             Statement::DropDatabase { name, if_exists } => {
                 drop_database::execute(self, &name.value, if_exists)
             }
-            Statement::ShowDatabases => show_databases::execute(self),
+            Statement::ShowDatabases { full } => show_databases::execute(self, full),
             Statement::CreateProject {
                 name,
                 if_not_exists,

@@ -1,5 +1,6 @@
-//! `SHOW DATABASES`: the built-in and created databases with their engine and parameters,
-//! passwords masked, then the projects (engine `project`), as MindsDB lists them.
+//! `SHOW [FULL] DATABASES`: the built-in and created databases with their engine and
+//! parameters, passwords masked, then the projects (engine `project`), as MindsDB lists them;
+//! FULL adds the type of each, `data` or `project`.
 
 use std::sync::Arc;
 
@@ -11,15 +12,17 @@ use super::{Engine, Output};
 use crate::datasource;
 use crate::error::{Error, Result};
 
-pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("name", DataType::Utf8, false),
-        Field::new("engine", DataType::Utf8, false),
-        Field::new("parameters", DataType::Utf8, false),
-    ]))
+pub fn schema(full: bool) -> SchemaRef {
+    let mut fields = vec![Field::new("name", DataType::Utf8, false)];
+    if full {
+        fields.push(Field::new("type", DataType::Utf8, false));
+    }
+    fields.push(Field::new("engine", DataType::Utf8, false));
+    fields.push(Field::new("parameters", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
 }
 
-pub fn execute(engine: &Engine) -> Result<Output> {
+pub fn execute(engine: &Engine, full: bool) -> Result<Output> {
     let files_dir = engine.data_dir().join("files");
     let mut rows: Vec<(String, String, String)> = vec![
         (
@@ -41,22 +44,22 @@ pub fn execute(engine: &Engine) -> Result<Output> {
     {
         rows.push((project, "project".into(), "{}".into()));
     }
-    let schema = schema();
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.0.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.1.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.2.as_str()),
-            )),
-        ],
-    )
-    .map_err(|e| Error::internal(e.to_string()))?;
+    let schema = schema(full);
+    let column = |values: Vec<&str>| -> datafusion::arrow::array::ArrayRef {
+        Arc::new(StringArray::from_iter_values(values))
+    };
+    let mut columns = vec![column(rows.iter().map(|r| r.0.as_str()).collect())];
+    if full {
+        columns.push(column(
+            rows.iter()
+                .map(|r| if r.1 == "project" { "project" } else { "data" })
+                .collect(),
+        ));
+    }
+    columns.push(column(rows.iter().map(|r| r.1.as_str()).collect()));
+    columns.push(column(rows.iter().map(|r| r.2.as_str()).collect()));
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| Error::internal(e.to_string()))?;
     Ok(Output::Rows {
         schema,
         batches: vec![batch],

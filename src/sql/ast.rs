@@ -61,7 +61,10 @@ pub enum Statement {
         engine: String,
         parameters: Vec<(String, UsingValue)>,
     },
-    ShowDatabases,
+    /// `SHOW [FULL] DATABASES`; FULL adds each one's type (`data` or `project`).
+    ShowDatabases {
+        full: bool,
+    },
     DropDatabase {
         name: Ident,
         if_exists: bool,
@@ -87,6 +90,11 @@ pub enum Statement {
     },
     /// `SHOW [FULL] TABLES [FROM database] [LIKE 'pattern'] [WHERE condition]`, MindsDB's (and
     /// MySQL's) listing: a column `Tables_in_<database>`, and `Table_type` with FULL.
+    /// `SHOW HANDLERS [LIKE 'pattern'] [WHERE condition]`: the ML and data handlers.
+    ShowHandlers {
+        like: Option<String>,
+        filter: Option<Expr>,
+    },
     ShowTables {
         full: bool,
         database: Option<Ident>,
@@ -249,12 +257,13 @@ impl Statement {
             Statement::CreateDatabase { .. } => "CREATE DATABASE",
             Statement::CreateProject { .. } => "CREATE PROJECT",
             Statement::DropProject { .. } => "DROP PROJECT",
-            Statement::ShowDatabases => "SHOW DATABASES",
+            Statement::ShowDatabases { .. } => "SHOW DATABASES",
             Statement::DropDatabase { .. } => "DROP DATABASE",
             Statement::CreateModel { .. } => "CREATE MODEL",
             Statement::Describe { .. } => "DESCRIBE",
             Statement::ShowModels { .. } => "SHOW MODELS",
             Statement::ShowTables { .. } => "SHOW TABLES",
+            Statement::ShowHandlers { .. } => "SHOW HANDLERS",
             Statement::DropModel { .. } => "DROP MODEL",
             Statement::DropRelation { view: true, .. } => "DROP VIEW",
             Statement::DropRelation { view: false, .. } => "DROP TABLE",
@@ -559,7 +568,11 @@ impl fmt::Display for Statement {
                 }
                 write!(f, "{name}")
             }
-            Statement::ShowDatabases => f.write_str("SHOW DATABASES"),
+            Statement::ShowDatabases { full } => f.write_str(if *full {
+                "SHOW FULL DATABASES"
+            } else {
+                "SHOW DATABASES"
+            }),
             Statement::DropDatabase { name, if_exists } => {
                 f.write_str("DROP DATABASE ")?;
                 if *if_exists {
@@ -603,6 +616,10 @@ impl fmt::Display for Statement {
             } => {
                 f.write_str("SHOW MODELS")?;
                 write_listing(f, project.as_ref(), like.as_deref(), filter.as_ref())
+            }
+            Statement::ShowHandlers { like, filter } => {
+                f.write_str("SHOW HANDLERS")?;
+                write_listing(f, None, like.as_deref(), filter.as_ref())
             }
             Statement::ShowTables {
                 full,

@@ -17,7 +17,9 @@ pub use ast::{
 pub use column_names::{display_name, is_repeated, name_columns};
 pub use options::{Options, unknown_key};
 pub use parameters::{bind_parameters, has_parameters};
-pub use parser::{files_table_name, last_name, model_name_from_parts, parse_expr, parse_statement};
+pub use parser::{
+    files_table_name, last_name, model_name_from_parts, parse_expr, parse_query, parse_statement,
+};
 pub use split::split_statements;
 
 #[cfg(test)]
@@ -31,6 +33,10 @@ mod tests {
         "CREATE ML_ENGINE lightfm FROM lightfm",
         "CREATE ML_ENGINE IF NOT EXISTS my_engine FROM lightfm USING num_threads = 2",
         "SHOW ML_ENGINES",
+        "SHOW DATABASES",
+        "SHOW FULL DATABASES",
+        "SHOW HANDLERS",
+        "SHOW HANDLERS LIKE 'p%' WHERE type = 'data'",
         "DROP ML_ENGINE lightfm",
         "DROP ML_ENGINE IF EXISTS lightfm",
         "CREATE DATABASE mysql_demo_db WITH ENGINE = 'mysql', PARAMETERS = {\"host\": \"127.0.0.1\", \"port\": 3306, \"user\": \"root\", \"password\": \"\", \"database\": \"test\"}",

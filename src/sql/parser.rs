@@ -123,10 +123,19 @@ impl<'a> DialectParser<'a> {
             (Some("SHOW"), Some("DATABASES")) => {
                 self.parser.next_token();
                 self.parser.next_token();
-                Ok(Statement::ShowDatabases)
+                Ok(Statement::ShowDatabases { full: false })
             }
             (Some("SHOW"), Some("MODELS" | "PREDICTORS")) => self.show_models(),
             (Some("SHOW"), Some("TABLES" | "FULL")) => self.show_tables(),
+            (Some("SHOW"), Some("HANDLERS")) => {
+                self.parser.next_token();
+                self.parser.next_token();
+                let (from, like, filter) = self.listing()?;
+                if from.is_some() {
+                    return Err(Error::syntax("SHOW HANDLERS takes no FROM"));
+                }
+                Ok(Statement::ShowHandlers { like, filter })
+            }
             (Some("DROP"), Some("ML_ENGINE")) => {
                 let (name, if_exists) = self.dropped_name()?;
                 Ok(Statement::DropMlEngine { name, if_exists })
@@ -578,8 +587,11 @@ impl<'a> DialectParser<'a> {
     fn show_tables(&mut self) -> Result<Statement> {
         self.parser.next_token();
         let full = self.parse_word("FULL");
+        if full && self.parse_word("DATABASES") {
+            return Ok(Statement::ShowDatabases { full });
+        }
         if !self.parse_word("TABLES") {
-            return Err(self.expected("TABLES after SHOW FULL"));
+            return Err(self.expected("TABLES or DATABASES after SHOW FULL"));
         }
         let (database, like, filter) = self.listing()?;
         Ok(Statement::ShowTables {
@@ -868,6 +880,13 @@ pub fn parse_expr(text: &str) -> Option<ast::Expr> {
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .ok()
+}
+
+/// One query in PostgreSQL's dialect, for rewrites that build a query as text.
+pub fn parse_query(text: &str) -> Result<Box<ast::Query>> {
+    Ok(Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)?
+        .parse_query()?)
 }
 
 /// The last part of a (function or table) name, lower case: `pg_catalog.UNNEST` is `unnest`.

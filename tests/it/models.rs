@@ -873,6 +873,27 @@ async fn models_live_in_projects() {
         projects.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
         ["mindsdb", "lab", "shop"]
     );
+    // SHOW FULL DATABASES tells each one's type; the extended protocol describes it.
+    let full = client.query("SHOW FULL DATABASES", &[]).await.unwrap();
+    let types: Vec<(String, String)> = full
+        .iter()
+        .map(|r| (r.get("name"), r.get("type")))
+        .collect();
+    assert!(
+        types.contains(&("shop".into(), "project".into())),
+        "{types:?}"
+    );
+    assert!(types.contains(&("demo".into(), "data".into())), "{types:?}");
+    // information_schema.models lists every project's models.
+    let everywhere = client
+        .query(
+            "SELECT project, name FROM information_schema.models ORDER BY project",
+            &[],
+        )
+        .await
+        .unwrap();
+    let listed: Vec<(String, String)> = everywhere.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(listed.contains(&("shop".into(), "m".into())), "{listed:?}");
     server.stop().await;
 
     // After a restart the projects and the model are back; a project with a model stays.
