@@ -158,6 +158,9 @@ struct CatalogDoc {
     /// Projects created besides the built-in one (`mindsdb`).
     #[serde(default)]
     projects: std::collections::BTreeSet<String>,
+    /// The views of each project: name to the `CREATE VIEW` statement that made it.
+    #[serde(default)]
+    views: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The catalog of one data dir.
@@ -298,6 +301,14 @@ impl Catalog {
                 .filter(|m| m.project == name)
                 .map(|m| m.name.as_str())
                 .collect();
+            let views = doc.views.get(name).map_or(0, BTreeMap::len);
+            if views > 0 && models.is_empty() {
+                return Err(Error::new(
+                    sqlstate::OBJECT_IN_USE,
+                    format!("project \"{name}\" cannot be dropped: it holds {views} view(s)"),
+                )
+                .with_hint(format!("DROP VIEW {name}.<view> for each of them first")));
+            }
             if !models.is_empty() {
                 let list: Vec<&str> = models.into_iter().collect();
                 return Err(Error::new(
@@ -310,6 +321,48 @@ impl Catalog {
                 .with_hint(format!("DROP MODEL {name}.<model> for each of them first")));
             }
             Ok(doc.projects.remove(name))
+        })
+    }
+}
+
+impl Catalog {
+    /// The `CREATE VIEW` statement of view `name` of `project`.
+    pub fn view(&self, project: &str, name: &str) -> Option<String> {
+        self.read().views.get(project)?.get(name).cloned()
+    }
+
+    /// The names of the views of `project`.
+    pub fn view_names(&self, project: &str) -> Vec<String> {
+        self.read()
+            .views
+            .get(project)
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records (or replaces) view `name` of `project`, made by `definition`.
+    pub fn put_view(&self, project: &str, name: &str, definition: &str) -> Result<()> {
+        self.update(|doc| {
+            doc.views
+                .entry(project.to_string())
+                .or_default()
+                .insert(name.to_string(), definition.to_string());
+            Ok(())
+        })
+    }
+
+    /// Forgets view `name` of `project`; returns whether it existed.
+    pub fn remove_view(&self, project: &str, name: &str) -> Result<bool> {
+        if self.view(project, name).is_none() {
+            return Ok(false);
+        }
+        self.update(|doc| {
+            let views = doc.views.entry(project.to_string()).or_default();
+            let existed = views.remove(name).is_some();
+            if views.is_empty() {
+                doc.views.remove(project);
+            }
+            Ok(existed)
         })
     }
 }

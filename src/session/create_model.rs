@@ -354,6 +354,12 @@ pub async fn execute(
         )
         .with_hint("use CREATE MODEL IF NOT EXISTS, CREATE OR REPLACE MODEL, or RETRAIN"));
     }
+    if engine.catalog().view(&project, &model).is_some() {
+        return Err(Error::new(
+            sqlstate::DUPLICATE_OBJECT,
+            format!("{project}.{model} is a view; a model needs another name"),
+        ));
+    }
     let mut spec = ModelSpec::from_using(using)?;
     let engine_name = resolve_engine(engine, using)?;
     let explicit_rating = using.iter().any(|o| o.key == "rating_column");

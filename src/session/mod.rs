@@ -223,7 +223,26 @@ impl Engine {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
             data_dir: self.data_dir.clone(),
+            state: self.ctx.state(),
+            views: Default::default(),
         })
+    }
+
+    /// The project and name of a view that `name` names (`p.v`, or `v` of `mindsdb`).
+    fn project_view(&self, name: &ObjectName) -> Option<(String, String)> {
+        let parts: Vec<&str> = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().map(|i| i.value.as_str()))
+            .collect::<Option<_>>()?;
+        let (project, view) = match parts.as_slice() {
+            [view] => (DEFAULT_PROJECT, *view),
+            [project, view] => (*project, *view),
+            _ => return None,
+        };
+        self.catalog
+            .view(project, view)
+            .map(|_| (project.to_string(), view.to_string()))
     }
 
     /// Whether `name` is a project: the built-in one or a created one.
@@ -475,6 +494,12 @@ impl Engine {
                 like.as_deref(),
                 filter.as_ref(),
             )?),
+            // A project's view is recsql's to drop, also one that can no longer be planned.
+            Statement::DropRelation {
+                view: true,
+                ref name,
+                ..
+            } if self.project_view(name).is_some() => Plan::Ours(Box::new(stmt)),
             Statement::DropRelation { view, ref name, .. } => {
                 if self.resolve_model(name).is_some() {
                     let kind = if view { "view" } else { "table" };
@@ -665,6 +690,11 @@ impl Engine {
                 options,
             } => copy_from::start(self, &table, &columns, options).await,
             Statement::CreateIndex(index) => create_table::execute_index(self, &index),
+            // DataFusion plans the view and hands it to the project's schema, which keeps it.
+            Statement::CreateView(view) => {
+                self.ctx.sql(&view.to_string()).await?.collect().await?;
+                Ok(Output::Command("CREATE VIEW".into()))
+            }
             Statement::CreateTable {
                 name,
                 if_not_exists,
@@ -675,6 +705,20 @@ impl Engine {
                 if_not_exists,
                 query,
             } => create_table::execute(self, &name, if_not_exists, &query).await,
+            Statement::DropRelation {
+                view: true, name, ..
+            } => match self.project_view(&name) {
+                Some((project, view)) => {
+                    let schema = self
+                        .ctx
+                        .catalog(datasource::DEFAULT_CATALOG)
+                        .and_then(|c| c.schema(&project))
+                        .ok_or_else(|| project::missing(&project))?;
+                    schema.deregister_table(&view)?;
+                    Ok(Output::Command("DROP VIEW".into()))
+                }
+                None => Err(Error::internal(format!("{name} is no longer a view"))),
+            },
             Statement::DropRelation {
                 name, if_exists, ..
             } => drop_table::execute(self, &name, if_exists),

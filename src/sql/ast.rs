@@ -133,6 +133,8 @@ pub enum Statement {
         query: Box<Query>,
         options: CopyOptions,
     },
+    /// `CREATE [OR REPLACE] VIEW [project.]name AS (query)`: a view kept in its project.
+    CreateView(Box<datafusion::sql::sqlparser::ast::Statement>),
     /// `CREATE [UNIQUE] INDEX ... ON table (...)`.
     CreateIndex(Box<datafusion::sql::sqlparser::ast::CreateIndex>),
     /// `CREATE TABLE [IF NOT EXISTS] files.name (column type, ...)`: an empty table.
@@ -273,6 +275,7 @@ impl Statement {
             Statement::CopyTo { .. } | Statement::CopyFrom { .. } => "COPY",
             Statement::CreateTable { .. } => "CREATE TABLE",
             Statement::CreateIndex(_) => "CREATE INDEX",
+            Statement::CreateView(_) => "CREATE VIEW",
             Statement::CreateTableAs { .. } => "CREATE TABLE AS",
             Statement::InsertInto { .. } => "INSERT",
         }
@@ -680,6 +683,7 @@ impl fmt::Display for Statement {
                 write!(f, "COPY ({query}) TO STDOUT WITH {options}")
             }
             Statement::CreateIndex(index) => write!(f, "{index}"),
+            Statement::CreateView(view) => write!(f, "{view}"),
             Statement::CreateTable {
                 name,
                 if_not_exists,

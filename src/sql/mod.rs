@@ -36,6 +36,8 @@ mod tests {
         "SHOW DATABASES",
         "SHOW FULL DATABASES",
         "SHOW HANDLERS",
+        "CREATE VIEW mindsdb.v AS (SELECT userId FROM demo.movie_lens_ratings)",
+        "CREATE OR REPLACE VIEW v AS SELECT 1",
         "SHOW HANDLERS LIKE 'p%' WHERE type = 'data'",
         "DROP ML_ENGINE lightfm",
         "DROP ML_ENGINE IF EXISTS lightfm",

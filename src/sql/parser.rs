@@ -114,6 +114,10 @@ impl<'a> DialectParser<'a> {
                 let (name, if_exists) = self.dropped_name()?;
                 Ok(Statement::DropProject { name, if_exists })
             }
+            (Some("CREATE"), Some("VIEW")) => self.create_view(),
+            (Some("CREATE"), Some("OR")) if self.peek_word(3).as_deref() == Some("VIEW") => {
+                self.create_view()
+            }
             (Some("CREATE"), Some("MODEL" | "PREDICTOR" | "OR")) => self.create_model(),
             (Some("SHOW"), Some("ML_ENGINES")) => {
                 self.parser.next_token();
@@ -247,6 +251,14 @@ impl<'a> DialectParser<'a> {
                 })
             }
             _ => Ok(Statement::Passthrough),
+        }
+    }
+
+    /// `CREATE [OR REPLACE] VIEW name AS query`, which recsql keeps in the name's project.
+    fn create_view(&mut self) -> Result<Statement> {
+        match self.parser.parse_statement() {
+            Ok(view @ ast::Statement::CreateView(_)) => Ok(Statement::CreateView(Box::new(view))),
+            _ => self.rest_to_datafusion(),
         }
     }
 

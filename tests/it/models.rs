@@ -983,3 +983,81 @@ async fn join_learn_process_answers_when_training_has_ended() {
     assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn views_live_in_projects() {
+    let dir = temp_data_dir("views");
+    std::fs::write(dir.join("files/ratings.csv"), small_ratings_csv()).unwrap();
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let rows = client.simple_query(sql).await.unwrap();
+            rows_of(&rows)[0][0].parse::<i64>().unwrap()
+        }
+    };
+    let all = count("SELECT count(*) FROM files.ratings").await;
+    client
+        .batch_execute(
+            "CREATE VIEW mindsdb.liked AS (SELECT * FROM files.ratings WHERE rating >= 4); \
+             CREATE PROJECT shop; \
+             CREATE VIEW shop.some AS SELECT userId FROM files.ratings LIMIT 3",
+        )
+        .await
+        .unwrap();
+    let liked = count("SELECT count(*) FROM liked").await;
+    assert!(liked > 0 && liked < all, "{liked} of {all}");
+    assert_eq!(count("SELECT count(*) FROM shop.some").await, 3);
+    // A model trains from a view, and the names of views and models do not collide.
+    let rows = client
+        .query(
+            "CREATE MODEL m FROM mindsdb (SELECT * FROM liked) PREDICT movieId USING \
+             user_id = 'userId', item_id = 'movieId', epochs = 2, join_learn_process = true",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>("status"), "complete");
+    let e = client
+        .simple_query("CREATE MODEL liked FROM files (SELECT * FROM ratings) PREDICT movieId USING user_id = 'userId', item_id = 'movieId'")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42710");
+    assert!(
+        client
+            .simple_query("CREATE VIEW m AS SELECT 1")
+            .await
+            .is_err()
+    );
+    client
+        .simple_query(
+            "CREATE OR REPLACE VIEW shop.some AS SELECT userId FROM files.ratings LIMIT 5",
+        )
+        .await
+        .unwrap();
+    let e = client.simple_query("DROP PROJECT shop").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "55006");
+    server.stop().await;
+
+    // Views are kept across a restart, and DROP VIEW forgets them.
+    let server = TestServer::start(&dir).await;
+    let client = server.connect().await;
+    let rows = client
+        .simple_query("SELECT count(*) FROM shop.some")
+        .await
+        .unwrap();
+    assert_eq!(rows_of(&rows), vec![vec!["5".to_string()]]);
+    let tables = client.simple_query("SHOW TABLES").await.unwrap();
+    assert!(
+        rows_of(&tables).iter().any(|r| r[0] == "liked"),
+        "{:?}",
+        rows_of(&tables)
+    );
+    client
+        .batch_execute("DROP VIEW shop.some; DROP PROJECT shop; DROP VIEW liked")
+        .await
+        .unwrap();
+    assert!(client.simple_query("SELECT * FROM liked").await.is_err());
+    server.stop().await;
+}
