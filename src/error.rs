@@ -190,6 +190,19 @@ pub fn from_datafusion(err: &DataFusionError) -> Error {
                 "more than one row returned by a subquery used as an expression",
             )
         }
+        // CREATE VIEW of a name that is taken: `Table 'v' already exists`.
+        DataFusionError::Execution(m)
+            if m.starts_with("Table '") && m.ends_with("already exists") =>
+        {
+            let name = m
+                .trim_start_matches("Table '")
+                .trim_end_matches("' already exists");
+            Error::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            )
+            .with_hint("CREATE OR REPLACE VIEW replaces a view; a model's name cannot be a view's")
+        }
         DataFusionError::Execution(m) => Error::new(sqlstate::DATA_EXCEPTION, m.clone()),
         DataFusionError::Configuration(m) => Error::invalid_value(m.clone()),
         _ => Error::internal(message),

@@ -494,12 +494,6 @@ impl Engine {
                 like.as_deref(),
                 filter.as_ref(),
             )?),
-            // A project's view is recsql's to drop, also one that can no longer be planned.
-            Statement::DropRelation {
-                view: true,
-                ref name,
-                ..
-            } if self.project_view(name).is_some() => Plan::Ours(Box::new(stmt)),
             Statement::DropRelation { view, ref name, .. } => {
                 if self.resolve_model(name).is_some() {
                     let kind = if view { "view" } else { "table" };
@@ -509,8 +503,9 @@ impl Engine {
                     )
                     .with_hint(format!("Use DROP MODEL {name}.")));
                 }
-                // Tables of the files database are recsql's to drop.
-                if !view && crate::sql::files_table_name(name).is_some() {
+                // Tables of the files database are recsql's to drop, and so are views (kept
+                // in projects), also one that can no longer be planned.
+                if view || crate::sql::files_table_name(name).is_some() {
                     Plan::Ours(Box::new(stmt))
                 } else {
                     Plan::DataFusion
@@ -706,7 +701,9 @@ impl Engine {
                 query,
             } => create_table::execute(self, &name, if_not_exists, &query).await,
             Statement::DropRelation {
-                view: true, name, ..
+                view: true,
+                name,
+                if_exists,
             } => match self.project_view(&name) {
                 Some((project, view)) => {
                     let schema = self
@@ -717,7 +714,15 @@ impl Engine {
                     schema.deregister_table(&view)?;
                     Ok(Output::Command("DROP VIEW".into()))
                 }
-                None => Err(Error::internal(format!("{name} is no longer a view"))),
+                None if if_exists => {
+                    notices::notice(format!("view \"{name}\" does not exist, skipping"));
+                    Ok(Output::Command("DROP VIEW".into()))
+                }
+                None => Err(Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("view \"{name}\" does not exist"),
+                )
+                .with_hint("SHOW FULL TABLES FROM project lists its views")),
             },
             Statement::DropRelation {
                 name, if_exists, ..

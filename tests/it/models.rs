@@ -1024,12 +1024,11 @@ async fn views_live_in_projects() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42710");
-    assert!(
-        client
-            .simple_query("CREATE VIEW m AS SELECT 1")
-            .await
-            .is_err()
-    );
+    let e = client
+        .simple_query("CREATE VIEW m AS SELECT 1")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42P07");
     client
         .simple_query(
             "CREATE OR REPLACE VIEW shop.some AS SELECT userId FROM files.ratings LIMIT 5",
@@ -1059,5 +1058,11 @@ async fn views_live_in_projects() {
         .await
         .unwrap();
     assert!(client.simple_query("SELECT * FROM liked").await.is_err());
+    client
+        .simple_query("DROP VIEW IF EXISTS liked")
+        .await
+        .unwrap();
+    let e = client.simple_query("DROP VIEW liked").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42P01");
     server.stop().await;
 }
