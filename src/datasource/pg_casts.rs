@@ -70,11 +70,8 @@ impl PgCasts {
         expr: Expr,
         schema: &DFSchema,
     ) -> Result<Transformed<Expr>> {
-        let (inner, to) = match &expr {
-            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
-                (expr.as_ref(), field.data_type())
-            }
-            _ => return Ok(Transformed::no(expr)),
+        let Some((inner, to)) = cast_parts(&expr) else {
+            return Ok(Transformed::no(expr));
         };
         if !matches!(
             to,
@@ -94,11 +91,8 @@ impl PgCasts {
     /// A cast of text to bytes, as `_pg_bytea(x)` (PostgreSQL's bytea input) cast to the
     /// binary type wanted.
     fn bytea_from_text(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-        let (inner, to) = match &expr {
-            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
-                (expr.as_ref(), field.data_type())
-            }
-            _ => return Ok(Transformed::no(expr)),
+        let Some((inner, to)) = cast_parts(&expr) else {
+            return Ok(Transformed::no(expr));
         };
         // The target first: an expression that cannot be typed here (a column of another
         // node's) is left alone.
@@ -125,11 +119,8 @@ impl PgCasts {
     /// `expr` rounded as PostgreSQL does when it is cast to an integer, if it is a cast of a
     /// fractional number to one.
     fn round_before_cast(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-        let (inner, to) = match &expr {
-            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
-                (expr.as_ref(), field.data_type())
-            }
-            _ => return Ok(Transformed::no(expr)),
+        let Some((inner, to)) = cast_parts(&expr) else {
+            return Ok(Transformed::no(expr));
         };
         if !to.is_integer() {
             return Ok(Transformed::no(expr));
@@ -161,6 +152,16 @@ impl AnalyzerRule for PgCasts {
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         super::plan_rewrite::rewrite_expressions(plan, |e, schema| self.cast(e, schema))
+    }
+}
+
+/// What a cast (or TRY_CAST) casts, and to what.
+fn cast_parts(expr: &Expr) -> Option<(&Expr, &DataType)> {
+    match expr {
+        Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+            Some((expr.as_ref(), field.data_type()))
+        }
+        _ => None,
     }
 }
 
