@@ -441,6 +441,19 @@ impl Engine {
                 self.plan_query(&query, &using, format!("{head} "), None, session)
                     .await?
             }
+            // A view's query is read as a query is (models, PostgreSQL's forms, the path),
+            // and kept as DataFusion plans it.
+            Statement::CreateView(mut view) => {
+                if let datafusion::sql::sqlparser::ast::Statement::CreateView(create) =
+                    view.as_mut()
+                    && let Plan::Rewritten(sql) = self
+                        .plan_query(&create.query, &[], String::new(), None, session)
+                        .await?
+                {
+                    create.query = crate::sql::parse_query(&sql)?;
+                }
+                Plan::Ours(Box::new(Statement::CreateView(view)))
+            }
             other => self.plan_statement(other, sent, session)?,
         })
     }

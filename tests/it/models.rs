@@ -1029,6 +1029,20 @@ async fn views_live_in_projects() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42P07");
+    // A view reads as a query does: a model's answers, PostgreSQL's forms.
+    client
+        .batch_execute(
+            "CREATE VIEW for_one AS SELECT * FROM m WHERE userId = 1; \
+             CREATE VIEW forms AS SELECT '{\"1\",\"2\"}'::int[] AS a",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count("SELECT count(DISTINCT user_id) FROM for_one").await,
+        1
+    );
+    let forms = client.simple_query("SELECT a FROM forms").await.unwrap();
+    assert_eq!(rows_of(&forms), vec![vec!["{1,2}".to_string()]]);
     client
         .simple_query(
             "CREATE OR REPLACE VIEW shop.some AS SELECT userId FROM files.ratings LIMIT 5",
@@ -1047,6 +1061,11 @@ async fn views_live_in_projects() {
         .await
         .unwrap();
     assert_eq!(rows_of(&rows), vec![vec!["5".to_string()]]);
+    let rows = client
+        .simple_query("SELECT count(*) > 0 FROM for_one")
+        .await
+        .unwrap();
+    assert_eq!(rows_of(&rows), vec![vec!["t".to_string()]]);
     let tables = client.simple_query("SHOW TABLES").await.unwrap();
     assert!(
         rows_of(&tables).iter().any(|r| r[0] == "liked"),
