@@ -224,7 +224,6 @@ impl Engine {
             store: self.store.clone(),
             data_dir: self.data_dir.clone(),
             state: self.ctx.state(),
-            views: Default::default(),
         })
     }
 

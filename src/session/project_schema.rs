@@ -4,13 +4,12 @@
 //! p.v AS (SELECT ...)`). Models are here so that psql's `\d`, `information_schema` and BI
 //! tools see them and their columns; queries that name a model are rewritten into
 //! `recsql_model(...)` before DataFusion plans them (`model_query`). A view is kept in the
-//! catalog as the `CREATE VIEW` statement that made it, and planned again the first time a
-//! process reads it (a database it reads may be down at start). Models are only read here;
+//! catalog as the `CREATE VIEW` statement that made it, and planned again each time it is
+//! read (a database it reads may be down at start; a model it reads may have a new version). Models are only read here;
 //! views are recorded and forgotten here, as DataFusion's CREATE and DROP VIEW ask.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::view::ViewTable;
@@ -33,8 +32,6 @@ pub struct ProjectSchema {
     pub data_dir: PathBuf,
     /// Plans the views' statements (its catalogs are the server's).
     pub state: SessionState,
-    /// The views planned in this process, by name.
-    pub views: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
 }
 
 impl std::fmt::Debug for ProjectSchema {
@@ -51,17 +48,9 @@ impl ProjectSchema {
             .filter(|mv| mv.status == Status::Complete)
     }
 
-    fn planned_views(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {
-        self.views.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// View `name`, planned from its statement the first time this process reads it.
+    /// View `name`, planned from its statement each time it is read, so that it reads what
+    /// its names mean now (the active version of a model, a table's current columns).
     async fn view(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        if let Some(view) = self.planned_views().get(name) {
-            return Ok(Some(view.clone()));
-        }
         let Some(definition) = self.catalog.view(&self.project, name) else {
             return Ok(None);
         };
@@ -79,9 +68,7 @@ impl ProjectSchema {
             )));
         };
         let input = Arc::unwrap_or_clone(view.input);
-        let table: Arc<dyn TableProvider> = Arc::new(ViewTable::new(input, view.definition));
-        self.planned_views().insert(name.to_string(), table.clone());
-        Ok(Some(table))
+        Ok(Some(Arc::new(ViewTable::new(input, view.definition))))
     }
 }
 
@@ -151,7 +138,7 @@ impl SchemaProvider for ProjectSchema {
             self.catalog
                 .put_view(&self.project, &name, &definition)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            return Ok(self.planned_views().insert(name, table));
+            return Ok(None);
         }
         Err(DataFusionError::External(Box::new(
             Error::not_supported(format!(
@@ -166,10 +153,9 @@ impl SchemaProvider for ProjectSchema {
 
     /// DROP VIEW (and CREATE OR REPLACE VIEW) forgets a view.
     fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        let planned = self.planned_views().remove(name);
         self.catalog
             .remove_view(&self.project, name)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        Ok(planned)
+        Ok(None)
     }
 }
