@@ -117,6 +117,16 @@ fn in_project(stmt: &mut Statement, project: &str, is_schema: &dyn Fn(&str) -> b
             name.project = Some(ident());
         }
         Statement::ShowModels { project: p, .. } if p.is_none() => *p = Some(ident()),
+        Statement::DropRelation {
+            view: true, name, ..
+        } if name.0.len() == 1 => name.0.insert(0, ObjectNamePart::Identifier(ident())),
+        Statement::CreateView(view) => {
+            if let datafusion::sql::sqlparser::ast::Statement::CreateView(create) = view.as_mut()
+                && create.name.0.len() == 1
+            {
+                create.name.0.insert(0, ObjectNamePart::Identifier(ident()));
+            }
+        }
         Statement::Describe { name, .. } => {
             let first = name
                 .0
@@ -443,6 +453,15 @@ impl Engine {
             // A view's query is read as a query is (models, PostgreSQL's forms, the path),
             // and kept as DataFusion plans it.
             Statement::CreateView(mut view) => {
+                // A view named without a project is the used project's, as a model is.
+                if let Some(project) = self.session_project(session) {
+                    let mut stmt = Statement::CreateView(view);
+                    in_project(&mut stmt, &project, &|_| false);
+                    let Statement::CreateView(qualified) = stmt else {
+                        return Err(Error::internal("a CREATE VIEW changed kind"));
+                    };
+                    view = qualified;
+                }
                 if let datafusion::sql::sqlparser::ast::Statement::CreateView(create) =
                     view.as_mut()
                     && let Plan::Rewritten(sql) = self

@@ -1049,6 +1049,20 @@ async fn views_live_in_projects() {
         )
         .await
         .unwrap();
+    // After USE, a view named without a project is the project's.
+    for sql in ["USE shop", "CREATE VIEW here AS SELECT 1 AS x"] {
+        client.batch_execute(sql).await.unwrap();
+    }
+    assert_eq!(count("SELECT count(*) FROM shop.here").await, 1);
+    for sql in ["DROP VIEW here", "USE mindsdb"] {
+        client.batch_execute(sql).await.unwrap();
+    }
+    assert!(
+        client
+            .simple_query("SELECT * FROM shop.here")
+            .await
+            .is_err()
+    );
     let e = client.simple_query("DROP PROJECT shop").await.unwrap_err();
     assert_eq!(sqlstate(&e), "55006");
     server.stop().await;
