@@ -5,8 +5,9 @@
 //! tools see them and their columns; queries that name a model are rewritten into
 //! `recsql_model(...)` before DataFusion plans them (`model_query`). A view is kept in the
 //! catalog as the `CREATE VIEW` statement that made it, and planned again each time it is
-//! read (a database it reads may be down at start; a model it reads may have a new version). Models are only read here;
-//! views are recorded and forgotten here, as DataFusion's CREATE and DROP VIEW ask.
+//! read (a database it reads may be down at start; a model it reads may have a new version).
+//! Models are only read here; views are recorded and forgotten here, as DataFusion's CREATE
+//! and DROP VIEW ask.
 
 use std::path::PathBuf;
 use std::sync::Arc;
