@@ -583,7 +583,16 @@ impl RecsqlService {
         // The transaction status as the statements so far leave it (pgwire records it once
         // the whole string has run), for savepoints after a BEGIN in the same string.
         let mut status = client.transaction_status();
-        for (piece, route) in pieces.iter().zip(routes) {
+        // A statement after a SET or USE in the same string is routed again, as the setting
+        // (the search path, the project in use) may change what it names.
+        let mut set = false;
+        for (piece, routed) in pieces.iter().zip(routes) {
+            let route = if set {
+                route(&self.engine, piece, client.metadata()).await
+            } else {
+                routed
+            };
+            set |= matches!(route, Ok(Route::Setting(_)));
             let result: PgWireResult<Vec<Response>> = match route {
                 Err(e) => Err(to_pgwire(e)),
                 Ok(Route::Ours(stmt)) => self

@@ -1049,7 +1049,8 @@ async fn views_live_in_projects() {
         )
         .await
         .unwrap();
-    // After USE, a view named without a project is the project's.
+    // After USE, a view named without a project is the project's, also later in the same
+    // string of statements.
     for sql in ["USE shop", "CREATE VIEW here AS SELECT 1 AS x"] {
         client.batch_execute(sql).await.unwrap();
     }
@@ -1057,6 +1058,15 @@ async fn views_live_in_projects() {
     for sql in ["DROP VIEW here", "USE mindsdb"] {
         client.batch_execute(sql).await.unwrap();
     }
+    client
+        .batch_execute("USE shop; CREATE VIEW there AS SELECT 2 AS x; USE mindsdb")
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT x FROM shop.there").await, 2);
+    client
+        .batch_execute("USE shop; DROP VIEW there; USE mindsdb")
+        .await
+        .unwrap();
     assert!(
         client
             .simple_query("SELECT * FROM shop.here")
