@@ -18,8 +18,11 @@ fn is_asyncpg_introspection(sql: &str) -> bool {
     sql.contains("typeinfo_tree") && sql.contains("$1::oid[]") && sql.contains("attrtypoids")
 }
 
+/// The name that marks the replacement of asyncpg's introspection in its planned text.
+const ASYNCPG_MARK: &str = "recsql_asyncpg_types";
+
 /// What answers asyncpg's introspection: its columns, in its order, for the types in `$1`.
-const ASYNCPG_TYPES: &str = "\
+const ASYNCPG_TYPES: &str = "SELECT * FROM (\
 SELECT t.oid AS oid, n.nspname AS ns, t.typname AS name, t.typtype AS kind, \
 CAST(NULL AS oid) AS basetype, t.typelem AS elemtype, e.typdelim AS elemdelim, \
 CAST(NULL AS oid) AS range_subtype, CAST(NULL AS oid[]) AS attrtypoids, \
@@ -33,7 +36,7 @@ SELECT e.oid, n.nspname, e.typname, e.typtype, NULL, e.typelem, NULL, NULL, NULL
 NULL, NULL, NULL \
 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_type e ON t.typelem <> 0 AND e.oid = t.typelem \
 JOIN pg_catalog.pg_namespace n ON n.oid = e.typnamespace \
-WHERE t.oid = ANY($1) \
+WHERE t.oid = ANY($1)) AS recsql_asyncpg_types \
 ORDER BY depth DESC";
 
 /// The query that answers `sql` in its place, if `sql` is a driver's query recsql replaces.
@@ -51,11 +54,8 @@ pub struct Announced {
 /// The announced types of `statement`, the text of a planned statement (as DataFusion prints
 /// it), if it is one of the replacements.
 pub fn announced(statement: &str) -> Option<Announced> {
-    // The planned text is the replacement as the SQL parser prints it back; its words tell it.
-    let asyncpg = statement.contains("AS attrtypoids")
-        && statement.contains("AS range_subtype_name")
-        && statement.contains("pg_catalog.pg_type");
-    asyncpg.then_some(Announced {
+    // The planned text is the replacement as the SQL parser prints it back, with its mark.
+    statement.contains(ASYNCPG_MARK).then_some(Announced {
         parameters: &[Type::OID_ARRAY],
         columns: &[("attrtypoids", Type::OID_ARRAY)],
     })

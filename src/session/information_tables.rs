@@ -12,20 +12,25 @@ use datafusion::sql::sqlparser::ast::{
     Ident, Query, TableAlias, TableFactor, VisitMut, VisitorMut,
 };
 
+use super::ml_engine::connection_data;
+use super::model_query::{literal, quote};
 use crate::catalog::EngineDef;
 use crate::error::{Error, Result};
 
 /// What the tables list: the projects (each has a `models` table) and the ML engines.
+#[derive(Clone)]
 pub struct Listed {
     pub projects: Vec<String>,
     pub engines: Vec<EngineDef>,
 }
 
 /// `query` with each `information_schema.models` and `information_schema.ml_engines` read
-/// from `listed`; returns whether it changed.
-pub fn rewrite(query: &mut Query, listed: &Listed) -> Result<bool> {
+/// from what `listed` gives (asked only for a query that reads one of them, as it reads the
+/// catalog); returns whether it changed.
+pub fn rewrite(query: &mut Query, listed: &dyn Fn() -> Listed) -> Result<bool> {
     let mut tables = Tables {
         listed,
+        read: None,
         changed: false,
     };
     match VisitMut::visit(query, &mut tables) {
@@ -35,7 +40,8 @@ pub fn rewrite(query: &mut Query, listed: &Listed) -> Result<bool> {
 }
 
 struct Tables<'a> {
-    listed: &'a Listed,
+    listed: &'a dyn Fn() -> Listed,
+    read: Option<Listed>,
     changed: bool,
 }
 
@@ -63,8 +69,8 @@ impl VisitorMut for Tables<'_> {
             _ => return ControlFlow::Continue(()),
         };
         let sql = match table_name {
-            "models" => models_sql(&self.listed.projects),
-            "ml_engines" => ml_engines_sql(&self.listed.engines),
+            "models" => models_sql(&self.read.get_or_insert_with(self.listed).projects),
+            "ml_engines" => ml_engines_sql(&self.read.get_or_insert_with(self.listed).engines),
             _ => return ControlFlow::Continue(()),
         };
         let subquery = match crate::sql::parse_query(&sql) {
@@ -88,20 +94,10 @@ impl VisitorMut for Tables<'_> {
     }
 }
 
-/// An identifier, quoted as the SQL parser reads it back.
-fn quoted_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A text literal.
-fn quoted_text(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 fn models_sql(projects: &[String]) -> String {
     projects
         .iter()
-        .map(|p| format!("SELECT * FROM {}.models", quoted_ident(p)))
+        .map(|p| format!("SELECT * FROM {}.models", quote(p)))
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 }
@@ -115,12 +111,11 @@ fn ml_engines_sql(engines: &[EngineDef]) -> String {
     let rows = engines
         .iter()
         .map(|e| {
-            let data = serde_json::Value::Object(e.options.clone()).to_string();
             format!(
                 "({}, {}, {})",
-                quoted_text(&e.name),
-                quoted_text(&e.handler),
-                quoted_text(&data)
+                literal(&e.name),
+                literal(&e.handler),
+                literal(&connection_data(e))
             )
         })
         .collect::<Vec<_>>()
@@ -134,7 +129,7 @@ mod tests {
 
     fn rewritten(sql: &str, listed: &Listed) -> String {
         let mut q = crate::sql::parse_query(sql).expect("parses");
-        rewrite(&mut q, listed).expect("rewrites");
+        rewrite(&mut q, &|| listed.clone()).expect("rewrites");
         q.to_string()
     }
 

@@ -53,6 +53,11 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// An engine's options as the `connection_data` column shows them: a JSON object.
+pub fn connection_data(engine: &EngineDef) -> String {
+    serde_json::Value::Object(engine.options.clone()).to_string()
+}
+
 pub fn show(engine: &Engine) -> Result<Output> {
     let engines = engine.catalog().engines();
     let batch = RecordBatch::try_new(
@@ -64,9 +69,9 @@ pub fn show(engine: &Engine) -> Result<Output> {
             Arc::new(StringArray::from_iter_values(
                 engines.iter().map(|e| e.handler.clone()),
             )),
-            Arc::new(StringArray::from_iter_values(engines.iter().map(|e| {
-                serde_json::Value::Object(e.options.clone()).to_string()
-            }))),
+            Arc::new(StringArray::from_iter_values(
+                engines.iter().map(connection_data),
+            )),
         ],
     )
     .map_err(|e| Error::internal(e.to_string()))?;

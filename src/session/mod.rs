@@ -328,7 +328,7 @@ impl Engine {
         let postgres =
             using_joins::rewrite(&mut query, &|name| columns.get(&name.to_string()).cloned())
                 | postgres;
-        let listed = information_tables::Listed {
+        let listed = || information_tables::Listed {
             projects: std::iter::once(DEFAULT_PROJECT.to_string())
                 .chain(self.catalog.projects())
                 .collect(),

@@ -9,8 +9,6 @@ use datafusion::sql::sqlparser::ast::{
     Expr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, OrderBy, Query, Select,
     SelectItem, SetExpr, TableFactor, Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 use super::cold_start::Feed;
@@ -160,13 +158,8 @@ pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn parse_query(sql: &str) -> Result<Box<Query>> {
-    let dialect = PostgreSqlDialect {};
-    Ok(Parser::new(&dialect).try_with_sql(sql)?.parse_query()?)
-}
-
 fn first_factor(sql: &str) -> Result<TableFactor> {
-    let q = parse_query(sql)?;
+    let q = crate::sql::parse_query(sql)?;
     match *q.body {
         SetExpr::Select(s) => s
             .from
@@ -670,7 +663,7 @@ fn rewrite_select(
             col = quote(&feed_col),
             a = quote(&other_alias)
         ))?;
-        let on = parse_query(&format!(
+        let on = crate::sql::parse_query(&format!(
             "SELECT 1 WHERE {}.{} = {}.{}",
             quote(&alias),
             key,

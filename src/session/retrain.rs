@@ -6,8 +6,6 @@
 //! completes, unless `USING active = false`. And `SET model_active = m.N`.
 
 use datafusion::sql::sqlparser::ast::Ident;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 use super::create_model::{
     answer, fetch_features, fetch_source, now_text, project_of, resolve_engine, run_options,
@@ -97,10 +95,7 @@ pub async fn execute(
     let source = match source {
         Some(s) => s.clone(),
         None => {
-            let dialect = PostgreSqlDialect {};
-            let query = Parser::new(&dialect)
-                .try_with_sql(&base.select_data_query)?
-                .parse_query()?;
+            let query = crate::sql::parse_query(&base.select_data_query)?;
             Source {
                 database: Ident::new(base.source_db.clone()),
                 query,

@@ -150,17 +150,25 @@ fn hold_one(response: Response, guard: &Arc<InFlightGuard>, result: &ResultConte
     }
 }
 
+/// `field` with another name and wire type, and all else it has.
+fn remade(field: &FieldInfo, name: &str, datatype: Type) -> FieldInfo {
+    FieldInfo::new(
+        name.to_string(),
+        field.table_id(),
+        field.column_id(),
+        datatype,
+        field.format(),
+    )
+    .with_format_options(field.format_options().clone())
+    .with_type_size(field.type_size())
+    .with_type_modifier(field.type_modifier())
+}
+
 /// `fields` with the wire types of `columns` (by name) in place of those their Arrow types gave.
 fn announce(fields: &mut [FieldInfo], columns: &[(&str, Type)]) {
     for field in fields.iter_mut() {
         if let Some((_, ty)) = columns.iter().find(|(name, _)| field.name() == *name) {
-            *field = FieldInfo::new(
-                field.name().to_string(),
-                field.table_id(),
-                field.column_id(),
-                ty.clone(),
-                field.format(),
-            );
+            *field = remade(field, field.name(), ty.clone());
         }
     }
 }
@@ -173,18 +181,7 @@ fn displayed(fields: &[FieldInfo]) -> Option<Vec<FieldInfo>> {
     }
     let shown = fields
         .iter()
-        .map(|f| {
-            FieldInfo::new(
-                display_name(f.name()).to_string(),
-                f.table_id(),
-                f.column_id(),
-                f.datatype().clone(),
-                f.format(),
-            )
-            .with_format_options(f.format_options().clone())
-            .with_type_size(f.type_size())
-            .with_type_modifier(f.type_modifier())
-        })
+        .map(|f| remade(f, display_name(f.name()), f.datatype().clone()))
         .collect();
     Some(shown)
 }
