@@ -1,10 +1,10 @@
 """Runs the queries of compare_postgres.sql on a running recsql and on the local PostgreSQL,
 over the same data, and lists where the answers differ: column names, values (numbers
-compared to 6 decimals) or success. A tool for finding where recsql's SQL is not
+compared to 6 decimals) or success; with --types, also the column types (their OIDs). A tool for finding where recsql's SQL is not
 PostgreSQL's; not part of the test suite.
 
     cargo run -- serve &                      # recsql on 127.0.0.1:55432
-    python3 sql/compare_postgres.py [--recsql-port 55432] [--values-only]
+    python3 sql/compare_postgres.py [--recsql-port 55432] [--values-only] [--types]
 
 It needs psycopg2. It copies the demo database's ratings of users 1-60 and its movies into
 the tables cmp_r and cmp_m of PostgreSQL's database `test` and of recsql's files database.
@@ -61,17 +61,18 @@ def run(conn, query):
     try:
         cur.execute(query)
         if cur.description is None:
-            return ("ok", [], [])
+            return ("ok", [], [], [])
         rows = [tuple(normalise(v) for v in r) for r in cur.fetchall()]
-        return ("ok", [d[0] for d in cur.description], rows)
+        return ("ok", [d[0] for d in cur.description], rows, [d[1] for d in cur.description])
     except Exception as e:  # the answer is the error
-        return ("error", str(e).split("\n")[0][:150], None)
+        return ("error", str(e).split("\n")[0][:150], None, None)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--recsql-port", type=int, default=55432)
     parser.add_argument("--values-only", action="store_true", help="ignore column names")
+    parser.add_argument("--types", action="store_true", help="also compare column types")
     args = parser.parse_args()
     recsql = connect(args.recsql_port, "recsql", "recsql")
     pg = connect(5432, "postgres", "test")
@@ -79,7 +80,7 @@ def main():
     text = (pathlib.Path(__file__).parent / "compare_postgres.sql").read_text()
     queries = [q.strip() for q in text.split(";\n")]
     queries = [q for q in queries if q and not all(l.startswith("--") for l in q.splitlines())]
-    differ = 0
+    differ = typed_differently = 0
     for q in queries:
         q = "\n".join(l for l in q.splitlines() if not l.startswith("--"))
         a = run(pg, q.replace("{r}", "cmp_r").replace("{m}", "cmp_m"))
@@ -90,12 +91,19 @@ def main():
         same = (a[0] == b[0] == "ok"
                 and (args.values_only or a[1] == b[1])
                 and (a[2] == b[2] if ordered else sorted(map(repr, a[2])) == sorted(map(repr, b[2]))))
+        if same and args.types and a[3] != b[3]:
+            typed_differently += 1
+            print("TYPES:", q)
+            print("   postgres:", a[3])
+            print("   recsql:  ", b[3])
         if not same:
             differ += 1
             print("DIFF:", q)
             print("   postgres:", a[0], a[1], (a[2] or [])[:3])
             print("   recsql:  ", b[0], b[1], (b[2] or [])[:3])
     print(f"{len(queries) - differ} of {len(queries)} queries answer as PostgreSQL does")
+    if args.types:
+        print(f"{typed_differently} of those {len(queries) - differ} have other column types")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ pub mod declared_types;
 pub mod demo;
 pub mod file_tables;
 mod files;
+mod integer_literals;
 mod interval_order;
 mod number_template;
 mod numeric_division;
@@ -45,6 +46,7 @@ use serde_json::{Map, Value};
 
 pub use any_parameter::type_any_parameters;
 pub use files::FilesSchema;
+pub use integer_literals::type_integer_literals;
 pub use remote::{DEFAULT_CONNECT_TIMEOUT, RemoteKind, RemoteSchema};
 
 use crate::catalog::DatabaseDef;

@@ -12,6 +12,7 @@ mod errors;
 mod pg_text;
 mod service;
 mod settings_command;
+mod typed_queries;
 
 use std::sync::Arc;
 

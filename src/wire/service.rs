@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
-use datafusion_postgres::arrow_pg::datatypes::df::{deserialize_parameters, encode_dataframe};
+use datafusion_postgres::arrow_pg::datatypes::df::{
+    deserialize_parameters, deserialize_parameters_with_server_types, encode_dataframe,
+};
 use datafusion_postgres::{DfSessionService, Parser as DfParser};
 use futures::{Sink, StreamExt};
 use pgwire::api::DEFAULT_NAME;
@@ -225,7 +227,10 @@ pub struct RecsqlService {
 
 impl RecsqlService {
     pub fn new(engine: Arc<Engine>, in_flight: Arc<InFlight>, uploads: Arc<Uploads>) -> Self {
-        let df = Arc::new(DfSessionService::new(engine.context().clone()));
+        let df = Arc::new(DfSessionService::new_with_hooks(
+            engine.context().clone(),
+            super::typed_queries::hooks(),
+        ));
         let inner = <DfSessionService as ExtendedQueryHandler>::query_parser(&df);
         let parser = Arc::new(RecsqlParser {
             engine: engine.clone(),
@@ -685,7 +690,9 @@ impl RecsqlParser {
         let Some((text, Some((ast, plan)))) = parsed else {
             return Ok(parsed);
         };
-        let plan = crate::datasource::type_any_parameters(plan).map_err(|e| to_pgwire(e.into()))?;
+        let plan = crate::datasource::type_any_parameters(plan)
+            .and_then(crate::datasource::type_integer_literals)
+            .map_err(|e| to_pgwire(e.into()))?;
         if let Some(query) = cursor::declared_query(&ast)
             && query.contains('$')
             && let Some((_, Some((_, query_plan)))) = self
@@ -952,7 +959,11 @@ impl RecsqlService {
         .await
     }
 
-    /// Runs a portal on DataFusion's service.
+    /// Runs a portal on DataFusion's service; a query runs here, on the plan it was parsed to,
+    /// with the portal's parameters bound. datafusion-postgres' handler optimised that plan
+    /// before running it, and running a plan optimises it again: analysed twice, `sum` of an
+    /// `integer` became a numeric after it was described as a bigint (psycopg read 1682 as
+    /// 281474976710656 in binary), and the constants optimisation folds were typed again.
     async fn datafusion<C>(
         &self,
         client: &mut C,
@@ -965,9 +976,40 @@ impl RecsqlService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        <DfSessionService as ExtendedQueryHandler>::do_query(&self.df, client, portal, max_rows)
+        let (_, Some((sqlparser::ast::Statement::Query(_), plan))) = &portal.statement.statement
+        else {
+            return <DfSessionService as ExtendedQueryHandler>::do_query(
+                &self.df, client, portal, max_rows,
+            )
             .await
-            .map_err(classify)
+            .map_err(classify);
+        };
+        // Decoded as datafusion-postgres decodes them: with the type the client gave a value,
+        // else the type its parser announces for it, else the plan's.
+        let announced = self
+            .parser
+            .inner
+            .get_parameter_types(&portal.statement.statement)?;
+        let announced: Vec<Option<&Type>> = announced.iter().map(Some).collect();
+        let inferred = ordered_parameter_types(plan)?;
+        let inferred: Vec<_> = inferred.iter().map(Option::as_ref).collect();
+        let values = deserialize_parameters_with_server_types(portal, &inferred, &announced)?;
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let api = |e| PgWireError::ApiError(Box::new(e));
+        let run = async {
+            let bound = plan
+                .clone()
+                .replace_params_with_values(&values)
+                .map_err(api)?;
+            let rows = self
+                .engine
+                .context()
+                .execute_logical_plan(bound)
+                .await
+                .map_err(api)?;
+            encode_dataframe(rows, &portal.result_column_format, Some(options)).await
+        };
+        run.await.map(Response::Query).map_err(classify)
     }
 }
 
@@ -978,21 +1020,14 @@ pub(super) fn parameter_values(
     portal: &Portal<DfStatement>,
     plan: &LogicalPlan,
 ) -> PgWireResult<Vec<datafusion::common::ScalarValue>> {
-    let types = plan
-        .get_parameter_types()
-        .map_err(|e| to_pgwire(e.into()))?;
-    let mut ordered: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = types
-        .into_iter()
-        .filter_map(|(name, t)| Some((name.strip_prefix('$')?.parse().ok()?, t)))
-        .collect();
-    ordered.sort_by_key(|(i, _)| *i);
+    let ordered = ordered_parameter_types(plan)?;
     // A value the client typed is decoded as that type (the row's column then takes it as
     // PostgreSQL's assignment would); the announced type decodes the others.
     let hinted = &portal.statement.parameter_types;
     let refs: Vec<_> = ordered
         .iter()
         .enumerate()
-        .map(|(i, (_, t))| match hinted.get(i) {
+        .map(|(i, t)| match hinted.get(i) {
             Some(Some(_)) => None,
             _ => t.as_ref(),
         })
@@ -1005,6 +1040,21 @@ pub(super) fn parameter_values(
             "named parameters are not supported; use $1, $2, ...",
         ))),
     }
+}
+
+/// The types `plan` gives its parameters, in the order `$1, $2, ...`.
+fn ordered_parameter_types(
+    plan: &LogicalPlan,
+) -> PgWireResult<Vec<Option<datafusion::arrow::datatypes::DataType>>> {
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| to_pgwire(e.into()))?;
+    let mut ordered: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = types
+        .into_iter()
+        .filter_map(|(name, t)| Some((name.strip_prefix('$')?.parse().ok()?, t)))
+        .collect();
+    ordered.sort_by_key(|(i, _)| *i);
+    Ok(ordered.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Sends collected notices ahead of the statement's results.

@@ -110,7 +110,7 @@ async fn new_users_and_items_are_answered_from_their_features() {
     .await;
     let by_values = lists(
         &c,
-        "SELECT 230, item_id FROM hy WHERE occupation = 'o2' AND age = 40 ORDER BY rank",
+        "SELECT 230::bigint, item_id FROM hy WHERE occupation = 'o2' AND age = 40 ORDER BY rank",
     )
     .await;
     assert_eq!(by_id[&230].len(), 10);

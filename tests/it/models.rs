@@ -632,7 +632,7 @@ async fn copy_to_stdout_streams_answers_and_tables() {
         assert_eq!(sqlstate(&err), code, "simple {sql}: {}", message(&err));
     }
     let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
-    assert_eq!(rows[0].get::<_, i64>(0), 2);
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
     server.stop().await;
 }
 
@@ -773,7 +773,7 @@ async fn copy_from_stdin_uploads_a_table_to_train_on() {
             .unwrap();
     }
     let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
-    assert_eq!(rows[0].get::<_, i64>(0), 2);
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
     assert!(!dir.join("files/abandoned.csv").exists());
     assert!(hidden_files(&dir).is_empty(), "{:?}", hidden_files(&dir));
     server.stop().await;

@@ -47,6 +47,26 @@ async fn simple_and_extended_queries_over_demo() {
     let third: i64 = rows[2].get("n");
     assert!(top >= third);
 
+    // Integer literals are int4 where they fit, as in PostgreSQL, so typed drivers read them
+    // as i32; beyond, int8.
+    let row = client
+        .query_one("SELECT 1, 3000000000, 1 + 1, $1::int4 + 1", &[&5i32])
+        .await
+        .unwrap();
+    let ints: (i32, i64, i32, i32) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(ints, (1, 3_000_000_000, 2, 6));
+    // A prepared statement's plan is analysed once: analysed again, the sum of integers was a
+    // numeric sent where a bigint was described, and folded constants were typed again.
+    let row = client
+        .query_one(
+            "SELECT sum(x), 3000000000 - 2999999999, 230::bigint FROM (VALUES (1), (2)) t(x)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bigints: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(bigints, (3, 1, 230));
+
     // recsql's own statements over the extended protocol, with Describe.
     let stmt = client.prepare("SHOW DATABASES").await.unwrap();
     let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
@@ -105,7 +125,7 @@ async fn errors_carry_sqlstate_and_the_connection_lives_on() {
         assert_eq!(sqlstate(&err), code, "extended {sql}: {}", message(&err));
         // And the connection still answers.
         let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
-        assert_eq!(rows[0].get::<_, i64>(0), 2);
+        assert_eq!(rows[0].get::<_, i32>(0), 2);
     }
 
     assert!(!std::path::Path::new("/tmp/recsql-copy-refused.csv").exists());
@@ -608,7 +628,7 @@ fn deeply_nested_statements_are_refused_and_the_server_lives() {
         let rows = rows_of(&client.simple_query(&chain(250)).await.unwrap());
         assert_eq!(rows, vec![vec!["250".to_string()]]);
         let row = client.query_one(&chain(250), &[]).await.unwrap();
-        assert_eq!(row.get::<_, i64>(0), 250);
+        assert_eq!(row.get::<_, i32>(0), 250);
         // Deeper, and far deeper: refused, and the connection goes on.
         for n in [1_500, 200_000] {
             let err = client.simple_query(&chain(n)).await.unwrap_err();
@@ -925,7 +945,7 @@ async fn asyncpg_learns_array_types_from_its_type_query() {
     assert_eq!(column("attrtypoids").type_(), &Type::OID_ARRAY);
     assert_eq!(column("oid").type_(), &Type::OID);
     let rows = client.query(&stmt, &[&vec![1016u32]]).await.unwrap();
-    let found: Vec<(u32, String, u32, Option<String>, i64)> = rows
+    let found: Vec<(u32, String, u32, Option<String>, i32)> = rows
         .iter()
         .map(|r| {
             (
