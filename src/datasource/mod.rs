@@ -32,6 +32,7 @@ mod remote;
 pub mod system_catalog;
 mod system_functions;
 pub mod text_forms;
+mod unsigned_results;
 mod wrapped_function;
 
 use std::path::{Path, PathBuf};
@@ -46,7 +47,15 @@ use serde_json::{Map, Value};
 
 pub use any_parameter::type_any_parameters;
 pub use files::FilesSchema;
-pub use integer_literals::type_integer_literals;
+
+/// `plan`, a client's statement as DataFusion planned it, with the types PostgreSQL gives its
+/// literals and result columns (`integer_literals`, `unsigned_results`); applied once, where
+/// the server plans it, before its columns are described.
+pub fn with_postgresql_types(
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> datafusion::common::Result<datafusion::logical_expr::LogicalPlan> {
+    integer_literals::type_integer_literals(plan).and_then(unsigned_results::sign_unsigned_results)
+}
 pub use remote::{DEFAULT_CONNECT_TIMEOUT, RemoteKind, RemoteSchema};
 
 use crate::catalog::DatabaseDef;

@@ -691,7 +691,7 @@ impl RecsqlParser {
             return Ok(parsed);
         };
         let plan = crate::datasource::type_any_parameters(plan)
-            .and_then(crate::datasource::type_integer_literals)
+            .and_then(crate::datasource::with_postgresql_types)
             .map_err(|e| to_pgwire(e.into()))?;
         if let Some(query) = cursor::declared_query(&ast)
             && query.contains('$')

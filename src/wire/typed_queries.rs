@@ -1,5 +1,5 @@
-//! The simple protocol's queries, planned with their integer literals typed as PostgreSQL
-//! types them (`datasource::type_integer_literals`) before their columns are described: a
+//! The simple protocol's queries, planned with the types PostgreSQL gives their literals and
+//! result columns (`datasource::with_postgresql_types`) before their columns are described: a
 //! query hook of datafusion-postgres' handler, after its own (SET and SHOW, transactions,
 //! cursors), where the handler would run `SessionContext::sql`, whose plan describes
 //! `SELECT 1` as a bigint. The extended protocol types them when it parses
@@ -77,7 +77,7 @@ impl QueryHook for TypedQueries {
     }
 }
 
-/// Plans `statement` from its text, as `SessionContext::sql` does, types its literals and
+/// Plans `statement` from its text, as `SessionContext::sql` does, gives it PostgreSQL's types and
 /// streams its rows in text.
 async fn run(
     statement: &Statement,
@@ -90,7 +90,7 @@ async fn run(
         .create_logical_plan(&statement.to_string())
         .await
         .map_err(api)?;
-    let plan = crate::datasource::type_integer_literals(plan).map_err(api)?;
+    let plan = crate::datasource::with_postgresql_types(plan).map_err(api)?;
     let rows = ctx.execute_logical_plan(plan).await.map_err(api)?;
     Ok(Response::Query(
         encode_dataframe(rows, &Format::UnifiedText, Some(options)).await?,

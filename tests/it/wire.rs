@@ -66,6 +66,17 @@ async fn simple_and_extended_queries_over_demo() {
         .unwrap();
     let bigints: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(bigints, (3, 1, 230));
+    // Row numbers, ranks and array lengths are bigints (they were sent as numerics).
+    let row = client
+        .query_one(
+            "SELECT row_number() OVER (), rank() OVER (ORDER BY x), array_length(ARRAY[1, 2], 1) \
+             FROM (VALUES (1)) t(x)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ranks: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(ranks, (1, 1, 2));
 
     // recsql's own statements over the extended protocol, with Describe.
     let stmt = client.prepare("SHOW DATABASES").await.unwrap();
