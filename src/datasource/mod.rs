@@ -18,6 +18,7 @@ mod integer_literals;
 mod interval_order;
 mod number_template;
 mod numeric_division;
+mod octet_length;
 mod ordered_set;
 mod pg_casts;
 mod pg_functions;
@@ -139,6 +140,8 @@ pub fn new_context(data_dir: &Path, memory_limit: Option<usize>) -> Result<Arc<S
     pg_sum::install(&ctx);
     regexp_matches::install(&ctx);
     pg_sleep::install(&ctx);
+    octet_length::install(&ctx)
+        .map_err(|e| Error::internal(format!("cannot install octet_length: {e}")))?;
     pg_functions::install(&ctx)
         .and_then(|()| pg_math::install(&ctx))
         .and_then(|()| pg_round::install(&ctx))
