@@ -503,18 +503,64 @@ async fn parameters_in_select_list_subqueries_are_kept() {
 
 /// Reads backend messages from `raw` until ReadyForQuery; returns their type bytes.
 async fn message_types(raw: &mut tokio::net::TcpStream) -> Vec<u8> {
-    let mut types = Vec::new();
+    messages(raw).await.into_iter().map(|(t, _)| t).collect()
+}
+
+/// Reads backend messages from `raw` until ReadyForQuery: their type bytes and bodies.
+async fn messages(raw: &mut tokio::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
     loop {
         let mut head = [0u8; 5];
         raw.read_exact(&mut head).await.unwrap();
         let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let mut body = vec![0u8; len - 4];
         raw.read_exact(&mut body).await.unwrap();
-        types.push(head[0]);
+        out.push((head[0], body));
         if head[0] == b'Z' {
-            return types;
+            return out;
         }
     }
+}
+
+/// A raw connection to `server`, past its startup.
+async fn raw_connection(server: &TestServer) -> tokio::net::TcpStream {
+    let mut raw = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let body = b"\0\x03\0\0user\0x\0\0";
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend_from_slice(body);
+    raw.write_all(&startup).await.unwrap();
+    message_types(&mut raw).await;
+    raw
+}
+
+/// The type OIDs of a RowDescription's columns.
+fn described_types(body: &[u8]) -> Vec<u32> {
+    let count = u16::from_be_bytes([body[0], body[1]]) as usize;
+    let mut at = 2;
+    let mut types = Vec::with_capacity(count);
+    for _ in 0..count {
+        at += body[at..].iter().position(|&b| b == 0).unwrap() + 1 + 4 + 2;
+        types.push(u32::from_be_bytes(body[at..at + 4].try_into().unwrap()));
+        at += 4 + 2 + 4 + 2;
+    }
+    types
+}
+
+#[tokio::test]
+async fn simple_queries_describe_the_types_postgresql_gives() {
+    let dir = temp_data_dir("simple-types");
+    let server = TestServer::start(&dir).await;
+    let mut raw = raw_connection(&server).await;
+    // int4, int8, int4, int8 (a row number was a numeric), int8 (a sum of integers).
+    let sql = "SELECT 1, 3000000000, 1 + 1, row_number() OVER (), sum(x) OVER () \
+               FROM (VALUES (1)) t(x)\0";
+    raw.write_all(&frontend(b'Q', sql.as_bytes()))
+        .await
+        .unwrap();
+    let answer = messages(&mut raw).await;
+    let (_, description) = answer.iter().find(|(t, _)| *t == b'T').unwrap();
+    assert_eq!(described_types(description), [23, 20, 23, 20, 20]);
+    server.stop().await;
 }
 
 /// A frontend message: its type byte, then its length and `body`.
@@ -535,12 +581,7 @@ async fn a_prepared_insert_is_described_with_no_data() {
         .await
         .unwrap();
 
-    let mut raw = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let body = b"\0\x03\0\0user\0x\0\0";
-    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    startup.extend_from_slice(body);
-    raw.write_all(&startup).await.unwrap();
-    message_types(&mut raw).await;
+    let mut raw = raw_connection(&server).await;
 
     // Parse with one parameter, Describe the statement, Sync: as PostgreSQL answers,
     // ParseComplete, ParameterDescription, NoData (pgjdbc counts a batch's rows from it).
