@@ -16,10 +16,10 @@
 //!
 //! It is applied once, where the server plans a client's query (the extended protocol's
 //! Parse, the simple protocol's queries), not as an analyzer rule: DataFusion analyses a plan
-//! each time it optimises it, and datafusion-postgres optimises a prepared statement's plan
-//! before running it, so a rule would also narrow the constants that optimisation folded
-//! (`230::bigint` is the literal `230` by then, described as a bigint and sent as an
-//! integer: seen as 987842478080 through psycopg's binary results).
+//! each time it optimises it, so a rule would also meet an optimised plan and narrow the
+//! constants that optimisation folded (`230::bigint` is the literal `230` by then: when
+//! datafusion-postgres ran prepared statements, it was described as a bigint and sent as an
+//! integer, read as 987842478080 through psycopg's binary results).
 //!
 //! This module changes plans only; it does not parse SQL.
 

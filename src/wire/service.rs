@@ -1,6 +1,9 @@
 //! The query handlers: recsql's statements run on the [`Engine`]; everything else goes to
-//! datafusion-postgres' `DfSessionService` unchanged, so pg_catalog queries, cursors, SET/SHOW
-//! and transactions keep working. Simple and extended protocol share one classification.
+//! datafusion-postgres' `DfSessionService`, so pg_catalog queries, cursors, SET/SHOW and
+//! transactions keep working, except that queries get PostgreSQL's types where they are
+//! planned (`datasource::with_postgresql_types`: the simple protocol's through the
+//! `typed_queries` hook, the extended protocol's at Parse) and a prepared query runs here, on
+//! its plan as parsed. Simple and extended protocol share one classification.
 //!
 //! The extended protocol stores recsql statements as `(sql, None)`: exactly the statement type
 //! of `DfSessionService`, whose cursor hook requires it. This module encodes results and maps
