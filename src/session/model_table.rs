@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -495,6 +496,9 @@ impl TableProvider for ModelTable {
         )
         .await
         .map_err(ext)?;
+        // A statement cancelled or timed out drops this future; the blocking job then stops
+        // at its next block of subjects instead of answering for all of them.
+        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
         let job = Answer {
             given,
             mv: self.mv.clone(),
@@ -504,6 +508,7 @@ impl TableProvider for ModelTable {
             schema: self.schema.clone(),
             artifact,
             subjects,
+            stop: stop.0.clone(),
         };
         let (batches, notices) = tokio::task::spawn_blocking(move || job.run())
             .await
@@ -531,6 +536,39 @@ struct Answer {
     schema: SchemaRef,
     artifact: Arc<Artifact>,
     subjects: Subjects,
+    /// Set when the answer is no longer awaited.
+    stop: Arc<AtomicBool>,
+}
+
+/// Subjects answered between two looks at `Answer::stop`.
+const SUBJECTS_PER_BLOCK: usize = 4096;
+
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `answer` of `subjects`, a block at a time, until `stop` is set (57014).
+fn in_blocks(
+    stop: &AtomicBool,
+    subjects: &[u32],
+    answer: impl Fn(&[u32]) -> Vec<Ranked>,
+) -> Result<Vec<Ranked>> {
+    let mut out = Vec::with_capacity(subjects.len());
+    for block in subjects.chunks(SUBJECTS_PER_BLOCK) {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                sqlstate::QUERY_CANCELED,
+                "canceling statement: its model answer is no longer awaited",
+            ));
+        }
+        out.extend(answer(block));
+    }
+    Ok(out)
 }
 
 /// One answer row: (the subject asked about, the answer, score, rank).
@@ -663,9 +701,10 @@ impl Answer {
                         Subject::New(..) => None,
                     })
                     .collect();
-                let mut answers = a
-                    .recommend(&known, k, exclude, allowed.as_deref())
-                    .into_iter();
+                let mut answers = in_blocks(&self.stop, &known, |block| {
+                    a.recommend(block, k, exclude, allowed.as_deref())
+                })?
+                .into_iter();
                 let mut cold_answers = a.recommend_cold(&cold, k, allowed.as_deref()).into_iter();
                 for s in &subjects {
                     match s {
@@ -702,11 +741,13 @@ impl Answer {
                         Subject::New(None, None) => return Err(undescribed(what, &self.mv)),
                     }
                 }
-                let mut answers = if self.kind == RecType::ItemItem {
-                    a.similar_items(&list, k)
-                } else {
-                    a.similar_users(&list, k)
-                }
+                let mut answers = in_blocks(&self.stop, &list, |block| {
+                    if self.kind == RecType::ItemItem {
+                        a.similar_items(block, k)
+                    } else {
+                        a.similar_users(block, k)
+                    }
+                })?
                 .into_iter();
                 let mut cold_answers = a.similar_to(side, &cold, k).into_iter();
                 for s in &subjects {
@@ -797,4 +838,37 @@ fn to_batches(
         out.push(batch);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn answers_come_in_blocks_until_they_are_no_longer_awaited() {
+        let subjects: Vec<u32> = (0..(2 * SUBJECTS_PER_BLOCK + 1) as u32).collect();
+        let calls = AtomicUsize::new(0);
+        let answer = |block: &[u32]| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            block
+                .iter()
+                .map(|&s| vec![(s, 1.0)])
+                .collect::<Vec<Ranked>>()
+        };
+        let stop = AtomicBool::new(false);
+        let all = in_blocks(&stop, &subjects, answer).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 3);
+        let firsts: Vec<u32> = all.iter().map(|r| r[0].0).collect();
+        assert_eq!(firsts, subjects);
+
+        stop.store(true, Ordering::Relaxed);
+        let err = in_blocks(&stop, &subjects, answer).unwrap_err();
+        assert_eq!(err.code, sqlstate::QUERY_CANCELED);
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            3,
+            "no block answered once stopped"
+        );
+    }
 }
