@@ -66,14 +66,22 @@ fn select_top(
 ) -> Ranked {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
     let mut consider = |i: u32, s: f32| {
-        if skip(i) || s.is_nan() {
+        if s.is_nan() {
             return;
         }
-        if best.len() == k {
+        let full = best.len() == k;
+        if full {
             let worst = best[k - 1];
             if s < worst.1 || (s == worst.1 && i > worst.0) {
                 return;
             }
+        }
+        // Only a candidate that would enter the k best is checked against the exclusions (a
+        // search of the user's known items): most are not, once the first k are in.
+        if skip(i) {
+            return;
+        }
+        if full {
             best.pop();
         }
         let at = best.partition_point(|&(j, t)| t > s || (t == s && j < i));
