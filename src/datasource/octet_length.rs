@@ -10,7 +10,7 @@ use std::sync::Arc;
 use datafusion::arrow::compute::kernels::length::length;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Field;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
@@ -80,21 +80,13 @@ impl ScalarUDFImpl for OctetLength {
         if !binary_arg {
             return self.text.invoke_with_args(args);
         }
-        match &args.args[0] {
-            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(length(a)?)),
+        // A scalar is counted as a one-row array, by the same kernel.
+        Ok(match &args.args[0] {
+            ColumnarValue::Array(a) => ColumnarValue::Array(length(a)?),
             ColumnarValue::Scalar(s) => {
-                let bytes = match s {
-                    ScalarValue::Binary(b)
-                    | ScalarValue::LargeBinary(b)
-                    | ScalarValue::BinaryView(b) => b.as_ref().map(Vec::len),
-                    other => return exec_err!("octet_length of {other:?}"),
-                };
-                Ok(ColumnarValue::Scalar(match s {
-                    ScalarValue::LargeBinary(_) => ScalarValue::Int64(bytes.map(|n| n as i64)),
-                    _ => ScalarValue::Int32(bytes.map(|n| n as i32)),
-                }))
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&length(&s.to_array()?)?, 0)?)
             }
-        }
+        })
     }
 }
 
