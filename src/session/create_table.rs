@@ -123,7 +123,7 @@ pub async fn execute(
     if exists(&dir, &table, if_not_exists)? {
         return Ok(Output::Command("CREATE TABLE AS".into()));
     }
-    let df = engine.dataframe(query).await?;
+    let df = engine.dataframe(query, &[]).await?;
     // A table's columns need names of their own, as in PostgreSQL.
     if let Some(f) = df.schema().fields().iter().find(|f| is_repeated(f.name())) {
         return Err(Error::new(

@@ -93,7 +93,7 @@ async fn insert_plan(
     let sql = format!(
         "INSERT INTO files.{}{list} {}",
         Ident::with_quote('"', name),
-        engine.query_sql(query).await?
+        engine.query_sql(query, &[]).await?
     );
     Ok(engine.context().state().create_logical_plan(&sql).await?)
 }

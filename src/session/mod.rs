@@ -388,15 +388,24 @@ impl Engine {
     async fn dataframe(
         &self,
         query: &datafusion::sql::sqlparser::ast::Query,
+        using: &[crate::sql::UsingOption],
     ) -> Result<datafusion::dataframe::DataFrame> {
-        Ok(self.context().sql(&self.query_sql(query).await?).await?)
+        Ok(self
+            .context()
+            .sql(&self.query_sql(query, using).await?)
+            .await?)
     }
 
-    /// The SQL DataFusion runs for `query`: a query on models rewritten, others as they are.
-    async fn query_sql(&self, query: &datafusion::sql::sqlparser::ast::Query) -> Result<String> {
+    /// The SQL DataFusion runs for `query`: a query on models rewritten (with the options of
+    /// its USING), others as they are.
+    async fn query_sql(
+        &self,
+        query: &datafusion::sql::sqlparser::ast::Query,
+        using: &[crate::sql::UsingOption],
+    ) -> Result<String> {
         Ok(
             match self
-                .plan_query(query, &[], String::new(), None, &Metadata::new())
+                .plan_query(query, using, String::new(), None, &Metadata::new())
                 .await?
             {
                 Plan::Rewritten(sql) => sql,
@@ -709,7 +718,11 @@ impl Engine {
                 using,
             } => retrain::execute(self, &name, Some(&source), None, &using, true).await,
             Statement::SetModelActive { name } => retrain::set_active(self, &name),
-            Statement::CopyTo { query, options } => copy_to::execute(self, &query, options).await,
+            Statement::CopyTo {
+                query,
+                using,
+                options,
+            } => copy_to::execute(self, &query, &using, options).await,
             Statement::CopyFrom {
                 table,
                 columns,

@@ -127,10 +127,12 @@ pub enum Statement {
     SetModelActive {
         name: ModelName,
     },
-    /// `COPY (query) TO STDOUT` or `COPY table [(columns)] TO STDOUT`, with PostgreSQL's
-    /// options; the table form is kept as `SELECT columns FROM table`.
+    /// `COPY (query [USING ...]) TO STDOUT` or `COPY table [(columns)] TO STDOUT`, with
+    /// PostgreSQL's options; the table form is kept as `SELECT columns FROM table`. USING
+    /// applies to the models the query reads, as after a SELECT.
     CopyTo {
         query: Box<Query>,
+        using: Vec<UsingOption>,
         options: CopyOptions,
     },
     /// `CREATE [OR REPLACE] VIEW [project.]name AS (query)`: a view kept in its project.
@@ -679,8 +681,14 @@ impl fmt::Display for Statement {
                 write_using(f, using)
             }
             Statement::SetModelActive { name } => write!(f, "SET model_active = {name}"),
-            Statement::CopyTo { query, options } => {
-                write!(f, "COPY ({query}) TO STDOUT WITH {options}")
+            Statement::CopyTo {
+                query,
+                using,
+                options,
+            } => {
+                write!(f, "COPY ({query}")?;
+                write_using(f, using)?;
+                write!(f, ") TO STDOUT WITH {options}")
             }
             Statement::CreateIndex(index) => write!(f, "{index}"),
             Statement::CreateView(view) => write!(f, "{view}"),

@@ -79,6 +79,8 @@ mod tests {
         "COPY (SELECT * FROM m WHERE userId = 1) TO STDOUT",
         "COPY demo.movies (movieId, title) TO STDOUT WITH (FORMAT csv, HEADER, DELIMITER ';', NULL 'n/a', QUOTE '''')",
         "COPY (SELECT 1) TO STDOUT WITH CSV HEADER",
+        "COPY (SELECT * FROM m WHERE movieId = 3 USING recommender_type = 'item_item', n_recommendations = 5) TO STDOUT WITH (FORMAT csv, HEADER)",
+        "COPY ( SELECT * FROM m USING recommender_type = 'user_user' ) TO STDOUT CSV HEADER;",
         "COPY (SELECT 1) TO STDOUT (FORMAT binary)",
         "COPY (SELECT 'it''s') TO STDOUT WITH (FORMAT text, DELIMITER '|', NULL '')",
         "COPY files.ratings FROM STDIN WITH (FORMAT csv, HEADER)",

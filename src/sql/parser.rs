@@ -310,10 +310,72 @@ impl<'a> DialectParser<'a> {
     /// DataFusion as they are.
     fn copy(&mut self) -> Result<Statement> {
         self.parser.next_token();
+        if self.parser.peek_token().token == Token::LParen {
+            return self.copy_query();
+        }
         let stmt = match self.parser.parse_copy() {
             Ok(stmt) => stmt,
             Err(_) => return self.rest_to_datafusion(),
         };
+        self.copy_statement(stmt, Vec::new())
+    }
+
+    /// `COPY (query [USING ...]) ...`: sqlparser reads no USING inside the parentheses, so
+    /// the query is read here, and the tokens that follow it by sqlparser, as the end of a
+    /// COPY of a stand-in query.
+    fn copy_query(&mut self) -> Result<Statement> {
+        self.parser.next_token();
+        let (query, using) = match self.query()? {
+            Statement::Query(query) => (query, Vec::new()),
+            Statement::SelectUsing { query, using } => (query, using),
+            // DataFusion gets the statement as it was sent.
+            _ => return self.rest_to_datafusion(),
+        };
+        if !self.parser.consume_token(&Token::RParen) {
+            return Err(self.expected(") after the query of COPY (query) TO STDOUT"));
+        }
+        let dialect = PostgreSqlDialect {};
+        let mut tokens =
+            datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&dialect, "COPY (SELECT 1)")
+                .tokenize_with_location()
+                .map_err(|e| Error::internal(e.to_string()))?;
+        loop {
+            let token = self.parser.next_token();
+            if token.token == Token::EOF {
+                break;
+            }
+            tokens.push(token);
+        }
+        let stmt = match Parser::new(&dialect)
+            .with_tokens_with_locations(tokens)
+            .parse_statement()
+        {
+            Ok(ast::Statement::Copy {
+                source: ast::CopySource::Query(_),
+                to,
+                target,
+                options,
+                legacy_options,
+                values,
+            }) => ast::Statement::Copy {
+                source: ast::CopySource::Query(query),
+                to,
+                target,
+                options,
+                legacy_options,
+                values,
+            },
+            _ => return Ok(Statement::Passthrough),
+        };
+        self.copy_statement(stmt, using)
+    }
+
+    /// The COPY statements recsql runs, from sqlparser's reading of them.
+    fn copy_statement(
+        &mut self,
+        stmt: ast::Statement,
+        using: Vec<UsingOption>,
+    ) -> Result<Statement> {
         let (source, options, legacy_options) = match stmt {
             ast::Statement::Copy {
                 source,
@@ -381,6 +443,7 @@ impl<'a> DialectParser<'a> {
         };
         Ok(Statement::CopyTo {
             query,
+            using,
             options: copy_options(&options, &legacy_options)?,
         })
     }

@@ -585,6 +585,27 @@ async fn copy_to_stdout_streams_answers_and_tables() {
         assert_eq!(cells[3], row.get::<_, i32>(1).to_string());
     }
 
+    // A query with USING (psql's `\copy (SELECT ... USING ...) TO file`): item-item answers.
+    let csv = copy_out(
+        &client,
+        "COPY (SELECT item_id_two, rank FROM m WHERE movieId = 10 USING recommender_type = 'item_item', n_recommendations = 3) TO STDOUT (FORMAT csv)",
+    )
+    .await
+    .unwrap();
+    let rows = client
+        .query(
+            "SELECT item_id_two, rank FROM m WHERE movieId = 10 USING recommender_type = 'item_item', n_recommendations = 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    let want: String = rows
+        .iter()
+        .map(|r| format!("{},{}\n", r.get::<_, i64>(0), r.get::<_, i32>(1)))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(String::from_utf8(csv).unwrap(), want);
+
     // Text format: tab-separated, \N for NULL, special characters escaped.
     let text = copy_out(
         &client,
@@ -625,6 +646,16 @@ async fn copy_to_stdout_streams_answers_and_tables() {
         ("COPY (SELECT 1) TO STDOUT (FORMAT xml)", "22023"),
         ("COPY (SELECT 1) TO STDOUT (FORCE_NULL (a))", "0A000"),
         ("COPY (SELECT * FROM files.nosuch) TO STDOUT", "42P01"),
+        // USING without a model, and a USING key models do not take.
+        (
+            "COPY (SELECT * FROM files.ratings USING recommender_type = 'item_item') TO STDOUT",
+            "42P01",
+        ),
+        (
+            "COPY (SELECT * FROM m USING colour = 'red') TO STDOUT",
+            "22023",
+        ),
+        ("COPY (SELECT * FROM m USING k = 1 TO STDOUT", "42601"),
     ] {
         let err = copy_out(&client, sql).await.unwrap_err();
         assert_eq!(sqlstate(&err), code, "{sql}: {}", message(&err));
