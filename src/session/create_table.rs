@@ -16,7 +16,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::datasource::{declared_types, file_tables};
 use crate::error::{Error, Result, sqlstate};
-use crate::sql::{CopyFormat, CopyOptions, display_name, files_table_name, is_repeated};
+use crate::sql::{
+    CopyFormat, CopyOptions, UsingOption, display_name, files_table_name, is_repeated,
+};
 
 /// The table name of `files.name`, or an error that says where tables can be made.
 pub fn files_table(name: &ObjectName, what: &str) -> Result<String> {
@@ -116,6 +118,7 @@ pub async fn execute(
     name: &ObjectName,
     if_not_exists: bool,
     query: &Query,
+    using: &[UsingOption],
 ) -> Result<Output> {
     let table = files_table(name, "create")?;
     let dir = engine.data_dir().join("files");
@@ -123,7 +126,7 @@ pub async fn execute(
     if exists(&dir, &table, if_not_exists)? {
         return Ok(Output::Command("CREATE TABLE AS".into()));
     }
-    let df = engine.dataframe(query, &[]).await?;
+    let df = engine.dataframe(query, using).await?;
     // A table's columns need names of their own, as in PostgreSQL.
     if let Some(f) = df.schema().fields().iter().find(|f| is_repeated(f.name())) {
         return Err(Error::new(

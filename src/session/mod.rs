@@ -743,7 +743,8 @@ impl Engine {
                 name,
                 if_not_exists,
                 query,
-            } => create_table::execute(self, &name, if_not_exists, &query).await,
+                using,
+            } => create_table::execute(self, &name, if_not_exists, &query, &using).await,
             Statement::DropRelation {
                 view: true,
                 name,

@@ -145,11 +145,13 @@ pub enum Statement {
         if_not_exists: bool,
         columns: Vec<ColumnDef>,
     },
-    /// `CREATE TABLE [IF NOT EXISTS] name AS query`.
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query [USING ...]`; USING applies to the
+    /// models the query reads, as after a SELECT.
     CreateTableAs {
         name: ObjectName,
         if_not_exists: bool,
         query: Box<Query>,
+        using: Vec<UsingOption>,
     },
     /// `INSERT INTO files.name [(columns)] query`.
     InsertInto {
@@ -708,12 +710,14 @@ impl fmt::Display for Statement {
                 name,
                 if_not_exists,
                 query,
+                using,
             } => {
                 f.write_str("CREATE TABLE ")?;
                 if *if_not_exists {
                     f.write_str("IF NOT EXISTS ")?;
                 }
-                write!(f, "{name} AS {query}")
+                write!(f, "{name} AS {query}")?;
+                write_using(f, using)
             }
             Statement::InsertInto {
                 table,

@@ -93,6 +93,7 @@ mod tests {
         "CREATE TABLE IF NOT EXISTS files.picks (userId BIGINT)",
         "CREATE INDEX ix_picks ON files.picks (userId)",
         "CREATE TABLE IF NOT EXISTS files.top AS SELECT movieId, count(*) AS n FROM files.ratings GROUP BY movieId",
+        "CREATE TABLE files.similar AS SELECT * FROM m WHERE movieId IN (1, 2) USING recommender_type = 'item_item', n_recommendations = 3",
     ];
 
     #[test]

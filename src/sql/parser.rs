@@ -207,7 +207,7 @@ impl<'a> DialectParser<'a> {
         }
     }
 
-    /// `CREATE TABLE [IF NOT EXISTS] name AS query` and `CREATE TABLE [IF NOT EXISTS]
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query [USING ...]` and `CREATE TABLE [IF NOT EXISTS]
     /// files.name (column type, ...)`, which recsql runs; other forms of CREATE TABLE are
     /// left to DataFusion as they are.
     fn create_table(&mut self) -> Result<Statement> {
@@ -224,6 +224,7 @@ impl<'a> DialectParser<'a> {
                 name: stmt.name,
                 if_not_exists: stmt.if_not_exists,
                 query,
+                using: self.optional_using()?,
             }),
             None if !stmt.columns.is_empty() && files_table_name(&stmt.name).is_some() => {
                 let constrained = stmt.columns.iter().find(|c| {
