@@ -1,6 +1,7 @@
 //! `COPY (query [USING ...]) TO STDOUT`: plans the query as any other query (a model in it
-//! is read the same way, with the USING options) and hands its stream of record batches to the wire layer, which encodes the
-//! rows as COPY data while they stream. Nothing here encodes or collects rows.
+//! is read the same way, with the USING options) and hands its stream of record batches to
+//! the wire layer, which encodes the rows as COPY data while they stream. Nothing here
+//! encodes or collects rows.
 
 use std::sync::Arc;
 

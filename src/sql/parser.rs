@@ -207,9 +207,9 @@ impl<'a> DialectParser<'a> {
         }
     }
 
-    /// `CREATE TABLE [IF NOT EXISTS] name AS query [USING ...]` and `CREATE TABLE [IF NOT EXISTS]
-    /// files.name (column type, ...)`, which recsql runs; other forms of CREATE TABLE are
-    /// left to DataFusion as they are.
+    /// `CREATE TABLE [IF NOT EXISTS] name AS query [USING ...]` and `CREATE TABLE [IF NOT
+    /// EXISTS] files.name (column type, ...)`, which recsql runs; other forms of CREATE TABLE
+    /// are left to DataFusion as they are.
     fn create_table(&mut self) -> Result<Statement> {
         let stmt = match self.parser.parse_statement() {
             Ok(ast::Statement::CreateTable(ct))
@@ -347,28 +347,14 @@ impl<'a> DialectParser<'a> {
             }
             tokens.push(token);
         }
-        let stmt = match Parser::new(&dialect)
+        let mut stmt = Parser::new(&dialect)
             .with_tokens_with_locations(tokens)
-            .parse_statement()
-        {
-            Ok(ast::Statement::Copy {
-                source: ast::CopySource::Query(_),
-                to,
-                target,
-                options,
-                legacy_options,
-                values,
-            }) => ast::Statement::Copy {
-                source: ast::CopySource::Query(query),
-                to,
-                target,
-                options,
-                legacy_options,
-                values,
-            },
+            .parse_statement();
+        match &mut stmt {
+            Ok(ast::Statement::Copy { source, .. }) => *source = ast::CopySource::Query(query),
             _ => return Ok(Statement::Passthrough),
-        };
-        self.copy_statement(stmt, using)
+        }
+        self.copy_statement(stmt?, using)
     }
 
     /// The COPY statements recsql runs, from sqlparser's reading of them.
