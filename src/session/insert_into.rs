@@ -14,12 +14,14 @@ use super::create_table::files_table;
 use super::{Engine, Output};
 use crate::datasource::file_tables::{self, Upload};
 use crate::error::{Error, Result, sqlstate};
+use crate::sql::UsingOption;
 
 pub async fn execute(
     engine: &Engine,
     table: &ObjectName,
     columns: &[Ident],
     query: &Query,
+    using: &[UsingOption],
 ) -> Result<Output> {
     let name = files_table(table, "insert into")?;
     let dir = engine.data_dir().join("files");
@@ -29,7 +31,7 @@ pub async fn execute(
     // DataFusion's INSERT plan gives every column of the table, in its order: the values
     // cast to the column's type (a value that does not fit is an error, as in PostgreSQL)
     // and NULL for the columns not listed.
-    let plan = insert_plan(engine, &name, columns, query)
+    let plan = insert_plan(engine, &name, columns, query, using)
         .await
         .map_err(|e| {
             if !e.message.contains("Column count doesn't match")
@@ -72,17 +74,26 @@ pub async fn parameter_plan(
     table: &ObjectName,
     columns: &[Ident],
     query: &Query,
+    using: &[UsingOption],
 ) -> Result<LogicalPlan> {
-    insert_plan(engine, &files_table(table, "insert into")?, columns, query).await
+    insert_plan(
+        engine,
+        &files_table(table, "insert into")?,
+        columns,
+        query,
+        using,
+    )
+    .await
 }
 
-/// DataFusion's plan of `INSERT INTO files.name [(columns)] query`, a query on models
-/// rewritten as elsewhere.
+/// DataFusion's plan of `INSERT INTO files.name [(columns)] query [USING ...]`, a query on
+/// models rewritten as elsewhere.
 async fn insert_plan(
     engine: &Engine,
     name: &str,
     columns: &[Ident],
     query: &Query,
+    using: &[UsingOption],
 ) -> Result<LogicalPlan> {
     let list = if columns.is_empty() {
         String::new()
@@ -93,7 +104,7 @@ async fn insert_plan(
     let sql = format!(
         "INSERT INTO files.{}{list} {}",
         Ident::with_quote('"', name),
-        engine.query_sql(query, &[]).await?
+        engine.query_sql(query, using).await?
     );
     Ok(engine.context().state().create_logical_plan(&sql).await?)
 }

@@ -426,7 +426,8 @@ impl Engine {
                 table,
                 columns,
                 query,
-            } => insert_into::parameter_plan(self, table, columns, query)
+                using,
+            } => insert_into::parameter_plan(self, table, columns, query, using)
                 .await
                 .map(Some),
             _ => Ok(None),
@@ -776,7 +777,8 @@ impl Engine {
                 table,
                 columns,
                 query,
-            } => insert_into::execute(self, &table, &columns, &query).await,
+                using,
+            } => insert_into::execute(self, &table, &columns, &query, &using).await,
             other => Err(
                 Error::not_supported(format!("{} is not implemented yet", other.kind()))
                     .with_hint("recsql parses this statement; its execution is on the roadmap"),

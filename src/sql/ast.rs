@@ -153,11 +153,13 @@ pub enum Statement {
         query: Box<Query>,
         using: Vec<UsingOption>,
     },
-    /// `INSERT INTO files.name [(columns)] query`.
+    /// `INSERT INTO files.name [(columns)] query [USING ...]`; USING applies to the models
+    /// the query reads, as after a SELECT.
     InsertInto {
         table: ObjectName,
         columns: Vec<Ident>,
         query: Box<Query>,
+        using: Vec<UsingOption>,
     },
     /// `COPY table [(columns)] FROM STDIN`: the client uploads a new table.
     CopyFrom {
@@ -723,13 +725,15 @@ impl fmt::Display for Statement {
                 table,
                 columns,
                 query,
+                using,
             } => {
                 write!(f, "INSERT INTO {table} ")?;
                 if !columns.is_empty() {
                     let names: Vec<String> = columns.iter().map(ToString::to_string).collect();
                     write!(f, "({}) ", names.join(", "))?;
                 }
-                write!(f, "{query}")
+                write!(f, "{query}")?;
+                write_using(f, using)
             }
             Statement::CopyFrom {
                 table,

@@ -87,6 +87,7 @@ mod tests {
         "COPY files.ratings (userId, movieId, rating) FROM STDIN",
         "CREATE TABLE files.recs AS SELECT * FROM m WHERE userId = 1",
         "INSERT INTO files.recs SELECT * FROM m WHERE userId = 2",
+        "INSERT INTO files.recs (item_id_one, item_id_two) SELECT item_id_one, item_id_two FROM m WHERE movieId = 2 USING recommender_type = 'item_item'",
         "INSERT INTO files.ratings (movieId, userId) VALUES (1, 2), (3, 4)",
         "INSERT INTO files.ratings (movieId, userId) VALUES ($1, $2)",
         "CREATE TABLE files.picks (userId BIGINT, note TEXT NULL)",

@@ -301,6 +301,7 @@ impl<'a> DialectParser<'a> {
                 table: table.clone(),
                 columns,
                 query,
+                using: self.optional_using()?,
             }),
             _ => Ok(Statement::Passthrough),
         }

@@ -738,11 +738,15 @@ impl QueryParser for RecsqlParser {
             Route::Rewritten(rewritten) => self.parse_datafusion(client, &rewritten, types).await,
             // With `$n` parameters, DataFusion's plan of the statement types them; it is
             // kept for that only (`extended` runs the statement as recsql's).
-            Route::Ours(stmt) => match self.engine.parameter_plan(&stmt).await {
+            Route::Ours(mut stmt) => match self.engine.parameter_plan(&stmt).await {
                 Ok(Some(plan)) => {
+                    // sqlparser reads the statement without its USING (recsql's).
+                    if let crate::sql::Statement::InsertInto { using, .. } = stmt.as_mut() {
+                        using.clear();
+                    }
                     let parsed = sqlparser::parser::Parser::parse_sql(
                         &sqlparser::dialect::PostgreSqlDialect {},
-                        sql,
+                        &stmt.to_string(),
                     )
                     .map_err(|e| to_pgwire(Error::syntax(e.to_string())))?;
                     match parsed.into_iter().next() {

@@ -664,6 +664,20 @@ async fn copy_to_stdout_streams_answers_and_tables() {
     }
     let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 2);
+
+    // A prepared INSERT ... SELECT with USING keeps a model's answers for its parameter.
+    client
+        .batch_execute("CREATE TABLE files.sims (item BIGINT)")
+        .await
+        .unwrap();
+    let inserted = client
+        .execute(
+            "INSERT INTO files.sims SELECT item_id_two FROM m WHERE movieId = $1 USING recommender_type = 'item_item', n_recommendations = 2",
+            &[&10i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 2);
     server.stop().await;
 }
 
