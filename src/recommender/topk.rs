@@ -180,27 +180,25 @@ pub fn top_k(
     exclude: &(dyn Fn(u32, u32) -> bool + Sync),
     allowed: Option<&[u32]>,
 ) -> Vec<Ranked> {
-    let Some(list) = allowed else {
-        return top_k_in_blocks(
-            queries, query_rows, candidates, k, with_bias, exclude, COLUMNS,
-        );
-    };
-    // Only the allowed candidates are scored. In ascending order, their positions in the
-    // subset break ties as their own indices do.
-    let mut ids: Vec<u32> = list
-        .iter()
-        .copied()
-        .filter(|&i| (i as usize) < candidates.len())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let subset = candidates.rows(&ids);
-    let exclude = |q: u32, c: u32| exclude(q, ids[c as usize]);
-    let mut answers = top_k_in_blocks(
-        queries, query_rows, &subset, k, with_bias, &exclude, COLUMNS,
-    );
+    // With a list, only the allowed candidates are scored. In ascending order, their
+    // positions in the subset break ties as their own indices do.
+    let ids: Option<Vec<u32>> = allowed.map(|list| {
+        let mut ids: Vec<u32> = list
+            .iter()
+            .copied()
+            .filter(|&i| (i as usize) < candidates.len())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    });
+    let subset = ids.as_ref().map(|ids| candidates.rows(ids));
+    let original = |c: u32| ids.as_ref().map_or(c, |ids| ids[c as usize]);
+    let exclude = |q: u32, c: u32| exclude(q, original(c));
+    let scored = subset.as_ref().unwrap_or(candidates);
+    let mut answers = top_k_in_blocks(queries, query_rows, scored, k, with_bias, &exclude, COLUMNS);
     for (c, _) in answers.iter_mut().flatten() {
-        *c = ids[*c as usize];
+        *c = original(*c);
     }
     answers
 }
